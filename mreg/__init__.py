@@ -1,0 +1,43 @@
+"""mreg — a git-like model registry for machine learning.
+
+The Python API is the same core the `mreg` command uses, returning plain data:
+
+    import mreg
+    registry = mreg.init("/path/to/project")          # or mreg.open() to find one
+    v = registry.register("sentiment", "model.safetensors", metrics=["accuracy=0.93"])
+    registry.promote("sentiment@1.0.0", to="production", reason="best so far")
+    registry.get("sentiment@production", "out/model.safetensors")
+    [d["version"] for d in registry.search("metrics.accuracy > 0.9")]
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+__all__ = ["__version__", "init", "open", "Registry", "MregError"]
+
+
+def init(path: str | None = None):
+    """Create (or reuse) the registry in `path`; return it."""
+    from mreg.core.registry import init as _init
+
+    return _init(path)
+
+
+def open(path: str | None = None):  # noqa: A001 - mirrors the verb users expect
+    """Open the registry at `path`, MREG_REPO, or the nearest `.mreg/` upward."""
+    from mreg.core.registry import open_registry
+
+    return open_registry(path)
+
+
+def __getattr__(name: str):
+    # Keep `import mreg` free of work: the classes load on first use.
+    if name == "Registry":
+        from mreg.core.registry import Registry
+
+        return Registry
+    if name == "MregError":
+        from mreg.errors import MregError
+
+        return MregError
+    raise AttributeError(name)

@@ -1,0 +1,1 @@
+"""The `mreg` command line: a thin typer front over `mreg.core`."""

@@ -1,0 +1,1 @@
+"""One module per group of commands, as `mreg --help` lists them."""

@@ -1,0 +1,180 @@
+"""show, list, get, history, search."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from mreg.cli import complete, output, settings
+from mreg.cli.app import app
+from mreg.cli.context import open_registry
+from mreg.cli.options import Json, Quiet, ReadRef, Repo
+from mreg.cli.render import show_version
+
+
+@app.command()
+def show(ref: ReadRef, json: Json = False, repo: Repo = None) -> None:
+    """Everything about one version; with a bare NAME, the model's versions.
+
+    \b
+    Example:
+      mreg show sentiment@production
+      mreg show sentiment            # every version
+    """
+    registry = open_registry(repo)
+    if "@" not in ref:
+        docs = registry.versions(ref)
+        if settings.wants_json(json):
+            output.print_json(docs)
+            return
+        output.table(
+            ["VERSION", "STAGE", "SIZE", "CREATED", "BY", "DIGEST"],
+            [[d["version"], d["stage"], output.human_size(d["size"]) if output.stdout_is_terminal() else d["size"],
+              output.ago(d["created_at"]), d["created_by"], d["digest"]] for d in reversed(docs)],
+            styles={1: output.styled_stage},
+        )
+        return
+    doc = registry.show(ref)
+    if settings.wants_json(json):
+        output.print_json(doc)
+    else:
+        show_version(doc)
+
+
+def _list(json: bool, repo: Optional[str]) -> None:
+    rows = open_registry(repo).list()
+    if settings.wants_json(json):
+        output.print_json(rows)
+        return
+    if not rows and output.stdout_is_terminal():
+        output.message("no models yet: mreg register NAME PATH")
+        return
+    output.table(
+        ["NAME", "VERSIONS", "LATEST", "PRODUCTION", "UPDATED"],
+        [[r["name"], r["versions"], r["latest"], r["production"] or "-", output.ago(r["updated_at"])] for r in rows],
+    )
+
+
+@app.command("list")
+def list_(json: Json = False, repo: Repo = None) -> None:
+    """Models: how many versions, the latest, the one in production, the last change.
+
+    \b
+    Example:
+      mreg list
+      mreg list --json | jq -r '.[].name'
+    """
+    _list(json, repo)
+
+
+@app.command("ls", hidden=True)
+def ls(json: Json = False, repo: Repo = None) -> None:
+    """Alias of `mreg list`.
+
+    \b
+    Example:
+      mreg ls
+    """
+    _list(json, repo)
+
+
+@app.command()
+def get(
+    ref: ReadRef,
+    output_path: Annotated[Optional[str], typer.Option("--output", "-o", metavar="DEST", help="Where to write (default: the original file or folder name here).")] = None,
+    path: Annotated[bool, typer.Option("--path", help="Print the stored read-only file of a single-file artifact instead of copying.")] = False,
+    force: Annotated[bool, typer.Option("--force", "-f", help="Replace DEST if it exists.")] = False,
+    json: Json = False,
+    quiet: Quiet = False,
+    repo: Repo = None,
+) -> None:
+    """Write a version's artifact to DEST, verifying every byte.
+
+    \b
+    Example:
+      mreg get sentiment@production -o ./model.safetensors
+      python serve.py --weights "$(mreg get sentiment@production --path)"
+    """
+    registry = open_registry(repo)
+    if path:
+        stored = registry.object_path(ref)
+        if settings.wants_json(json):
+            output.print_json({"path": stored})
+        elif not quiet:
+            print(stored)
+        return
+    doc = registry.show(ref)
+    with output.progress(doc["size"], f"writing {doc['name']}@{doc['version']}") as advance:
+        written = registry.get(ref, output_path, force=force, progress=advance)
+    if settings.wants_json(json):
+        output.print_json({"name": doc["name"], "version": doc["version"], "digest": doc["digest"], "path": written})
+    elif not quiet:
+        print(written)
+
+
+@app.command()
+def history(
+    target: Annotated[Optional[str], typer.Argument(metavar="[NAME|REF]", help="A model or one version (default: the whole registry).", autocompletion=complete.references)] = None,
+    limit: Annotated[Optional[int], typer.Option("--limit", "-n", help="At most this many events.")] = None,
+    since: Annotated[Optional[str], typer.Option("--since", metavar="WHEN", help="Only events after this: 7d, 12h, or a date.")] = None,
+    action: Annotated[list[str], typer.Option("--action", "-a", help="Only these actions (register, transition, promote, supersede, rollback, update, rm, gc); repeatable.")] = [],
+    json: Json = False,
+    repo: Repo = None,
+) -> None:
+    """Events, newest first: who changed what, when and why.
+
+    \b
+    Example:
+      mreg history sentiment --since 7d
+      mreg history --action promote --action rollback -n 20
+    """
+    events = open_registry(repo).history(target, limit=limit, since=since, actions=action)
+    if settings.wants_json(json):
+        output.print_json(events)
+        return
+    output.table(
+        ["TIME", "USER", "ACTION", "MODEL", "VERSION", "FROM", "TO", "REASON"],
+        [[output.ago(e["time"]), e["user"], e["action"], e["name"], e["version"] or "", e["from"] or "-",
+          e["to"] or "-", e["reason"]] for e in events],
+    )
+
+
+@app.command()
+def search(
+    filter_text: Annotated[Optional[str], typer.Argument(metavar="[FILTER]", help="e.g. \"metrics.accuracy > 0.9 and tags.team = 'nlp'\".")] = None,
+    sort: Annotated[Optional[str], typer.Option("--sort", metavar="FIELD", help="Sort by any field, metrics included.", autocompletion=complete.sort_fields)] = None,
+    desc: Annotated[bool, typer.Option("--desc", help="Sort descending.")] = False,
+    limit: Annotated[Optional[int], typer.Option("--limit", "-n", help="At most this many versions.")] = None,
+    name: Annotated[Optional[str], typer.Option("--name", metavar="GLOB", help="Only models whose name matches.")] = None,
+    stage: Annotated[Optional[str], typer.Option("--stage", "-s", help="Only versions in this stage.", autocompletion=complete.stages)] = None,
+    json: Json = False,
+    repo: Repo = None,
+) -> None:
+    """Versions matching a filter (see the README's filter language).
+
+    \b
+    Example:
+      mreg search "metrics.accuracy >= 0.9 and created_at > -7d" --sort metrics.accuracy --desc
+      mreg search "name like 'sent%' and version >= 1.10.0"
+    """
+    from mreg.core.query import compile_filter, field_value
+
+    registry = open_registry(repo)
+    docs = registry.search(filter_text or "", sort=sort, descending=desc, limit=limit, name_glob=name, stage=stage)
+    if settings.wants_json(json):
+        output.print_json(docs)
+        return
+    extra = [f for f in compile_filter(filter_text or "").fields if f.split(".")[0] in ("metrics", "params", "tags", "datasets")]
+    if sort and sort not in extra and sort.split(".")[0] in ("metrics", "params", "tags", "datasets"):
+        extra.append(sort)
+    output.table(
+        ["NAME", "VERSION", "STAGE", *[f.upper() for f in extra], "CREATED"],
+        [[d["name"], d["version"], d["stage"], *[_cell(field_value(d, f)) for f in extra], output.ago(d["created_at"])]
+         for d in docs],
+        styles={2: output.styled_stage},
+    )
+
+
+def _cell(value: object) -> str:
+    return "" if value is None else str(value)

@@ -1,0 +1,111 @@
+"""rm, gc, verify."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Optional
+
+import typer
+
+from mreg.cli import output, settings
+from mreg.cli.app import app
+from mreg.cli.context import open_registry
+from mreg.cli.options import Json, LockTimeout, Quiet, Reason, ReadRef, Repo
+from mreg.errors import IntegrityError, RefusedError
+
+
+@app.command()
+def rm(
+    ref: ReadRef,
+    all_versions: Annotated[bool, typer.Option("--all", help="Remove every version of the model NAME.")] = False,
+    force: Annotated[bool, typer.Option("--force", "-f", help="Also remove a version in production.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before removing a whole model.")] = False,
+    reason: Reason = "",
+    lock_timeout: LockTimeout = None,
+    json: Json = False,
+    quiet: Quiet = False,
+    repo: Repo = None,
+) -> None:
+    """Remove a version (NAME@VERSION) or a whole model (NAME --all); the bytes go at the next gc.
+
+    \b
+    Example:
+      mreg rm sentiment@1.0.3 --reason "trained on leaked data"
+      mreg rm old-experiment --all --yes
+    """
+    registry = open_registry(repo, lock_timeout)
+    if all_versions and not yes:
+        if not sys.stdin.isatty():
+            raise RefusedError(f"removing every version of {ref} needs --yes (no terminal to ask)")
+        count = len(registry.versions(ref))
+        if not typer.confirm(f"Remove all {count} versions of {ref}?", default=False, err=True):
+            raise RefusedError("nothing removed")
+    removed = registry.remove(ref, all_versions=all_versions, force=force, reason=reason)
+    if settings.wants_json(json):
+        output.print_json({"removed_versions": removed})
+    elif not quiet:
+        for label in removed:
+            print(f"removed {label}")
+
+
+@app.command()
+def gc(
+    grace: Annotated[Optional[str], typer.Option("--grace", metavar="DURATION", help="Keep unreferenced objects younger than this (default 24h, or [gc] grace).")] = None,
+    archived_older_than: Annotated[Optional[str], typer.Option("--archived-older-than", metavar="DURATION", help="First remove versions archived for longer than this, e.g. 30d.")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", "-n", help="Report what would go; change nothing.")] = False,
+    lock_timeout: LockTimeout = None,
+    json: Json = False,
+    quiet: Quiet = False,
+    repo: Repo = None,
+) -> None:
+    """Delete stored objects that no version references (safe beside running registers).
+
+    \b
+    Example:
+      mreg gc --dry-run
+      mreg gc --archived-older-than 30d
+      0 3 * * *  cd /srv/models && mreg gc -q      # a cron line
+    """
+    report = open_registry(repo, lock_timeout).gc(grace=grace, archived_older_than=archived_older_than, dry_run=dry_run)
+    if settings.wants_json(json):
+        output.print_json(report)
+        return
+    if quiet:
+        return
+    verb = "would free" if dry_run else "freed"
+    for label in report["removed_versions"]:
+        print(f"{'would remove' if dry_run else 'removed'} {label}")
+    print(f"{verb} {report['objects']} objects, {output.human_size(report['bytes'])}")
+
+
+@app.command()
+def verify(
+    ref: Annotated[Optional[str], typer.Argument(metavar="[REF]", help="One version (default: everything).")] = None,
+    json: Json = False,
+    quiet: Quiet = False,
+    repo: Repo = None,
+) -> None:
+    """Re-hash stored artifacts and check the index and the history; exit 3 on any damage.
+
+    \b
+    Example:
+      mreg verify
+      mreg verify sentiment@production --json
+    """
+    registry = open_registry(repo)
+    report = registry.verify(ref)
+    if settings.wants_json(json):
+        output.print_json(report)
+    elif not quiet:
+        checked = report["checked"]
+        summary = (f"checked {checked['versions']} versions, {checked['objects']} objects, "
+                   f"{output.human_size(checked['bytes'])}")
+        if report["ok"]:
+            print(f"ok: {summary}")
+        else:
+            for problem in report["problems"]:
+                what = problem.get("object") or problem.get("file")
+                print(f"{what}: {problem['problem']} (affects {', '.join(problem['versions'])})")
+    if not report["ok"]:
+        count = len(report["problems"])
+        raise IntegrityError(f"{count} problem{'s' if count != 1 else ''} found", hint="see above; `mreg get` refuses corrupt artifacts")

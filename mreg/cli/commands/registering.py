@@ -1,0 +1,120 @@
+"""init, register, update."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated, Optional
+
+import typer
+
+from mreg.cli import output, settings
+from mreg.cli.app import app
+from mreg.cli.context import open_registry
+from mreg.cli.options import (Description, Framework, Json, LockTimeout, Metric, Param, Quiet, Reason, Ref, Repo,
+                              Tag)
+from mreg.cli.render import print_version
+
+
+@app.command()
+def init(
+    path: Annotated[Optional[str], typer.Argument(help="Project folder (default: the current one).")] = None,
+    json: Json = False,
+    quiet: Quiet = False,
+) -> None:
+    """Create a registry (.mreg/) in PATH; harmless to repeat.
+
+    \b
+    Example:
+      mreg init              # in the current folder
+      mreg init ~/models     # elsewhere
+    """
+    import mreg
+
+    registry = mreg.init(path)
+    if settings.wants_json(json):
+        output.print_json({"registry": registry.root, "format": 1})
+    elif not quiet:
+        print(f"registry ready at {registry.root}")
+
+
+def _total_size(path: str) -> int:
+    if os.path.isfile(path):
+        return os.path.getsize(path)
+    total = 0
+    for folder, _, files in os.walk(path):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(folder, name)).st_size
+            except OSError:
+                pass
+    return total
+
+
+@app.command()
+def register(
+    name: Annotated[str, typer.Argument(metavar="NAME", help="Model name, e.g. sentiment or team/sentiment.")],
+    path: Annotated[str, typer.Argument(metavar="PATH", help="The artifact: a file or a directory.")],
+    version: Annotated[Optional[str], typer.Option("--version", "-V", metavar="X.Y.Z", help="Exact version (default: bump the highest).")] = None,
+    bump: Annotated[str, typer.Option("--bump", "-b", metavar="PART", help="major, minor or patch (default patch; the first version is 1.0.0).")] = "patch",
+    metric: Metric = [],
+    param: Param = [],
+    tag: Tag = [],
+    description: Description = None,
+    framework: Framework = None,
+    dataset: Annotated[list[str], typer.Option("--dataset", metavar="NAME=PATH_OR_URI", help="Training data: a local path is hashed, a URI recorded; repeatable.")] = [],
+    metadata_file: Annotated[Optional[str], typer.Option("--metadata-file", metavar="FILE", help="JSON or TOML with metrics, params, tags, datasets and custom fields.")] = None,
+    stage: Annotated[Optional[str], typer.Option("--stage", "-s", metavar="STAGE", help="Promote straight to this stage, step by step.")] = None,
+    follow_symlinks: Annotated[bool, typer.Option("--follow-symlinks", help="Store the bytes links point to, even outside the directory.")] = False,
+    reason: Reason = "",
+    lock_timeout: LockTimeout = None,
+    json: Json = False,
+    quiet: Quiet = False,
+    repo: Repo = None,
+) -> None:
+    """Store a file or directory as the next version of a model.
+
+    \b
+    Example:
+      mreg register sentiment ./model.safetensors -m accuracy=0.93 -p lr=3e-4 \\
+          -t team=nlp --dataset train=./data/train.csv --bump minor
+    """
+    registry = open_registry(repo, lock_timeout)
+    total = _total_size(path) if os.path.exists(path) else 0
+    with output.progress(total, f"storing {os.path.basename(path)}") as advance:
+        doc = registry.register(
+            name, path, version=version, bump=bump, metrics=metric, params=param, tags=tag, datasets=dataset,
+            description=description, framework=framework, metadata_file=metadata_file, stage=stage,
+            follow_symlinks=follow_symlinks, reason=reason, progress=advance,
+        )
+    if settings.wants_json(json):
+        output.print_json(doc)
+    elif not quiet:
+        print(f"registered {doc['name']}@{doc['version']} ({doc['stage']}, {doc['kind']}, "
+              f"{output.human_size(doc['size'])}) {doc['digest']}")
+
+
+@app.command()
+def update(
+    ref: Ref,
+    metric: Metric = [],
+    param: Param = [],
+    tag: Tag = [],
+    description: Description = None,
+    framework: Framework = None,
+    unset: Annotated[list[str], typer.Option("--unset", metavar="KEY", help="Remove metrics.K, params.K, tags.K, description or framework; repeatable.")] = [],
+    reason: Reason = "",
+    lock_timeout: LockTimeout = None,
+    json: Json = False,
+    quiet: Quiet = False,
+    repo: Repo = None,
+) -> None:
+    """Change a version's metadata (merged, never replaced); the artifact never changes.
+
+    \b
+    Example:
+      mreg update sentiment@1.2.0 -m f1=0.91 -t reviewed=yes --unset tags.draft
+    """
+    registry = open_registry(repo, lock_timeout)
+    doc = registry.update(ref, metrics=metric, params=param, tags=tag, description=description,
+                          framework=framework, unset=unset, reason=reason)
+    print_version(doc, json=json, quiet=quiet, verb="updated")

@@ -1,0 +1,101 @@
+"""The entry point: run the app, and turn every failure into one line and an exit code.
+
+This is the one place exceptions become exit statuses (SPEC §5); commands
+just raise.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+
+from mreg.errors import ExitCode, MregError
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised like KeyboardInterrupt so that cleanup runs on the way out."""
+
+
+def _on_sigterm(signum, frame):  # pragma: no cover - exercised through subprocess tests
+    raise Terminated()
+
+
+def report(message: str, hint: str | None = None) -> None:
+    print(f"mreg: error: {message}", file=sys.stderr)
+    if hint:
+        print(f"hint: {hint}", file=sys.stderr)
+
+
+def _silence_stdout() -> None:
+    # The reader went away (`mreg list | head -1`): stop writing quietly.
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except OSError:
+        pass
+
+
+def main(argv: list[str] | None = None) -> None:
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    from mreg.cli.app import command
+
+    code = 0
+    try:
+        from mreg.cli import app as _app_module  # noqa: F401 - commands register on import
+
+        result = command().main(args=argv, prog_name="mreg", standalone_mode=False)
+        code = result if isinstance(result, int) else 0
+        sys.stdout.flush()
+    except MregError as exc:
+        report(exc.message, exc.hint)
+        code = int(exc.exit_code)
+    except KeyboardInterrupt:
+        print(file=sys.stderr)
+        report("interrupted")
+        code = ExitCode.INTERRUPTED
+    except Terminated:
+        report("terminated")
+        code = ExitCode.TERMINATED
+    except BrokenPipeError:
+        _silence_stdout()
+        code = 141
+    except BaseException as exc:  # noqa: BLE001 - the last line of defence
+        code = _report_unexpected(exc)
+    sys.exit(code)
+
+
+def _report_unexpected(exc: BaseException) -> int:
+    from typer._click import exceptions as click_exc
+
+    if isinstance(exc, click_exc.Exit):
+        return exc.exit_code
+    if isinstance(exc, click_exc.Abort):
+        if isinstance(exc.__context__, Terminated):
+            report("terminated")
+            return ExitCode.TERMINATED
+        report("interrupted")
+        return ExitCode.INTERRUPTED
+    if isinstance(exc, click_exc.ClickException):
+        message = exc.format_message().replace("\n", " ")
+        hint = None
+        ctx = getattr(exc, "ctx", None)
+        if ctx is not None:
+            hint = f"see `{ctx.command_path} --help`"
+        report(message, hint)
+        return exc.exit_code if exc.exit_code != 1 or not isinstance(exc, click_exc.UsageError) else ExitCode.USAGE
+    if isinstance(exc, SystemExit):
+        return exc.code if isinstance(exc.code, int) else 1
+    if isinstance(exc, OSError):
+        from mreg.core.fsutil import storage_error
+
+        error = storage_error(exc, "complete the operation")
+        if os.environ.get("MREG_DEBUG"):
+            raise exc
+        report(error.message, error.hint)
+        return int(error.exit_code)
+    if os.environ.get("MREG_DEBUG"):
+        raise exc
+    report(f"internal error: {type(exc).__name__}: {exc}".replace("\n", " "),
+           "run again with MREG_DEBUG=1 to see the traceback, and report it")
+    return 1

@@ -1,0 +1,155 @@
+"""How results are shown: one JSON document, a rich table or panel at a
+terminal, or plain untruncated lines when piped.
+
+Rich is imported only here, and only when something is drawn at a terminal.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+
+PROGRESS_MIN_BYTES = 64 << 20
+
+
+def stdout_is_terminal() -> bool:
+    return sys.stdout.isatty()
+
+
+def print_json(document: object) -> None:
+    sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+
+
+def console(stderr: bool = False):
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+
+
+def human_size(size: int | None) -> str:
+    if size is None:
+        return ""
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"
+
+
+def human_count(count: int | None) -> str:
+    if count is None:
+        return ""
+    for limit, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if count >= limit:
+            return f"{count / limit:.1f}{suffix}"
+    return str(count)
+
+
+def ago(iso: str | None) -> str:
+    """'3 hours ago' at a terminal; the ISO time itself when piped."""
+    if not iso:
+        return ""
+    if not stdout_is_terminal():
+        return iso
+    from mreg.core.timeparse import parse_time, utc_now
+
+    seconds = (utc_now() - parse_time(iso)).total_seconds()
+    if seconds < 0:
+        return iso
+    return _ago_words(seconds)
+
+
+def _ago_words(seconds: float) -> str:
+    steps = ((60, 1, "second"), (3600, 60, "minute"), (86400, 3600, "hour"), (86400 * 30, 86400, "day"),
+             (86400 * 365, 86400 * 30, "month"))
+    for limit, size, unit in steps:
+        if seconds < limit:
+            value = int(seconds // size)
+            break
+    else:
+        value, unit = int(seconds // (86400 * 365)), "year"
+    if unit == "second" and value < 10:
+        return "just now"
+    return f"{value} {unit}{'' if value == 1 else 's'} ago"
+
+
+STAGE_STYLES = {
+    "development": "cyan",
+    "testing": "blue",
+    "staging": "yellow",
+    "production": "bold green",
+    "deprecated": "magenta",
+    "archived": "dim",
+}
+
+
+def styled_stage(stage: str) -> str:
+    style = STAGE_STYLES.get(stage, "")
+    return f"[{style}]{stage}[/]" if style else stage
+
+
+def table(columns: Sequence[str], rows: Sequence[Sequence[object]], *, styles: dict[int, Callable[[str], str]] | None = None) -> None:
+    """A rich table at a terminal; tab-separated lines, no header, when piped."""
+    if not stdout_is_terminal():
+        out = sys.stdout
+        for row in rows:
+            out.write("\t".join("" if cell is None else str(cell) for cell in row) + "\n")
+        return
+    from rich.markup import escape
+    from rich.table import Table
+
+    grid = Table(show_edge=False, pad_edge=False, header_style="bold")
+    for column in columns:
+        grid.add_column(column, overflow="fold")
+    for row in rows:
+        cells = []
+        for i, cell in enumerate(row):
+            text = escape("" if cell is None else str(cell))
+            if styles and i in styles:
+                text = styles[i](text)
+            cells.append(text)
+        grid.add_row(*cells)
+    console().print(grid)
+
+
+def key_values(title: str, pairs: Sequence[tuple[str, object]], *, subtitle: str = "") -> None:
+    """A panel at a terminal; `key: value` lines when piped."""
+    if not stdout_is_terminal():
+        for key, value in pairs:
+            sys.stdout.write(f"{key}: {'' if value is None else value}\n")
+        return
+    from rich.markup import escape
+    from rich.panel import Panel
+    from rich.table import Table
+
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column(overflow="fold")
+    for key, value in pairs:
+        text = "" if value is None else str(value)
+        grid.add_row(escape(key), styled_stage(text) if key == "stage" else escape(text))
+    console().print(Panel(grid, title=escape(title), subtitle=subtitle or None, expand=False))
+
+
+def message(text: str) -> None:
+    """A human message on stderr (data goes to stdout)."""
+    print(text, file=sys.stderr)
+
+
+@contextmanager
+def progress(total: int, label: str) -> Iterator[Callable[[int], None] | None]:
+    """A progress bar on stderr for large work at a terminal; otherwise no callback."""
+    if total < PROGRESS_MIN_BYTES or not sys.stderr.isatty() or os.environ.get("MREG_NO_PROGRESS"):
+        yield None
+        return
+    from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn,
+                               TransferSpeedColumn)
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(binary_units=True),
+                  TransferSpeedColumn(), TimeRemainingColumn(), console=console(stderr=True), transient=True) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda n: bar.advance(task, n)

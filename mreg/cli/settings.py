@@ -1,0 +1,55 @@
+"""User-level defaults, from `config.toml` in the user's config folder.
+
+```toml
+json = true          # print JSON by default, as if --json were given
+lock_timeout = 60    # seconds to wait for the registry lock
+```
+The folder is platformdirs' user config dir for "mreg", or $MREG_CONFIG_DIR.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from functools import lru_cache
+
+from mreg.errors import UsageError
+
+
+def config_dir() -> str:
+    override = os.environ.get("MREG_CONFIG_DIR")
+    if override:
+        return override
+    from platformdirs import user_config_dir
+
+    return user_config_dir("mreg")
+
+
+@lru_cache(maxsize=1)
+def load() -> dict:
+    path = os.path.join(config_dir(), "config.toml")
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+    try:
+        with open(path, "rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"cannot read user settings {path}: {exc}") from None
+    return data
+
+
+def wants_json(flag: bool) -> bool:
+    return flag or load().get("json") is True
+
+
+def lock_timeout(option: float | None) -> float:
+    if option is not None:
+        if option < 0:
+            raise UsageError("--lock-timeout must be 0 or more seconds")
+        return option
+    value = load().get("lock_timeout", 30)
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 30.0

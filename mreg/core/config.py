@@ -1,0 +1,203 @@
+"""`.mreg/config.toml`: the format version, the lifecycle table and defaults.
+
+The lifecycle is data: users change which moves are allowed by editing the
+`[lifecycle]` table, and every command reads it from here.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+
+from mreg.errors import IntegrityError, UsageError
+
+FORMAT_VERSION = 1
+
+DEFAULT_STAGES = ("development", "testing", "staging", "production", "deprecated", "archived")
+DEFAULT_TRANSITIONS: dict[str, list[str]] = {
+    "development": ["testing", "archived"],
+    "testing": ["development", "staging", "archived"],
+    "staging": ["testing", "production", "archived"],
+    "production": ["staging", "deprecated"],
+    "deprecated": ["archived"],
+    "archived": [],
+}
+DEFAULT_PROMOTION = ("development", "testing", "staging", "production")
+DEFAULT_EXCLUSIVE = ("production",)
+# Where a version superseded in an exclusive stage, or rolled back from it, goes.
+DEFAULT_RETIRED = "deprecated"
+DEFAULT_ARCHIVED = "archived"
+RESERVED_SELECTORS = ("latest",)
+
+_HEADER = """\
+# mreg registry configuration.
+# [lifecycle.transitions] lists, for each stage, the stages a version may move to.
+# Edit it to change the rules; `mreg verify` checks that it still makes sense.
+"""
+
+
+def default_config() -> dict:
+    """The configuration `mreg init` writes."""
+    return {
+        "format": FORMAT_VERSION,
+        "lifecycle": {
+            "stages": list(DEFAULT_STAGES),
+            "initial": DEFAULT_PROMOTION[0],
+            "promotion": list(DEFAULT_PROMOTION),
+            "exclusive": list(DEFAULT_EXCLUSIVE),
+            "retired": DEFAULT_RETIRED,
+            "archived": DEFAULT_ARCHIVED,
+            "transitions": {stage: list(targets) for stage, targets in DEFAULT_TRANSITIONS.items()},
+        },
+        "gc": {"grace": "24h", "archived_older_than": ""},
+    }
+
+
+def render_config(config: dict) -> bytes:
+    import tomli_w
+
+    return (_HEADER + tomli_w.dumps(config)).encode()
+
+
+@dataclass(frozen=True)
+class Lifecycle:
+    """The stages and the moves allowed between them."""
+
+    stages: tuple[str, ...]
+    initial: str
+    promotion: tuple[str, ...]
+    exclusive: frozenset[str]
+    retired: str
+    archived: str
+    transitions: dict[str, tuple[str, ...]] = field(hash=False)
+
+    @property
+    def release(self) -> str:
+        """The last stage of the promotion path (production), the one rollback restores."""
+        return self.promotion[-1]
+
+    def allowed(self, source: str, target: str) -> bool:
+        return target in self.transitions.get(source, ())
+
+    def check_stage(self, stage: str) -> str:
+        if stage not in self.stages:
+            raise UsageError(f"unknown stage {stage!r}: stages are {', '.join(self.stages)}")
+        return stage
+
+
+@dataclass(frozen=True)
+class Config:
+    lifecycle: Lifecycle
+    gc_grace: str
+    gc_archived_older_than: str
+
+
+def _fail(key: str, problem: str) -> IntegrityError:
+    return IntegrityError(
+        f"invalid config.toml: {key}: {problem}",
+        hint="fix .mreg/config.toml (mreg init writes the defaults into a fresh registry)",
+    )
+
+
+def _string_list(table: dict, key: str, where: str) -> tuple[str, ...]:
+    value = table.get(key)
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise _fail(f"{where}.{key}", "missing or not a list of stage names")
+    return tuple(value)
+
+
+def parse_lifecycle(table: object) -> Lifecycle:
+    """Validate the `[lifecycle]` table; every problem names the key at fault."""
+    if not isinstance(table, dict):
+        raise _fail("lifecycle", "missing table")
+    stages = _string_list(table, "stages", "lifecycle")
+    if not stages:
+        raise _fail("lifecycle.stages", "no stages")
+    if len(set(stages)) != len(stages):
+        raise _fail("lifecycle.stages", "a stage is listed twice")
+    for stage in stages:
+        if stage in RESERVED_SELECTORS or not stage.isidentifier() or stage != stage.lower():
+            raise _fail("lifecycle.stages", f"{stage!r} is not a valid stage name (lower-case word, not 'latest')")
+    known = set(stages)
+
+    def stage_key(key: str, default: str | None = None) -> str:
+        value = table.get(key, default)
+        if not isinstance(value, str) or value not in known:
+            raise _fail(f"lifecycle.{key}", f"{value!r} is not one of the stages")
+        return value
+
+    promotion = _string_list(table, "promotion", "lifecycle")
+    if len(promotion) < 1:
+        raise _fail("lifecycle.promotion", "empty promotion path")
+    for stage in promotion:
+        if stage not in known:
+            raise _fail("lifecycle.promotion", f"unknown stage {stage!r}")
+    if len(set(promotion)) != len(promotion):
+        raise _fail("lifecycle.promotion", "cycle: a stage appears twice in the promotion path")
+    exclusive = _string_list(table, "exclusive", "lifecycle") if "exclusive" in table else ()
+    for stage in exclusive:
+        if stage not in known:
+            raise _fail("lifecycle.exclusive", f"unknown stage {stage!r}")
+    transitions_table = table.get("transitions")
+    if not isinstance(transitions_table, dict):
+        raise _fail("lifecycle.transitions", "missing table")
+    transitions: dict[str, tuple[str, ...]] = {}
+    for source, targets in transitions_table.items():
+        if source not in known:
+            raise _fail(f"lifecycle.transitions.{source}", "unknown stage")
+        targets = _string_list(transitions_table, source, "lifecycle.transitions")
+        for target in targets:
+            if target not in known:
+                raise _fail(f"lifecycle.transitions.{source}", f"unknown stage {target!r}")
+        transitions[source] = targets
+    return Lifecycle(
+        stages=stages,
+        initial=stage_key("initial", promotion[0]),
+        promotion=promotion,
+        exclusive=frozenset(exclusive),
+        retired=stage_key("retired", DEFAULT_RETIRED if DEFAULT_RETIRED in known else stages[-1]),
+        archived=stage_key("archived", DEFAULT_ARCHIVED if DEFAULT_ARCHIVED in known else stages[-1]),
+        transitions=transitions,
+    )
+
+
+def load_config(path: str) -> Config:
+    """Read and validate config.toml; a damaged or future file is an integrity error."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
+    try:
+        with open(path, "rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError:
+        raise IntegrityError(
+            f"{path} is missing", hint="run `mreg init` in the project folder to recreate the default config"
+        ) from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise IntegrityError(
+            f"config.toml is damaged: {exc}",
+            hint="restore .mreg/config.toml from a backup, or move it away and run `mreg init` to write the defaults",
+        ) from None
+    version = data.get("format")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise _fail("format", "missing format version")
+    if version > FORMAT_VERSION:
+        raise IntegrityError(
+            f"this registry has format {version}, newer than this mreg understands ({FORMAT_VERSION})",
+            hint="upgrade mreg: pip install -U mreg",
+        )
+    gc = data.get("gc", {})
+    if not isinstance(gc, dict):
+        raise _fail("gc", "not a table")
+    grace = gc.get("grace", "24h")
+    archived = gc.get("archived_older_than", "")
+    for key, value in (("grace", grace), ("archived_older_than", archived)):
+        if not isinstance(value, str):
+            raise _fail(f"gc.{key}", "must be a duration string such as '24h' or '30d'")
+    return Config(parse_lifecycle(data.get("lifecycle")), grace, archived)
+
+
+def config_exists(root: str) -> bool:
+    return os.path.isfile(os.path.join(root, "config.toml"))

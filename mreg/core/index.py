@@ -1,0 +1,85 @@
+"""The index: one JSON document per model, `models/NAME/_index.json`.
+
+It holds the model's versions (every field of the version documents), the
+versions that have been in the release stage in order (for rollback), the
+numbers of removed versions (never handed out again), and the count, size and
+head hash of the committed history. Writing one model's file never touches
+another's, so the cost of a write does not grow with the registry.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+
+from mreg.core.fsutil import write_atomic
+from mreg.core.history import GENESIS
+from mreg.core.layout import INDEX_FILE, Layout
+from mreg.errors import IntegrityError
+
+INDEX_FORMAT = 1
+_RECOVERY = "restore it from a backup; the model's _history.jsonl beside it records every change made to it"
+
+
+def new_model(name: str) -> dict:
+    return {
+        "format": INDEX_FORMAT,
+        "name": name,
+        "versions": {},
+        "released": [],
+        "removed": [],
+        "history": {"events": 0, "bytes": 0, "head": GENESIS},
+    }
+
+
+def load_model(layout: Layout, name: str) -> dict | None:
+    """A model's index document, or None if the model was never registered."""
+    path = layout.index_path(name)
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    return parse_model(data, path, name)
+
+
+def parse_model(data: bytes, path: str, name: str | None = None) -> dict:
+    try:
+        model = json.loads(data)
+    except (ValueError, RecursionError):
+        raise IntegrityError(f"the index of model {name or path} is damaged ({path})", hint=_RECOVERY) from None
+    if not isinstance(model, dict) or not isinstance(model.get("versions"), dict) or not isinstance(model.get("history"), dict):
+        raise IntegrityError(f"the index of model {name or path} is damaged ({path})", hint=_RECOVERY)
+    if not isinstance(model.get("format"), int) or model["format"] > INDEX_FORMAT:
+        raise IntegrityError(
+            f"the index of model {name or path} has format {model.get('format')!r}, unknown to this mreg",
+            hint="upgrade mreg: pip install -U mreg",
+        )
+    if name is not None and model.get("name") != name:
+        raise IntegrityError(f"the index at {path} names model {model.get('name')!r}", hint=_RECOVERY)
+    return model
+
+
+def save_model(layout: Layout, model: dict) -> None:
+    path = layout.index_path(model["name"])
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    write_atomic(path, (json.dumps(model, indent=1, ensure_ascii=False) + "\n").encode())
+
+
+def iter_model_names(layout: Layout) -> Iterator[str]:
+    """Every model with an index file, in name order."""
+    root = layout.models
+
+    def walk(directory: str, prefix: str) -> Iterator[str]:
+        try:
+            entries = sorted(os.scandir(directory), key=lambda e: e.name)
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        if prefix and any(entry.name == INDEX_FILE for entry in entries):
+            yield prefix
+        for entry in entries:
+            if entry.name[:1] not in ("_", ".") and entry.is_dir(follow_symlinks=False):
+                yield from walk(entry.path, f"{prefix}/{entry.name}" if prefix else entry.name)
+
+    yield from walk(root, "")

@@ -1,0 +1,99 @@
+"""Where things live inside `.mreg/`, and how a registry is found.
+
+```
+.mreg/
+  config.toml                format version, lifecycle table, gc defaults
+  objects/ab/cdef…           every stored byte sequence, named by its SHA-256, read-only
+  models/NAME/_index.json    one model's versions (NAME may hold '/': nested folders)
+  models/NAME/_history.jsonl one model's events, each carrying the hash of the one before
+  intake/ID/                 a running writer's temporary files and its claim on objects
+  lock, lock.json            the registry lock and who holds it
+  cache/                     derived data, rebuilt whenever it is missing or stale
+```
+Index and history file names start with `_`, which no name segment can, so a
+model `a` and a model `a/b` never collide. Nothing here holds an absolute path
+or host-specific state, so a registry can be copied or synced as it is.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from mreg.errors import NotFoundError
+
+REGISTRY_DIR = ".mreg"
+INDEX_FILE = "_index.json"
+HISTORY_FILE = "_history.jsonl"
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The paths of one registry, given the `.mreg` directory itself."""
+
+    root: str
+
+    @property
+    def config(self) -> str:
+        return os.path.join(self.root, "config.toml")
+
+    @property
+    def objects(self) -> str:
+        return os.path.join(self.root, "objects")
+
+    @property
+    def models(self) -> str:
+        return os.path.join(self.root, "models")
+
+    @property
+    def intake(self) -> str:
+        return os.path.join(self.root, "intake")
+
+    @property
+    def cache(self) -> str:
+        return os.path.join(self.root, "cache")
+
+    @property
+    def lock(self) -> str:
+        return os.path.join(self.root, "lock")
+
+    @property
+    def lock_info(self) -> str:
+        return os.path.join(self.root, "lock.json")
+
+    def object_path(self, hexdigest: str) -> str:
+        return os.path.join(self.root, "objects", hexdigest[:2], hexdigest[2:])
+
+    def model_dir(self, name: str) -> str:
+        # `name` is validated (SPEC §1): no '..', no absolute path, '/' only as separator.
+        return os.path.join(self.root, "models", *name.split("/"))
+
+    def index_path(self, name: str) -> str:
+        return os.path.join(self.model_dir(name), INDEX_FILE)
+
+    def history_path(self, name: str) -> str:
+        return os.path.join(self.model_dir(name), HISTORY_FILE)
+
+
+def find_registry(repo: str | None = None, start: str | None = None) -> Layout:
+    """The registry named by `repo` (a project folder or a `.mreg` folder), else by
+    MREG_REPO, else the nearest `.mreg/` upward from `start` (the current directory)."""
+    explicit = repo or os.environ.get("MREG_REPO") or None
+    if explicit:
+        path = os.path.abspath(explicit)
+        for candidate in (os.path.join(path, REGISTRY_DIR), path):
+            if os.path.isfile(os.path.join(candidate, "config.toml")):
+                return Layout(candidate)
+        raise NotFoundError(f"no mreg registry at {explicit}", hint=f"run: mreg init {explicit}")
+    here = os.path.abspath(start or os.getcwd())
+    while True:
+        candidate = os.path.join(here, REGISTRY_DIR)
+        if os.path.isfile(os.path.join(candidate, "config.toml")):
+            return Layout(candidate)
+        parent = os.path.dirname(here)
+        if parent == here:
+            raise NotFoundError(
+                "not inside an mreg registry (no .mreg/ here or in any parent folder)",
+                hint="run: mreg init   (or pass --repo PATH, or set MREG_REPO)",
+            )
+        here = parent

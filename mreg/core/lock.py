@@ -1,0 +1,139 @@
+"""The registry lock: one writer of the index and history at a time.
+
+It is an `flock` on `.mreg/lock`, so the kernel releases it the moment its
+holder dies, however it dies: no lock outlives a crash. `lock.json` says who
+holds it (pid, host, since, command) so that a waiter can name the holder, and
+so that the next holder can tell when its predecessor died while holding it.
+
+We use fcntl directly rather than the `filelock` package: importing filelock
+costs 60–90 ms (it pulls in asyncio), paid by every write command, and it
+gives neither the holder diagnostics nor the dead-holder notice we need.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sys
+import time
+
+from mreg.core import notices
+from mreg.core.fsutil import translate_os_errors
+from mreg.errors import BusyError
+
+DEFAULT_TIMEOUT = 30.0
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # alive, owned by someone else
+    return True
+
+
+def describe_holder(info_path: str) -> str:
+    """Who holds the lock, in words, from lock.json."""
+    try:
+        with open(info_path, "rb") as handle:
+            info = json.loads(handle.read() or b"null")
+        pid, host, since = int(info["pid"]), str(info["host"]), float(info["since"])
+    except FileNotFoundError:
+        return "another process (it has not yet said who it is)"
+    except (OSError, ValueError, TypeError, KeyError):
+        return "an unknown process (lock.json is unreadable)"
+    age = max(0.0, time.time() - since)
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(since))
+    command = info.get("command")
+    what = f" ({command})" if isinstance(command, str) and command else ""
+    return f"pid {pid} on {host}{what} since {stamp} ({age:.0f}s ago)"
+
+
+class RegistryLock:
+    """An exclusive, re-entrant (within one object) lock on the registry."""
+
+    def __init__(self, lock_path: str, info_path: str) -> None:
+        self.lock_path = lock_path
+        self.info_path = info_path
+        self._fd: int | None = None
+        self._depth = 0
+
+    @property
+    def held(self) -> bool:
+        return self._depth > 0
+
+    def acquire(self, timeout: float = DEFAULT_TIMEOUT) -> None:
+        if self._depth:
+            self._depth += 1
+            return
+        import fcntl
+
+        with translate_os_errors("take the registry lock"):
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        deadline = time.monotonic() + max(0.0, timeout)
+        delay = 0.002
+        try:
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise BusyError(
+                            f"registry is locked by {describe_holder(self.info_path)}; gave up after {timeout:g}s",
+                            hint="wait for it to finish, or raise --lock-timeout",
+                        ) from None
+                    time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+                    delay = min(delay * 2, 0.1)
+            self._note_dead_predecessor()
+            self._write_info()
+        except BaseException:
+            os.close(fd)
+            raise
+        self._fd = fd
+        self._depth = 1
+
+    def _note_dead_predecessor(self) -> None:
+        try:
+            with open(self.info_path, "rb") as handle:
+                info = json.loads(handle.read())
+            pid, host = int(info["pid"]), info["host"]
+        except (OSError, ValueError, TypeError, KeyError):
+            return
+        if pid != os.getpid() and host == socket.gethostname() and not _pid_alive(pid):
+            notices.warn(f"broke the lock of pid {pid}, which died while holding it; recovering its work")
+
+    def _write_info(self) -> None:
+        info = {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "since": time.time(),
+            "command": " ".join(os.path.basename(a) if i == 0 else a for i, a in enumerate(sys.argv[:3])),
+        }
+        with translate_os_errors("take the registry lock"):
+            with open(self.info_path, "w") as handle:
+                json.dump(info, handle)
+
+    def release(self) -> None:
+        if self._depth == 0:
+            return
+        self._depth -= 1
+        if self._depth:
+            return
+        fd, self._fd = self._fd, None
+        try:
+            os.unlink(self.info_path)
+        except OSError:
+            pass
+        if fd is not None:
+            os.close(fd)  # closing the descriptor releases the flock
+
+    def __enter__(self) -> "RegistryLock":
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()

@@ -1,0 +1,184 @@
+"""Version metadata: `K=V` options, metadata files, and the limits on both.
+
+Limits (SPEC §7; beyond any of them the input is refused with exit 2, and
+whatever is accepted round-trips exactly):
+
+- the metadata of one version, as compact JSON: at most 1 MiB;
+- nesting: at most 32 levels of objects and arrays;
+- keys: 1 to 256 characters, no control characters;
+- integers: at most 64 digits; other numbers must be finite (no NaN/Infinity);
+- text: valid Unicode (files must be UTF-8); JSON objects with duplicate keys are refused.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+
+from mreg.errors import UsageError
+
+MAX_BYTES = 1 << 20
+MAX_DEPTH = 32
+MAX_KEY = 256
+MAX_INT_DIGITS = 64
+FIELDS = ("metrics", "params", "tags", "datasets")
+TEXT_FIELDS = ("description", "framework")
+
+
+def _check_key(key: object, where: str) -> str:
+    if not isinstance(key, str) or not key:
+        raise UsageError(f"invalid key {key!r} in {where}: keys must be non-empty text")
+    if len(key) > MAX_KEY:
+        raise UsageError(f"key in {where} is longer than {MAX_KEY} characters ({len(key)})")
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in key):
+        raise UsageError(f"key {key[:40]!r} in {where} holds control characters")
+    return key
+
+
+def check_value(value: object, where: str, depth: int = 0) -> object:
+    """Validate a JSON-like value against the limits, recursively (iteratively deep enough)."""
+    if depth > MAX_DEPTH:
+        raise UsageError(f"{where} is nested deeper than {MAX_DEPTH} levels")
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int):
+        if abs(value) >= 10**MAX_INT_DIGITS:
+            raise UsageError(f"integer in {where} has more than {MAX_INT_DIGITS} digits")
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise UsageError(f"{where} holds {value!r}: numbers must be finite")
+        return value
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise UsageError(f"{where} holds text that is not valid Unicode") from None
+        return value
+    if isinstance(value, list):
+        return [check_value(item, where, depth + 1) for item in value]
+    if isinstance(value, dict):
+        return {_check_key(k, where): check_value(v, f"{where}.{k}", depth + 1) for k, v in value.items()}
+    raise UsageError(f"{where} holds a value of unsupported type {type(value).__name__}")
+
+
+def check_size(document: dict, where: str = "metadata") -> None:
+    size = len(json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode())
+    if size > MAX_BYTES:
+        raise UsageError(f"{where} is {size} bytes as JSON; the limit is {MAX_BYTES} (1 MiB)")
+
+
+def parse_number(text: str, where: str) -> int | float:
+    """A finite number written on the command line."""
+    try:
+        value: int | float = int(text) if text.strip().lstrip("+-").isdigit() else float(text)
+    except ValueError:
+        raise UsageError(f"{where} must be a number, got {text!r}") from None
+    if isinstance(value, float) and not math.isfinite(value):
+        raise UsageError(f"{where} must be a finite number, got {text!r}")
+    return check_value(value, where)  # type: ignore[return-value]
+
+
+def parse_scalar(text: str) -> object:
+    """A param value from the command line: a number or true/false if it reads as one, else text."""
+    if text in ("true", "false"):
+        return text == "true"
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        return text
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if isinstance(value, float) and not math.isfinite(value):
+            return text
+        return value
+    return text
+
+
+def split_pair(text: str, option: str, *, value_required: bool = True) -> tuple[str, str]:
+    """Split `K=V`; the key is validated like any metadata key."""
+    key, eq, value = text.partition("=")
+    if not eq and value_required:
+        raise UsageError(f"{option} expects KEY=VALUE, got {text!r}")
+    return _check_key(key.strip(), option), value
+
+
+def _reject_duplicates(pairs: list[tuple[str, object]]) -> dict:
+    result: dict = {}
+    for key, value in pairs:
+        if key in result:
+            raise UsageError(f"duplicate key {key!r}")
+        result[key] = value
+    return result
+
+
+def _reject_constant(name: str) -> None:
+    raise UsageError(f"{name} is not allowed: numbers must be finite")
+
+
+def loads_strict(data: bytes, where: str) -> object:
+    """Parse JSON refusing duplicate keys, NaN/Infinity, invalid UTF-8 and absurd depth."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{where} is not valid UTF-8 (byte {exc.start})") from None
+    try:
+        return json.loads(text, object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant)
+    except UsageError as exc:
+        raise UsageError(f"{where}: {exc.message}") from None
+    except RecursionError:
+        raise UsageError(f"{where} is nested too deeply (limit {MAX_DEPTH})") from None
+    except ValueError as exc:  # also int conversions past Python's digit limit
+        raise UsageError(f"{where} is not valid JSON: {exc}") from None
+
+
+def _jsonable_toml(value: object) -> object:
+    import datetime
+
+    if isinstance(value, (datetime.datetime, datetime.date, datetime.time)):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _jsonable_toml(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable_toml(v) for v in value]
+    return value
+
+
+def load_metadata_file(path: str) -> dict:
+    """Read a JSON or TOML metadata file (by suffix; else sniffed) into a plain dict."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_BYTES + 1)
+    except OSError as exc:
+        raise UsageError(f"cannot read metadata file {path}: {exc.strerror or exc}") from None
+    if len(data) > MAX_BYTES:
+        raise UsageError(f"metadata file {path} is larger than {MAX_BYTES} bytes (1 MiB)")
+    is_toml = path.endswith(".toml") or (not path.endswith(".json") and not data.lstrip()[:1] in (b"{", b"["))
+    if is_toml:
+        import sys
+
+        if sys.version_info >= (3, 11):
+            import tomllib
+        else:  # pragma: no cover
+            import tomli as tomllib
+        try:
+            document = _jsonable_toml(tomllib.loads(data.decode("utf-8")))
+        except UnicodeDecodeError as exc:
+            raise UsageError(f"metadata file {path} is not valid UTF-8 (byte {exc.start})") from None
+        except (tomllib.TOMLDecodeError, RecursionError) as exc:
+            raise UsageError(f"metadata file {path} is not valid TOML: {exc}") from None
+    else:
+        document = loads_strict(data, f"metadata file {path}")
+    if not isinstance(document, dict):
+        raise UsageError(f"metadata file {path} must hold an object at the top level")
+    return check_value(document, f"metadata file {path}")  # type: ignore[return-value]
+
+
+def describe_dataset(spec: str, *, hasher) -> dict:
+    """A dataset reference: a URI recorded as given, or a local path hashed for lineage."""
+    if "://" in spec:
+        return {"uri": spec}
+    if not os.path.exists(spec):
+        raise UsageError(f"dataset path {spec!r} does not exist (a URI needs a scheme, e.g. s3://…)")
+    digest, size, kind = hasher(spec)
+    return {"uri": spec, "digest": digest, "size": size, "kind": kind}

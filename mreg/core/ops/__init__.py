@@ -1,0 +1,1 @@
+"""One module per registry operation; each takes a `Registry` and returns plain data."""

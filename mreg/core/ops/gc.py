@@ -1,0 +1,194 @@
+"""`gc`: delete objects no version references, safely beside concurrent writers.
+
+How gc never deletes an object that a running register will reference:
+
+1. gc holds the registry lock for its whole run, so no version is committed
+   while it decides, and no second gc runs at once.
+2. A register pins every object (appends its digest to `intake/ID/pins`,
+   flocked for the register's whole life) *before* it looks whether the object
+   exists. gc skips every object pinned by a live intake, however old.
+3. A pin can land after gc read the pins. So gc first renames its candidates
+   into its own trash folder, then reads the pins again and puts back any that
+   are pinned now, and only then deletes. A register that looked before the
+   rename is pinned before the second read; one that looked after the rename
+   found no object and stored its own copy.
+4. If gc dies with objects in its trash, the next gc (or a register that finds
+   an object gone) puts them back first.
+5. Only objects older than the grace period are candidates, as a last guard.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+
+from mreg.core import index as index_mod
+from mreg.core.artifact import referenced_objects
+from mreg.core.fsutil import translate_os_errors
+from mreg.core.ops.remove import drop_version
+from mreg.core.registry import Registry
+from mreg.core.store import Intake
+from mreg.core.timeparse import parse_duration, parse_time
+from mreg.errors import IntegrityError
+
+_TRASH = "trash"
+
+
+def _intake_state(path: str) -> str:
+    """'live' if a writer holds the intake's pins, 'dead' if none does, 'new' if not yet claimed."""
+    import fcntl
+
+    try:
+        fd = os.open(os.path.join(path, "pins"), os.O_RDONLY)
+    except FileNotFoundError:
+        return "new"
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return "live"
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return "dead"
+    finally:
+        os.close(fd)
+
+
+def _intakes(registry: Registry) -> list[str]:
+    try:
+        return [entry.path for entry in os.scandir(registry.layout.intake) if entry.is_dir(follow_symlinks=False)]
+    except FileNotFoundError:
+        return []
+
+
+def live_pins(registry: Registry, skip: str | None = None) -> set[str]:
+    """Digests pinned by writers that are still running (and by brand-new intakes)."""
+    pinned: set[str] = set()
+    for path in _intakes(registry):
+        if path == skip or _intake_state(path) == "dead":
+            continue
+        try:
+            with open(os.path.join(path, "pins"), "rb") as handle:
+                data = handle.read()
+        except FileNotFoundError:
+            continue
+        # Only whole lines: a pin being written right now is re-read in step 3.
+        pinned.update(line.decode() for line in data.split(b"\n")[:-1] if len(line) == 64)
+    return pinned
+
+
+def recover_trash(registry: Registry) -> int:
+    """Put back objects a crashed gc had moved to its trash; return how many."""
+    restored = 0
+    for path in _intakes(registry):
+        trash = os.path.join(path, _TRASH)
+        if not os.path.isdir(trash) or _intake_state(path) == "live":
+            continue
+        for name in os.listdir(trash):
+            final = registry.store.path(name)
+            os.makedirs(os.path.dirname(final), exist_ok=True)
+            if not os.path.exists(final):
+                os.rename(os.path.join(trash, name), final)
+                restored += 1
+    return restored
+
+
+def _referenced(registry: Registry, models: list[dict], skip: set[tuple[str, str]]) -> set[str]:
+    referenced: set[str] = set()
+    for model in models:
+        for version, record in model["versions"].items():
+            if (model["name"], version) in skip:
+                continue
+            try:
+                referenced.update(referenced_objects(registry.store, record["digest"], record["kind"]))
+            except IntegrityError as exc:
+                raise IntegrityError(
+                    f"{model['name']}@{version}: {exc.message}; gc stops rather than guess what it references",
+                    hint="run `mreg verify` to see the damage",
+                ) from None
+    return referenced
+
+
+def gc(registry: Registry, *, grace: str | None = None, archived_older_than: str | None = None,
+       dry_run: bool = False, reason: str = "") -> dict:
+    """Remove long-archived versions (if asked), then unreferenced objects older than `grace`."""
+    config = registry.config
+    grace_seconds = parse_duration(grace if grace is not None else config.gc_grace)
+    archived_text = archived_older_than if archived_older_than is not None else config.gc_archived_older_than
+    archived_seconds = parse_duration(archived_text) if archived_text else None
+    lifecycle = registry.lifecycle
+    now = time.time()
+    report = {"removed_versions": [], "objects": 0, "bytes": 0, "dry_run": dry_run, "temporary": 0}
+
+    with registry.transaction() as tx, Intake(registry.layout) as own:
+        with translate_os_errors("collect garbage"):
+            recover_trash(registry)
+        models = [tx.model(name, create=True) for name in registry.model_names()]
+        doomed: set[tuple[str, str]] = set()
+        if archived_seconds is not None:
+            for model in models:
+                for version, record in sorted(model["versions"].items()):
+                    changed = parse_time(record.get("stage_changed_at") or record["created_at"]).timestamp()
+                    if record["stage"] == lifecycle.archived and now - changed > archived_seconds:
+                        doomed.add((model["name"], version))
+                        report["removed_versions"].append(f"{model['name']}@{version}")
+        if not dry_run and doomed:
+            for model in models:
+                for name, version in sorted(doomed):
+                    if name == model["name"]:
+                        drop_version(tx, model, version, "gc",
+                                     reason or f"archived for longer than {archived_text}")
+            # The removals are committed before any object goes, so no index
+            # ever refers to a deleted object, whenever gc dies.
+            tx.commit()
+        referenced = _referenced(registry, models, doomed if dry_run else set())
+        pinned = live_pins(registry, skip=own.path)
+        cutoff = now - grace_seconds
+        candidates: list[tuple[str, str, int]] = []
+        with translate_os_errors("collect garbage"):
+            for hexdigest, path in registry.store.iter_objects():
+                if hexdigest in referenced or hexdigest in pinned:
+                    continue
+                try:
+                    info = os.lstat(path)
+                except FileNotFoundError:
+                    continue
+                if info.st_mtime < cutoff:
+                    candidates.append((hexdigest, path, info.st_size))
+            if dry_run:
+                report["objects"] = len(candidates)
+                report["bytes"] = sum(size for _, _, size in candidates)
+            else:
+                trash = os.path.join(own.path, _TRASH)
+                os.mkdir(trash)
+                for hexdigest, path, _ in candidates:
+                    os.rename(path, os.path.join(trash, hexdigest))
+                pinned_now = live_pins(registry, skip=own.path)
+                for hexdigest, path, size in candidates:
+                    if hexdigest in pinned_now:
+                        os.rename(os.path.join(trash, hexdigest), path)
+                    else:
+                        report["objects"] += 1
+                        report["bytes"] += size
+                shutil.rmtree(trash)
+            report["temporary"] = _clean_dead_intakes(registry, cutoff, dry_run, skip=own.path)
+    return report
+
+
+def _clean_dead_intakes(registry: Registry, cutoff: float, dry_run: bool, skip: str) -> int:
+    """Remove what crashed writers left behind, once older than the grace period."""
+    cleaned = 0
+    for path in _intakes(registry):
+        if path == skip or _intake_state(path) == "live":
+            continue
+        try:
+            if os.lstat(path).st_mtime >= cutoff:
+                continue
+        except FileNotFoundError:
+            continue
+        if os.path.isdir(os.path.join(path, _TRASH)):
+            continue  # recover_trash could not restore everything; keep it for inspection
+        cleaned += 1
+        if not dry_run:
+            shutil.rmtree(path, ignore_errors=True)
+    return cleaned

@@ -1,0 +1,157 @@
+"""Stage changes: transition, promote, rollback, and the rules every one of them obeys.
+
+All three go through `enter_stage`, the single place that records the event,
+enforces exclusive stages (the previous holder is superseded, as its own
+event) and remembers who held the release stage, for rollback.
+"""
+
+from __future__ import annotations
+
+from mreg.core.config import Lifecycle
+from mreg.core.registry import Registry, Transaction, document
+from mreg.core.semver import Version, is_version
+from mreg.errors import RefusedError, UsageError
+
+
+def enter_stage(tx: Transaction, model: dict, version: str, target: str, action: str, reason: str) -> None:
+    """Move `version` to `target`, superseding any other holder of an exclusive stage."""
+    lifecycle = tx.registry.lifecycle
+    record = model["versions"][version]
+    source = record["stage"]
+    record["stage"] = target
+    record["stage_changed_at"] = tx.now
+    tx.record(model, action, version, source=source, target=target, reason=reason)
+    if target in lifecycle.exclusive:
+        for other, other_record in model["versions"].items():
+            if other != version and other_record["stage"] == target:
+                other_record["stage"] = lifecycle.retired
+                other_record["stage_changed_at"] = tx.now
+                tx.record(model, "supersede", other, source=target, target=lifecycle.retired,
+                          reason=f"superseded by {version}", details={"by": version})
+    if target == lifecycle.release and action != "rollback":
+        model["released"].append(version)
+
+
+def refuse_move(lifecycle: Lifecycle, name: str, version: str, source: str, target: str) -> RefusedError:
+    allowed = lifecycle.transitions.get(source, ())
+    return RefusedError(
+        f"{name}@{version} cannot move from {source} to {target}",
+        hint=f"from {source} a version may move to: {', '.join(allowed) or 'nothing (final stage)'}",
+    )
+
+
+def promotion_steps(lifecycle: Lifecycle, name: str, version: str, current: str, target: str | None) -> list[str]:
+    """The stages a promotion passes through, each step checked against the table."""
+    path = lifecycle.promotion
+    if current not in path:
+        raise RefusedError(
+            f"{name}@{version} is in {current}, which is not on the promotion path ({' → '.join(path)})"
+        )
+    position = path.index(current)
+    if target is None:
+        if position == len(path) - 1:
+            raise RefusedError(f"{name}@{version} is already in {current}, the end of the promotion path")
+        steps = [path[position + 1]]
+    else:
+        lifecycle.check_stage(target)
+        if target not in path:
+            raise RefusedError(f"{target} is not on the promotion path ({' → '.join(path)})",
+                               hint=f"use `mreg transition {name}@{version} {target}` for other moves")
+        goal = path.index(target)
+        if goal <= position:
+            raise RefusedError(
+                f"{name}@{version} is in {current}; {target} is not ahead of it on the promotion path"
+            )
+        steps = list(path[position + 1 : goal + 1])
+    source = current
+    for step in steps:
+        if not lifecycle.allowed(source, step):
+            raise refuse_move(lifecycle, name, version, source, step)
+        source = step
+    return steps
+
+
+def _require_reason(reason: str | None) -> str:
+    return (reason or "").strip()
+
+
+def transition(registry: Registry, ref: str, stage: str, reason: str = "") -> dict:
+    lifecycle = registry.lifecycle
+    lifecycle.check_stage(stage)
+    with registry.transaction() as tx:
+        model, version = tx.lookup(ref)
+        current = model["versions"][version]["stage"]
+        if current == stage:
+            raise RefusedError(f"{model['name']}@{version} is already in {stage}")
+        if not lifecycle.allowed(current, stage):
+            raise refuse_move(lifecycle, model["name"], version, current, stage)
+        enter_stage(tx, model, version, stage, "transition", _require_reason(reason))
+    return document(model["name"], model["versions"][version])
+
+
+def promote(registry: Registry, ref: str, to: str | None = None, reason: str = "") -> dict:
+    lifecycle = registry.lifecycle
+    if to is not None:
+        lifecycle.check_stage(to)
+    with registry.transaction() as tx:
+        model, version = tx.lookup(ref)
+        current = model["versions"][version]["stage"]
+        for step in promotion_steps(lifecycle, model["name"], version, current, to):
+            enter_stage(tx, model, version, step, "promote", _require_reason(reason))
+    return document(model["name"], model["versions"][version])
+
+
+def rollback(registry: Registry, name: str, to: str | None = None, reason: str = "") -> dict:
+    """Return the release stage to its previous holder (or to `to`, an earlier holder).
+
+    `released` lists, oldest first, the versions that entered the release
+    stage. Rolling back drops the entries after the target, so a second
+    rollback walks further back rather than back and forth.
+    """
+    lifecycle = registry.lifecycle
+    release = lifecycle.release
+    if "@" in name:
+        raise UsageError(f"rollback takes a model name, not a reference: {name!r}",
+                         hint="use --to VERSION to choose the version to return to")
+    if to is not None:
+        if not is_version(to):
+            raise UsageError(f"invalid version {to!r} for --to")
+        to = str(Version.parse(to))
+    with registry.transaction() as tx:
+        model = tx.model(name)
+        versions = model["versions"]
+        current = [v for v, r in versions.items() if r["stage"] == release]
+        if not current:
+            raise RefusedError(f"{name} has no version in {release} to roll back")
+        holder = current[0]
+        log = model["released"]
+        # Earlier holders, newest first, that still exist and are not archived.
+        position = max((i for i, v in enumerate(log) if v == holder), default=len(log))
+        earlier = [
+            (i, v) for i, v in reversed(list(enumerate(log[:position])))
+            if v in versions and v != holder and versions[v]["stage"] != lifecycle.archived
+        ]
+        if to is not None:
+            matches = [(i, v) for i, v in earlier if v == to]
+            if not matches:
+                raise RefusedError(
+                    f"{name}@{to} was never in {release} before {holder} (or is archived or removed)",
+                    hint=f"earlier {release} versions: {', '.join(v for _, v in earlier) or 'none'}",
+                )
+            position_to, target = matches[0]
+        elif earlier:
+            position_to, target = earlier[0]
+        else:
+            raise RefusedError(f"{name} has no earlier {release} version to roll back to")
+        why = _require_reason(reason)
+        versions[holder]["stage"] = lifecycle.retired
+        versions[holder]["stage_changed_at"] = tx.now
+        tx.record(model, "rollback", holder, source=release, target=lifecycle.retired, reason=why,
+                  details={"replaced_by": target})
+        source = versions[target]["stage"]
+        versions[target]["stage"] = release
+        versions[target]["stage_changed_at"] = tx.now
+        tx.record(model, "rollback", target, source=source, target=release, reason=why,
+                  details={"replaces": holder})
+        del log[position_to + 1 :]
+    return document(name, versions[target])

@@ -1,0 +1,116 @@
+"""Read-only questions: list, history, search."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from mreg.core import index as index_mod
+from mreg.core.history import read_events
+from mreg.core.names import parse_reference, validate_name
+from mreg.core.registry import Registry, document
+from mreg.core.semver import Version
+from mreg.errors import NotFoundError, UsageError
+
+
+def _models(registry: Registry) -> Iterator[dict]:
+    for name in registry.model_names():
+        model = index_mod.load_model(registry.layout, name)
+        if model is not None and model["versions"]:
+            yield model
+
+
+def list_models(registry: Registry) -> list[dict]:
+    release = registry.lifecycle.release
+    rows = []
+    for model in _models(registry):
+        versions = model["versions"]
+        latest = max(versions, key=Version.parse)
+        production = [v for v, r in versions.items() if r["stage"] == release]
+        changed = max(max(r.get("stage_changed_at") or r["created_at"], r["created_at"]) for r in versions.values())
+        rows.append({
+            "name": model["name"],
+            "versions": len(versions),
+            "latest": latest,
+            "production": production[0] if production else None,
+            "updated_at": changed,
+        })
+    return rows
+
+
+def all_documents(registry: Registry) -> Iterator[dict]:
+    for model in _models(registry):
+        for version, record in model["versions"].items():
+            yield document(model["name"], record)
+
+
+def _model_events(registry: Registry, name: str) -> list[dict]:
+    model = index_mod.load_model(registry.layout, name)
+    if model is None:
+        return []
+    meta = model["history"]
+    return read_events(registry.layout.history_path(name), meta["events"])
+
+
+def history(registry: Registry, target: str | None = None, *, limit: int | None = None, since: str | None = None,
+            actions: list[str] | tuple[str, ...] = ()) -> list[dict]:
+    """Events newest first; of one model (`NAME`), one version (`NAME@SEL`), or everything."""
+    from mreg.core.history import ACTIONS
+    from mreg.core.timeparse import format_time, parse_when
+
+    for action in actions:
+        if action not in ACTIONS:
+            raise UsageError(f"unknown action {action!r}: actions are {', '.join(ACTIONS)}")
+    if limit is not None and limit < 0:
+        raise UsageError("--limit must be 0 or more")
+    cutoff = format_time(parse_when(since)) if since else None
+    version = None
+    if target is None:
+        names = registry.model_names()
+    else:
+        reference = parse_reference(target)
+        validate_name(reference.name)
+        names = [reference.name]
+        if reference.selector is not None:
+            model, version = registry.lookup(reference)
+        elif index_mod.load_model(registry.layout, reference.name) is None:
+            raise NotFoundError(f"no model named {reference.name!r}", hint="mreg list shows the models")
+    events: list[dict] = []
+    for name in names:
+        for event in _model_events(registry, name):
+            if version is not None and event.get("version") != version:
+                continue
+            if cutoff is not None and event["time"] < cutoff:
+                continue
+            if actions and event["action"] not in actions:
+                continue
+            events.append(event)
+    events.sort(key=lambda e: (e["time"], e["name"], e["seq"]), reverse=True)
+    return events[:limit] if limit is not None else events
+
+
+def search(registry: Registry, filter_text: str = "", *, sort: str | None = None, descending: bool = False,
+           limit: int | None = None, name_glob: str | None = None, stage: str | None = None) -> list[dict]:
+    from fnmatch import fnmatchcase
+
+    from mreg.core.query import compile_filter, sort_documents
+
+    matcher = compile_filter(filter_text or "")
+    if stage is not None:
+        registry.lifecycle.check_stage(stage)
+    if limit is not None and limit < 0:
+        raise UsageError("--limit must be 0 or more")
+    if sort is not None:
+        sort_documents([], sort)  # validate the key before reading anything
+    found = []
+    for doc in all_documents(registry):
+        if name_glob is not None and not fnmatchcase(doc["name"], name_glob):
+            continue
+        if stage is not None and doc["stage"] != stage:
+            continue
+        if matcher.matches(doc):
+            found.append(doc)
+    if sort is not None:
+        found = sort_documents(found, sort, descending=descending)
+    else:
+        found.sort(key=lambda d: (d["name"], Version.parse(d["version"])), reverse=descending)
+    return found[:limit] if limit is not None else found

@@ -1,0 +1,189 @@
+"""`register`: store an artifact and record it as the next version of a model."""
+
+from __future__ import annotations
+
+import os
+
+from mreg.core import metadata as md
+from mreg.core.artifact import store_artifact
+from mreg.core.ops.lifecycle import enter_stage, promotion_steps
+from mreg.core.registry import Registry, document
+from mreg.core.semver import BUMPS, Version
+from mreg.core.store import Intake, format_digest
+from mreg.errors import IntegrityError, RefusedError, UsageError
+
+
+def _hash_dataset(registry: Registry, path: str) -> tuple[str, int, str]:
+    """Digest, size and kind of a local dataset, hashed for lineage (not stored)."""
+    import hashlib
+
+    from mreg.core.artifact import encode_manifest, scan_directory
+    from mreg.core.store import hash_fd, open_regular
+
+    def hash_file(file_path: str, follow: bool, expect=None) -> tuple[str, int]:
+        fd, _ = open_regular(file_path, follow=follow, expect=expect)
+        try:
+            return hash_fd(fd)
+        finally:
+            os.close(fd)
+
+    if os.path.isdir(path):
+        entries = []
+        for source in scan_directory(path, follow_symlinks=True):
+            hexdigest, size = hash_file(source.path, True, source.info)
+            entries.append({"path": source.relpath, "digest": format_digest(hexdigest), "size": size,
+                            "executable": bool(source.info.st_mode & 0o111)})
+        manifest = encode_manifest(entries)
+        return format_digest(hashlib.sha256(manifest).hexdigest()), sum(e["size"] for e in entries), "directory"
+    hexdigest, size = hash_file(path, True)
+    return format_digest(hexdigest), size, "file"
+
+
+def build_metadata(registry: Registry, *, metrics=(), params=(), tags=(), datasets=(), description=None,
+                   framework=None, metadata_file=None) -> dict:
+    """Merge a metadata file and command-line options (options win) into version fields."""
+    fields: dict = {"description": "", "framework": "", "metrics": {}, "params": {}, "tags": {}, "datasets": {}, "metadata": {}}
+    if metadata_file:
+        loaded = md.load_metadata_file(metadata_file)
+        for key, value in loaded.items():
+            if key in md.FIELDS:
+                if not isinstance(value, dict):
+                    raise UsageError(f"metadata file {metadata_file}: {key} must be a table/object")
+                fields[key] = dict(value)
+            elif key in md.TEXT_FIELDS:
+                if not isinstance(value, str):
+                    raise UsageError(f"metadata file {metadata_file}: {key} must be text")
+                fields[key] = value
+            else:
+                fields["metadata"][key] = value
+        for key, value in fields["metrics"].items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise UsageError(f"metadata file {metadata_file}: metric {key!r} must be a number, got {value!r}")
+        for key, value in fields["tags"].items():
+            if not isinstance(value, str):
+                raise UsageError(f"metadata file {metadata_file}: tag {key!r} must be text, got {value!r}")
+    for item in metrics:
+        key, value = md.split_pair(item, "--metric")
+        fields["metrics"][key] = md.parse_number(value, f"metric {key!r}")
+    for item in params:
+        key, value = md.split_pair(item, "--param")
+        fields["params"][key] = md.parse_scalar(value)
+    for item in tags:
+        key, value = md.split_pair(item, "--tag", value_required=False)
+        fields["tags"][key] = value
+    datasets_in = dict(fields["datasets"])
+    for item in datasets:
+        key, value = md.split_pair(item, "--dataset")
+        if not value:
+            raise UsageError(f"--dataset {key}= needs a path or URI")
+        datasets_in[key] = value
+    fields["datasets"] = {}
+    for key, spec in datasets_in.items():
+        if isinstance(spec, str):
+            fields["datasets"][key] = md.describe_dataset(spec, hasher=lambda p: _hash_dataset(registry, p))
+        elif isinstance(spec, dict):
+            fields["datasets"][key] = spec
+        else:
+            raise UsageError(f"dataset {key!r} must be a path, a URI or an object")
+    if description is not None:
+        fields["description"] = description
+    if framework is not None:
+        fields["framework"] = framework
+    checked = md.check_value(fields, "metadata")
+    md.check_size(checked)
+    return checked  # type: ignore[return-value]
+
+
+def _next_version(model: dict, explicit: Version | None, bump: str) -> str:
+    taken = {Version.parse(v) for v in model["versions"]} | {Version.parse(v) for v in model["removed"]}
+    if explicit is not None:
+        version = str(explicit)
+        if version in model["versions"]:
+            raise RefusedError(f"{model['name']}@{version} already exists",
+                               hint="omit --version to take the next one, or pass --bump")
+        if version in model["removed"]:
+            raise RefusedError(f"{model['name']}@{version} was removed; version numbers are never reused")
+        return version
+    if not taken:
+        return "1.0.0"
+    return str(max(taken).bump(bump))
+
+
+def register(
+    registry: Registry,
+    name: str,
+    path: str,
+    *,
+    version: str | None = None,
+    bump: str = "patch",
+    metrics=(),
+    params=(),
+    tags=(),
+    datasets=(),
+    description: str | None = None,
+    framework: str | None = None,
+    metadata_file: str | None = None,
+    stage: str | None = None,
+    follow_symlinks: bool = False,
+    reason: str = "",
+    progress=None,
+) -> dict:
+    from mreg.core.lineage import git_state
+    from mreg.core.names import validate_name
+
+    # Everything that can be refused is checked before a byte is stored.
+    validate_name(name)
+    if bump not in BUMPS:
+        raise UsageError(f"invalid --bump {bump!r}: expected one of {', '.join(BUMPS)}")
+    explicit = Version.parse(version) if version is not None else None
+    lifecycle = registry.lifecycle
+    steps: list[str] = []
+    if stage is not None:
+        lifecycle.check_stage(stage)
+        if stage != lifecycle.initial:
+            steps = promotion_steps(lifecycle, name, "(new)", lifecycle.initial, stage)
+    if not os.path.lexists(path):
+        raise RefusedError(f"no such file or directory: {path}")
+    fields = build_metadata(registry, metrics=metrics, params=params, tags=tags, datasets=datasets,
+                            description=description, framework=framework, metadata_file=metadata_file)
+    lineage = {"user": registry.user, **git_state()}
+
+    with Intake(registry.layout) as intake:
+        stored = store_artifact(registry.store, path, intake, follow_symlinks=follow_symlinks, progress=progress)
+        with registry.transaction() as tx:
+            model = tx.model(name, create=True)
+            number = _next_version(model, explicit, bump)
+            # The pins kept gc away from these objects; check they are all
+            # there before anything refers to them.
+            missing = [h for h in stored.objects if not registry.store.exists(h)]
+            if missing:
+                raise IntegrityError(f"object {missing[0][:12]} vanished while registering; register again")
+            record = {
+                "version": number,
+                "stage": lifecycle.initial,
+                "digest": stored.digest,
+                "kind": stored.kind,
+                "size": stored.size,
+                "files": stored.files,
+                "created_at": tx.now,
+                "created_by": registry.user,
+                "description": fields["description"],
+                "framework": fields["framework"],
+                "metrics": fields["metrics"],
+                "params": fields["params"],
+                "tags": fields["tags"],
+                "datasets": fields["datasets"],
+                "format": stored.facts.get("format"),
+                "parameters": stored.facts.get("parameters"),
+                "dtypes": stored.facts.get("dtypes", []),
+                "filename": stored.filename,
+                "lineage": lineage,
+                "metadata": fields["metadata"],
+                "stage_changed_at": tx.now,
+            }
+            model["versions"][number] = record
+            tx.record(model, "register", number, source=None, target=lifecycle.initial, reason=reason,
+                      details={"digest": stored.digest, "size": stored.size, "kind": stored.kind})
+            for step in steps:
+                enter_stage(tx, model, number, step, "promote", reason or "registered with --stage")
+    return document(name, record)

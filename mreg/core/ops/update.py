@@ -1,0 +1,74 @@
+"""`update`: merge metadata changes into a version; the artifact never changes."""
+
+from __future__ import annotations
+
+from mreg.core import metadata as md
+from mreg.core.registry import Registry, document
+from mreg.errors import UsageError
+
+_UNSETTABLE_TEXT = ("description", "framework")
+_MISSING = object()
+
+
+def _parse_unset(key: str) -> tuple[str, str | None]:
+    if key in _UNSETTABLE_TEXT:
+        return key, None
+    group, dot, name = key.partition(".")
+    if group in ("metrics", "params", "tags", "datasets") and dot and name:
+        return group, name
+    raise UsageError(
+        f"cannot unset {key!r}: expected metrics.K, params.K, tags.K, datasets.K, description or framework"
+    )
+
+
+def update(registry: Registry, ref: str, *, metrics=(), params=(), tags=(), description: str | None = None,
+           framework: str | None = None, unset=(), reason: str = "") -> dict:
+    """Apply `-m/-p/-t`, `--description`, `--framework` and `--unset`; record what changed (old → new)."""
+    wanted: list[tuple[str, str | None, object]] = []  # (group, key, new value or _MISSING to unset)
+    for item in metrics:
+        key, value = md.split_pair(item, "--metric")
+        wanted.append(("metrics", key, md.parse_number(value, f"metric {key!r}")))
+    for item in params:
+        key, value = md.split_pair(item, "--param")
+        wanted.append(("params", key, md.parse_scalar(value)))
+    for item in tags:
+        key, value = md.split_pair(item, "--tag", value_required=False)
+        wanted.append(("tags", key, value))
+    if description is not None:
+        wanted.append(("description", None, md.check_value(description, "description")))
+    if framework is not None:
+        wanted.append(("framework", None, md.check_value(framework, "framework")))
+    for key in unset:
+        group, name = _parse_unset(key)
+        wanted.append((group, name, _MISSING))
+    if not wanted:
+        raise UsageError("nothing to update", hint="pass -m, -p, -t, --description, --framework or --unset")
+
+    with registry.transaction() as tx:
+        model, version = tx.lookup(ref)
+        record = model["versions"][version]
+        changes: dict[str, list] = {}
+        for group, key, value in wanted:
+            label = group if key is None else f"{group}.{key}"
+            if key is None:
+                old = record.get(group) or ""
+                new = "" if value is _MISSING else value
+                if old != new:
+                    record[group] = new
+                    changes[label] = [old or None, new or None]
+                continue
+            table = record.setdefault(group, {})
+            old = table.get(key, _MISSING)
+            if value is _MISSING:
+                if old is _MISSING:
+                    raise UsageError(f"{model['name']}@{version} has no {label} to unset")
+                del table[key]
+                changes[label] = [old, None]
+            elif old is _MISSING or old != value or type(old) is not type(value):
+                table[key] = value
+                changes[label] = [None if old is _MISSING else old, value]
+        md.check_size({k: record.get(k) for k in ("description", "framework", "metrics", "params", "tags", "datasets", "metadata")})
+        if changes:
+            tx.record(model, "update", version, source=record["stage"], target=record["stage"], reason=reason,
+                      details={"changes": changes})
+    return document(model["name"], record)

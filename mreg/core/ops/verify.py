@@ -1,0 +1,99 @@
+"""`verify`: re-hash every object the index references and check index and history.
+
+Each problem names the object or file and the versions it affects. An object
+shared by several versions is hashed once.
+"""
+
+from __future__ import annotations
+
+import os
+
+from mreg.core import index as index_mod
+from mreg.core.artifact import load_manifest
+from mreg.core.history import check_chain
+from mreg.core.names import parse_reference
+from mreg.core.registry import Registry
+from mreg.core.store import parse_digest
+from mreg.errors import IntegrityError
+
+
+def _relative(registry: Registry, path: str) -> str:
+    return os.path.relpath(path, os.path.dirname(registry.root))
+
+
+def verify(registry: Registry, ref: str | None = None, *, progress=None) -> dict:
+    """Check everything (or one version, with its model's index and history); never raises for damage found."""
+    registry.config  # a damaged config is an integrity error of its own
+    problems: list[dict] = []
+    # object hex digest -> (versions referencing it, expected role)
+    uses: dict[str, list[str]] = {}
+    manifests: dict[str, list[str]] = {}
+    models_checked = 0
+    versions_checked = 0
+
+    if ref is not None:
+        reference = parse_reference(ref)
+        model, selected = registry.lookup(reference)
+        names = [reference.name]
+    else:
+        names, selected = registry.model_names(), None
+
+    for name in names:
+        try:
+            model = index_mod.load_model(registry.layout, name)
+        except IntegrityError as exc:
+            problems.append({"file": _relative(registry, registry.layout.index_path(name)), "problem": exc.message,
+                             "versions": [f"{name}@*"]})
+            continue
+        if model is None:
+            continue
+        models_checked += 1
+        meta = model["history"]
+        fault = check_chain(registry.layout.history_path(name), meta.get("events", 0), meta.get("head", ""))
+        if fault:
+            problems.append({"file": _relative(registry, registry.layout.history_path(name)),
+                             "problem": f"history: {fault}", "versions": [f"{name}@*"]})
+        for version, record in model["versions"].items():
+            if selected is not None and version != selected:
+                continue
+            versions_checked += 1
+            label = f"{name}@{version}"
+            try:
+                hexdigest = parse_digest(record.get("digest", ""))
+            except IntegrityError as exc:
+                problems.append({"file": _relative(registry, registry.layout.index_path(name)),
+                                 "problem": exc.message, "versions": [label]})
+                continue
+            uses.setdefault(hexdigest, []).append(label)
+            if record.get("kind") == "directory":
+                manifests.setdefault(hexdigest, []).append(label)
+
+    broken: set[str] = set()
+    for hexdigest, labels in manifests.items():
+        try:
+            files = load_manifest(registry.store, hexdigest)
+        except IntegrityError as exc:
+            broken.add(hexdigest)
+            problems.append({"object": "sha256:" + hexdigest,
+                             "path": _relative(registry, registry.store.path(hexdigest)),
+                             "problem": exc.message, "versions": sorted(labels)})
+            continue
+        for entry in files:
+            uses.setdefault(parse_digest(entry["digest"]), []).extend(labels)
+
+    checked_bytes = 0
+    for hexdigest, labels in uses.items():
+        if hexdigest in broken:
+            continue
+        path = registry.store.path(hexdigest)
+        fault = registry.store.check(hexdigest, progress)
+        if fault is None:
+            checked_bytes += os.path.getsize(path)
+        else:
+            problems.append({"object": "sha256:" + hexdigest, "path": _relative(registry, path),
+                             "problem": fault, "versions": sorted(set(labels))})
+    return {
+        "ok": not problems,
+        "checked": {"models": models_checked, "versions": versions_checked, "objects": len(uses), "bytes": checked_bytes},
+        "problems": problems,
+    }

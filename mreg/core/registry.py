@@ -1,0 +1,319 @@
+"""The registry: a `.mreg/` folder opened for reading and, under its lock, for writing.
+
+`Registry` is the Python API; each command line verb is one method. Writes go
+through a `Transaction`: it takes the lock, reads the models it changes fresh
+from disk, buffers their events, and commits each model by appending its
+events to the history and then atomically replacing its index.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cached_property
+
+from mreg.core import index as index_mod
+from mreg.core.config import Config, Lifecycle, default_config, load_config, render_config
+from mreg.core.fsutil import translate_os_errors, write_atomic
+from mreg.core.layout import REGISTRY_DIR, Layout, find_registry
+from mreg.core.lock import DEFAULT_TIMEOUT, RegistryLock
+from mreg.core.names import Reference, parse_reference, validate_name
+from mreg.core.semver import Version, is_version
+from mreg.core.store import ObjectStore
+from mreg.errors import NotFoundError, UsageError
+
+
+def init(path: str | None = None) -> "Registry":
+    """Create `.mreg/` in `path` (default: the current directory); harmless to repeat."""
+    project = os.path.abspath(path or os.getcwd())
+    root = project if os.path.basename(project) == REGISTRY_DIR else os.path.join(project, REGISTRY_DIR)
+    layout = Layout(root)
+    with translate_os_errors("create the registry"):
+        for folder in (root, layout.objects, layout.models, layout.intake):
+            os.makedirs(folder, exist_ok=True)
+        if not os.path.exists(layout.config):
+            write_atomic(layout.config, render_config(default_config()))
+    registry = Registry(layout)
+    registry.config  # a damaged existing config is reported, never overwritten
+    return registry
+
+
+def open_registry(repo: str | None = None) -> "Registry":
+    """The registry at `repo`, else MREG_REPO, else the nearest `.mreg/` upward."""
+    return Registry(find_registry(repo))
+
+
+def document(name: str, record: dict) -> dict:
+    """The JSON document of one version (SPEC §3)."""
+    return {"name": name, **record}
+
+
+def sorted_versions(model: dict) -> list[str]:
+    return sorted(model["versions"], key=Version.parse)
+
+
+class Registry:
+    """One registry. Every method returns plain data (dicts, lists, strings)."""
+
+    def __init__(self, layout: Layout, lock_timeout: float = DEFAULT_TIMEOUT) -> None:
+        self.layout = layout
+        self.lock_timeout = lock_timeout
+        self.store = ObjectStore(layout)
+        self._lock = RegistryLock(layout.lock, layout.lock_info)
+
+    @property
+    def root(self) -> str:
+        return self.layout.root
+
+    @cached_property
+    def config(self) -> Config:
+        return load_config(self.layout.config)
+
+    @property
+    def lifecycle(self) -> Lifecycle:
+        return self.config.lifecycle
+
+    @cached_property
+    def user(self) -> str:
+        from mreg.core.lineage import current_user
+
+        return current_user()
+
+    # --- reading the index -------------------------------------------------
+    def model(self, name: str) -> dict:
+        """A model's index document; NotFoundError if it has no versions."""
+        validate_name(name)
+        model = index_mod.load_model(self.layout, name)
+        if model is None or not model["versions"]:
+            raise NotFoundError(f"no model named {name!r}", hint="mreg list shows the models")
+        return model
+
+    def model_names(self) -> list[str]:
+        return sorted(index_mod.iter_model_names(self.layout))
+
+    def resolve(self, model: dict, selector: str | None) -> str:
+        """The version a selector names in `model`: a version, `latest`, or a stage."""
+        versions = model["versions"]
+        name = model["name"]
+        if selector in (None, "latest"):
+            return max(versions, key=Version.parse)
+        if is_version(selector):
+            version = str(Version.parse(selector))
+            if version not in versions:
+                known = ", ".join(sorted_versions(model)[-5:])
+                raise NotFoundError(f"{name} has no version {version}", hint=f"latest versions: {known}")
+            return version
+        if selector in self.lifecycle.stages:
+            holders = [v for v, r in versions.items() if r["stage"] == selector]
+            if not holders:
+                raise NotFoundError(f"{name} has no version in {selector}")
+            return max(holders, key=lambda v: (versions[v]["created_at"], Version.parse(v)))
+        raise UsageError(
+            f"invalid reference {name}@{selector}: {selector!r} is not a version, 'latest', or a stage",
+            hint=f"stages: {', '.join(self.lifecycle.stages)}",
+        )
+
+    def lookup(self, ref: str | Reference, *, explicit: bool = False) -> tuple[dict, str]:
+        """(model, version) for a reference; `explicit` demands NAME@… (commands that change a version)."""
+        reference = parse_reference(ref) if isinstance(ref, str) else ref
+        if explicit and reference.selector is None:
+            raise UsageError(
+                f"{reference.name!r} names a model, not a version",
+                hint=f"write {reference.name}@VERSION, {reference.name}@latest or {reference.name}@STAGE",
+            )
+        model = self.model(reference.name)
+        return model, self.resolve(model, reference.selector)
+
+    # --- writing -------------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator["Transaction"]:
+        """Hold the lock; commit every buffered change on success, none on error."""
+        with translate_os_errors("take the registry lock"):
+            os.makedirs(self.layout.models, exist_ok=True)
+        self._lock.acquire(self.lock_timeout)
+        try:
+            tx = Transaction(self)
+            yield tx
+            tx.commit()
+        finally:
+            self._lock.release()
+
+    # --- operations (each in its own module) -------------------------------
+    def register(self, name: str, path: str, **options) -> dict:
+        """Store a file or directory as the next version of `name`; return its document."""
+        from mreg.core.ops.register import register
+
+        return register(self, name, path, **options)
+
+    def show(self, ref: str) -> dict:
+        """Everything about one version."""
+        model, version = self.lookup(ref)
+        return document(model["name"], model["versions"][version])
+
+    def versions(self, name: str) -> list[dict]:
+        """Every version of a model, lowest first."""
+        model = self.model(name)
+        return [document(name, model["versions"][v]) for v in sorted_versions(model)]
+
+    def list(self) -> list[dict]:
+        """Every model: version count, latest, production version, last change."""
+        from mreg.core.ops.queries import list_models
+
+        return list_models(self)
+
+    def get(self, ref: str, destination: str | None = None, **options) -> str:
+        """Materialise a version's artifact at `destination`; return the path written."""
+        from mreg.core.ops.get import get
+
+        return get(self, ref, destination, **options)
+
+    def object_path(self, ref: str) -> str:
+        """The read-only stored file of a single-file artifact."""
+        from mreg.core.ops.get import object_path
+
+        return object_path(self, ref)
+
+    def transition(self, ref: str, stage: str, reason: str = "") -> dict:
+        """Move one version to `stage`, as the transition table allows."""
+        from mreg.core.ops.lifecycle import transition
+
+        return transition(self, ref, stage, reason)
+
+    def promote(self, ref: str, to: str | None = None, reason: str = "") -> dict:
+        """Move a version along the promotion path: one step, or every step up to `to`."""
+        from mreg.core.ops.lifecycle import promote
+
+        return promote(self, ref, to, reason)
+
+    def rollback(self, name: str, to: str | None = None, reason: str = "") -> dict:
+        """Return the release stage to the version that held it before."""
+        from mreg.core.ops.lifecycle import rollback
+
+        return rollback(self, name, to, reason)
+
+    def update(self, ref: str, **changes) -> dict:
+        """Change a version's metadata; the artifact never changes."""
+        from mreg.core.ops.update import update
+
+        return update(self, ref, **changes)
+
+    def history(self, target: str | None = None, **filters) -> list[dict]:
+        """Events, newest first: of one model or version, or of the whole registry."""
+        from mreg.core.ops.queries import history
+
+        return history(self, target, **filters)
+
+    def search(self, filter_text: str = "", **options) -> list[dict]:
+        """Versions matching a filter (SPEC §4)."""
+        from mreg.core.ops.queries import search
+
+        return search(self, filter_text, **options)
+
+    def all_documents(self) -> Iterator[dict]:
+        """Every version document in the registry."""
+        from mreg.core.ops.queries import all_documents
+
+        return all_documents(self)
+
+    def remove(self, ref: str, *, all_versions: bool = False, force: bool = False, reason: str = "") -> list[str]:
+        """Remove a version (or a whole model) from the index; the bytes go at the next gc."""
+        from mreg.core.ops.remove import remove
+
+        return remove(self, ref, all_versions=all_versions, force=force, reason=reason)
+
+    def gc(self, **options) -> dict:
+        """Delete unreferenced objects older than the grace period."""
+        from mreg.core.ops.gc import gc
+
+        return gc(self, **options)
+
+    def verify(self, ref: str | None = None, **options) -> dict:
+        """Re-hash artifacts and check the index and history."""
+        from mreg.core.ops.verify import verify
+
+        return verify(self, ref, **options)
+
+
+class Transaction:
+    """Changes to one or more models, committed together under the registry lock."""
+
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+        self._models: dict[str, dict] = {}
+        self._events: dict[str, list[dict]] = {}
+        self._now: str | None = None
+
+    @property
+    def now(self) -> str:
+        """One timestamp for every event of the transaction."""
+        if self._now is None:
+            from mreg.core.timeparse import format_time, utc_now
+
+            self._now = format_time(utc_now())
+        return self._now
+
+    def model(self, name: str, *, create: bool = False) -> dict:
+        """A model's index, read fresh under the lock (and cached for this transaction)."""
+        if name not in self._models:
+            model = index_mod.load_model(self.registry.layout, name)
+            if model is None:
+                if not create:
+                    raise NotFoundError(f"no model named {name!r}", hint="mreg list shows the models")
+                model = index_mod.new_model(name)
+            elif not model["versions"] and not create:
+                raise NotFoundError(f"no model named {name!r}", hint="mreg list shows the models")
+            self._models[name] = model
+            self._events[name] = []
+        return self._models[name]
+
+    def lookup(self, ref: str, *, explicit: bool = True) -> tuple[dict, str]:
+        reference = parse_reference(ref)
+        if explicit and reference.selector is None:
+            raise UsageError(
+                f"{reference.name!r} names a model, not a version",
+                hint=f"write {reference.name}@VERSION, {reference.name}@latest or {reference.name}@STAGE",
+            )
+        model = self.model(reference.name)
+        return model, self.registry.resolve(model, reference.selector)
+
+    def record(self, model: dict, action: str, version: str | None, *, source: str | None = None,
+               target: str | None = None, reason: str = "", details: dict | None = None) -> dict:
+        """Buffer one event for `model`."""
+        event = {
+            "time": self.now,
+            "user": self.registry.user,
+            "action": action,
+            "name": model["name"],
+            "version": version,
+            "from": source,
+            "to": target,
+            "reason": reason,
+            "details": details or {},
+        }
+        self._events[model["name"]].append(event)
+        return event
+
+    def commit(self) -> None:
+        from mreg.core import history
+
+        layout = self.registry.layout
+        for name, events in self._events.items():
+            if not events:
+                continue
+            model = self._models[name]
+            meta = model["history"]
+            sealed = []
+            prev, seq = meta["head"], meta["events"]
+            for event in events:
+                seq += 1
+                event = history.seal(event, prev, seq)
+                prev = event["hash"]
+                sealed.append(event)
+            path = layout.history_path(name)
+            with translate_os_errors(f"write the history of {name}"):
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                size = history.append(path, meta["bytes"], sealed)
+                model["history"] = {"events": seq, "bytes": size, "head": prev}
+                index_mod.save_model(layout, model)
+            events.clear()

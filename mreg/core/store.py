@@ -1,0 +1,318 @@
+"""The content-addressed object store.
+
+Every byte sequence is stored once, under `objects/ab/cdef…` named by its
+SHA-256, read-only. Bytes are hashed as they are copied, in one pass and in
+constant memory, so the stored bytes are exactly the hashed bytes even if the
+source changes meanwhile.
+
+Writers work inside an *intake*: a private folder under `intake/` for their
+temporary files, plus a `pins` file listing every digest they are about to
+reference, held under an flock for the writer's whole life. Garbage
+collection never deletes a pinned object while the pin's owner lives, however
+long that writer takes (see `gc.py` for the other half of the protocol).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import stat
+import uuid
+from collections.abc import Iterator
+
+from mreg.core.fsutil import fsync_dir, syncfs, translate_os_errors
+from mreg.core.layout import Layout
+from mreg.errors import IntegrityError, UsageError
+
+CHUNK = 1 << 20
+DIGEST_PREFIX = "sha256:"
+# A file at least this large is copied by a writer thread while the main
+# thread hashes, so that the copy costs almost nothing on top of the hash.
+_PIPELINE_MIN = 8 * CHUNK
+_FICLONE = 0x40049409
+
+
+def format_digest(hexdigest: str) -> str:
+    return DIGEST_PREFIX + hexdigest
+
+
+def parse_digest(digest: str) -> str:
+    """The hex part of `sha256:<hex>`; an IntegrityError when malformed (it came from the index)."""
+    hexpart = digest[len(DIGEST_PREFIX):] if digest.startswith(DIGEST_PREFIX) else ""
+    if len(hexpart) != 64 or any(c not in "0123456789abcdef" for c in hexpart):
+        raise IntegrityError(f"malformed digest {digest[:80]!r} in the index")
+    return hexpart
+
+
+class Intake:
+    """One writer's workspace: temporary files and pins on the objects it will reference."""
+
+    def __init__(self, layout: Layout) -> None:
+        import fcntl
+
+        self.layout = layout
+        self.path = os.path.join(layout.intake, uuid.uuid4().hex)
+        self._count = 0
+        with translate_os_errors("store the artifact"):
+            os.makedirs(self.path)
+            self._pins = os.open(os.path.join(self.path, "pins"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+            fcntl.flock(self._pins, fcntl.LOCK_EX)
+
+    def temp_path(self) -> str:
+        self._count += 1
+        return os.path.join(self.path, f"tmp-{self._count}")
+
+    def pin(self, hexdigest: str) -> None:
+        """Claim an object before looking whether it exists (gc re-reads pins before deleting)."""
+        os.write(self._pins, (hexdigest + "\n").encode())
+
+    def close(self) -> None:
+        import shutil
+
+        if self._pins >= 0:
+            # Remove the files while the pins still protect the objects; the
+            # caller has committed (or given up on) everything it referenced.
+            shutil.rmtree(self.path, ignore_errors=True)
+            os.close(self._pins)
+            self._pins = -1
+
+    def __enter__(self) -> "Intake":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _try_clone(src_fd: int, dst_fd: int) -> bool:
+    """A copy-on-write clone (btrfs, XFS, …): instant, and a snapshot of the source."""
+    try:
+        import fcntl
+
+        fcntl.ioctl(dst_fd, _FICLONE, src_fd)
+        return True
+    except OSError:
+        return False
+
+
+def _write_all(fd: int, data: bytes | memoryview) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _copy_hashing(src_fd: int, dst_fd: int, size_hint: int) -> tuple[str, int]:
+    """Copy src to dst, returning the SHA-256 and length of exactly the bytes written."""
+    digest = hashlib.sha256()
+    total = 0
+    if size_hint < _PIPELINE_MIN:
+        while chunk := os.read(src_fd, CHUNK):
+            digest.update(chunk)
+            _write_all(dst_fd, chunk)
+            total += len(chunk)
+        return digest.hexdigest(), total
+    # Large file: hashing and writing both release the GIL, so a writer thread
+    # overlaps the copy with the hash.
+    import queue
+    import threading
+
+    pending: queue.Queue = queue.Queue(maxsize=8)
+    failure: list[BaseException] = []
+
+    def writer() -> None:
+        while (chunk := pending.get()) is not None:
+            if not failure:
+                try:
+                    _write_all(dst_fd, chunk)
+                except BaseException as exc:  # re-raised in the main thread
+                    failure.append(exc)
+
+    thread = threading.Thread(target=writer, daemon=True)
+    thread.start()
+    try:
+        while not failure and (chunk := os.read(src_fd, 4 * CHUNK)):
+            pending.put(chunk)
+            digest.update(chunk)
+            total += len(chunk)
+    finally:
+        pending.put(None)
+        thread.join()
+    if failure:
+        raise failure[0]
+    return digest.hexdigest(), total
+
+
+def hash_fd(fd: int) -> tuple[str, int]:
+    digest = hashlib.sha256()
+    total = 0
+    while chunk := os.read(fd, 4 * CHUNK):
+        digest.update(chunk)
+        total += len(chunk)
+    return digest.hexdigest(), total
+
+
+def open_regular(path: str, *, follow: bool, expect: os.stat_result | None = None) -> tuple[int, os.stat_result]:
+    """Open a source file for reading, refusing anything but a regular file.
+
+    With `expect`, the opened file must be the one seen when the folder was
+    scanned: a file swapped for a link or another file in between is refused.
+    """
+    flags = os.O_RDONLY | (0 if follow else os.O_NOFOLLOW)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        if exc.errno == 40:  # ELOOP: it became a symbolic link
+            raise UsageError(f"{path} changed into a symbolic link while being stored") from None
+        raise
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        raise UsageError(f"{path} is not a regular file")
+    if expect is not None and (info.st_dev, info.st_ino) != (expect.st_dev, expect.st_ino):
+        os.close(fd)
+        raise UsageError(f"{path} was replaced while being stored; register again")
+    return fd, info
+
+
+class ObjectStore:
+    """Objects by digest: store, look up, read back verified."""
+
+    def __init__(self, layout: Layout) -> None:
+        self.layout = layout
+
+    def path(self, hexdigest: str) -> str:
+        return self.layout.object_path(hexdigest)
+
+    def exists(self, hexdigest: str) -> bool:
+        return os.path.exists(self.path(hexdigest))
+
+    # --- writing -----------------------------------------------------------
+    def stage_file(self, fd: int, size_hint: int, intake: Intake) -> tuple[str, int, str]:
+        """Copy an open source into a temporary file; return (hexdigest, size, temp path).
+
+        A copy-on-write clone is tried first; it snapshots the source, so the
+        clone is what gets hashed. User files are never hard-linked: an edit
+        of the user's file would silently change the stored object.
+        """
+        temp = intake.temp_path()
+        out = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        try:
+            if size_hint and _try_clone(fd, out):
+                with open(temp, "rb") as clone:
+                    hexdigest, size = hash_fd(clone.fileno())
+            else:
+                hexdigest, size = _copy_hashing(fd, out, size_hint)
+        finally:
+            os.close(out)
+        return hexdigest, size, temp
+
+    def install(self, hexdigest: str, temp: str, intake: Intake, *, durable: bool = True) -> bool:
+        """Move a staged temporary file into the store under its digest.
+
+        Returns False (and drops the temp) when the object already exists.
+        With durable=False the caller flushes a whole batch with `flush()`
+        before anything refers to it.
+        """
+        intake.pin(hexdigest)
+        final = self.path(hexdigest)
+        if os.path.exists(final):
+            os.unlink(temp)
+            return False
+        if durable:
+            fd = os.open(temp, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        os.chmod(temp, 0o444)
+        shard = os.path.dirname(final)
+        os.makedirs(shard, exist_ok=True)
+        os.replace(temp, final)
+        if durable:
+            fsync_dir(shard)
+        return True
+
+    def flush(self) -> None:
+        """Make every object installed with durable=False durable at once."""
+        syncfs(self.layout.objects)
+
+    def put_bytes(self, data: bytes, intake: Intake) -> str:
+        """Store a small byte string (a manifest); return its hex digest."""
+        hexdigest = hashlib.sha256(data).hexdigest()
+        intake.pin(hexdigest)
+        if not os.path.exists(self.path(hexdigest)):
+            temp = intake.temp_path()
+            with open(temp, "wb") as handle:
+                handle.write(data)
+            self.install(hexdigest, temp, intake)
+        return hexdigest
+
+    # --- reading -----------------------------------------------------------
+    def read_verified(self, hexdigest: str) -> bytes:
+        """A whole small object, checked against its digest."""
+        try:
+            with open(self.path(hexdigest), "rb") as handle:
+                data = handle.read()
+        except FileNotFoundError:
+            raise IntegrityError(f"object {hexdigest[:12]} is missing from the store") from None
+        if hashlib.sha256(data).hexdigest() != hexdigest:
+            raise IntegrityError(f"object {hexdigest[:12]} is corrupt (its bytes do not match its digest)")
+        return data
+
+    def copy_verified(self, hexdigest: str, dst_fd: int, progress=None) -> int:
+        """Copy an object into an open file, hashing on the way; IntegrityError on mismatch."""
+        try:
+            src = os.open(self.path(hexdigest), os.O_RDONLY)
+        except FileNotFoundError:
+            raise IntegrityError(f"object {hexdigest[:12]} is missing from the store") from None
+        try:
+            digest = hashlib.sha256()
+            total = 0
+            while chunk := os.read(src, 4 * CHUNK):
+                digest.update(chunk)
+                _write_all(dst_fd, chunk)
+                total += len(chunk)
+                if progress:
+                    progress(len(chunk))
+        finally:
+            os.close(src)
+        if digest.hexdigest() != hexdigest:
+            raise IntegrityError(f"object {hexdigest[:12]} is corrupt (its bytes do not match its digest)")
+        return total
+
+    def check(self, hexdigest: str, progress=None) -> str | None:
+        """Re-hash one object: None when sound, else what is wrong with it."""
+        try:
+            fd = os.open(self.path(hexdigest), os.O_RDONLY)
+        except FileNotFoundError:
+            return "missing"
+        try:
+            digest = hashlib.sha256()
+            while chunk := os.read(fd, 4 * CHUNK):
+                digest.update(chunk)
+                if progress:
+                    progress(len(chunk))
+        finally:
+            os.close(fd)
+        return None if digest.hexdigest() == hexdigest else "corrupt (bytes do not match the digest)"
+
+    def iter_objects(self) -> Iterator[tuple[str, str]]:
+        """Every (hexdigest, path) in the store."""
+        try:
+            shards = os.scandir(self.layout.objects)
+        except FileNotFoundError:
+            return
+        with shards:
+            for shard in shards:
+                if len(shard.name) != 2 or not shard.is_dir(follow_symlinks=False):
+                    continue
+                with os.scandir(shard.path) as entries:
+                    for entry in entries:
+                        if len(entry.name) == 62:
+                            yield shard.name + entry.name, entry.path
+
+
+@contextlib.contextmanager
+def intake(layout: Layout) -> Iterator[Intake]:
+    with Intake(layout) as work:
+        yield work
