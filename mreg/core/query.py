@@ -36,7 +36,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from mreg.core.semver import Version
 from mreg.core.timeparse import format_time, parse_time, parse_when, utc_now
@@ -74,10 +74,12 @@ _WORD = re.compile(r"[A-Za-z0-9_.:+\-]+", re.ASCII)
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*", re.ASCII)
 _NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]+)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
 _SIZE = re.compile(r"([0-9]+)(?:\.([0-9]+))?([kmgtp]i?)?b", re.ASCII | re.IGNORECASE)
-_SIZE_PREFIXES = {"": 1}
-for _power, _letter in enumerate("kmgtp", start=1):
-    _SIZE_PREFIXES[_letter] = 1000**_power  # SI: 1 kB = 1000 bytes
-    _SIZE_PREFIXES[_letter + "i"] = 1024**_power  # IEC: 1 KiB = 1024 bytes
+# SI prefixes count thousands (1 kB = 1000 bytes), IEC ones 1024s (1 KiB = 1024 bytes).
+_SIZE_PREFIXES = (
+    {"": 1}
+    | {prefix: 1000**power for power, prefix in enumerate("kmgtp", start=1)}
+    | {prefix + "i": 1024**power for power, prefix in enumerate("kmgtp", start=1)}
+)
 _TIME_WORD = re.compile(r"-?(?:[0-9]+[wdhms])+|[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[Tt].*)?", re.ASCII)
 _CANONICAL_TIME = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z", re.ASCII
@@ -97,7 +99,7 @@ _COMPARE = {
 _RESERVED = {"and", "or", "not", "like", "ilike", "in"}
 _OPERATOR_HELP = "an operator (=, !=, <, <=, >, >=, like, ilike, in, not in)"
 
-Node = Callable[[dict], "bool | None"]  # TRUE, FALSE or None for UNKNOWN
+_Node = Callable[[dict], "bool | None"]  # TRUE, FALSE or None for UNKNOWN
 
 
 class FilterError(UsageError):
@@ -143,7 +145,7 @@ class Filter:
 
     __slots__ = ("text", "fields", "_predicate")
 
-    def __init__(self, text: str, fields: list[str], predicate: Node) -> None:
+    def __init__(self, text: str, fields: list[str], predicate: _Node) -> None:
         self.text = text
         self.fields = fields  # field names referenced, in order of first appearance
         self._predicate = predicate
@@ -241,14 +243,17 @@ def sort_documents(docs: Iterable[dict], field: str, descending: bool = False) -
 # --- tokens ---------------------------------------------------------------
 
 
-@dataclass(frozen=True)
 class _Token:
     """One token: `kind` is word, string, key, op, (, ), "," or end."""
 
-    kind: str
-    text: str  # as written in the filter
-    start: int
-    value: object = None  # a string's content; a quoted key's (section, key)
+    # A plain class: a dataclass costs a millisecond of start-up, paid on every TAB.
+    __slots__ = ("kind", "text", "start", "value")
+
+    def __init__(self, kind: str, text: str, start: int, value: object = None) -> None:
+        self.kind = kind
+        self.text = text  # as written in the filter
+        self.start = start
+        self.value = value  # a string's content; a quoted key's (section, key)
 
 
 def _tokenize(text: str) -> list[_Token]:
@@ -347,7 +352,6 @@ def _describe(token: _Token) -> str:
 # --- parser ---------------------------------------------------------------
 
 
-@dataclass(frozen=True)
 class _Literal:
     """A value in a filter, already in the form it is compared in.
 
@@ -355,8 +359,11 @@ class _Literal:
     "time" (a canonical UTC timestamp string, which orders as time does).
     """
 
-    kind: str
-    value: object
+    __slots__ = ("kind", "value")
+
+    def __init__(self, kind: str, value: object) -> None:
+        self.kind = kind
+        self.value = value
 
 
 class _Parser:
@@ -400,7 +407,7 @@ class _Parser:
 
     # grammar
 
-    def parse_filter(self) -> Node:
+    def parse_filter(self) -> _Node:
         if self.peek().kind == "end":
             return _always_true
         predicate = self.parse_or("")
@@ -413,21 +420,21 @@ class _Parser:
             )
         return predicate
 
-    def parse_or(self, after: str) -> Node:
+    def parse_or(self, after: str) -> _Node:
         operands = [self.parse_and(after)]
         while self.keyword() == "or":
             self.advance()
             operands.append(self.parse_and(" after 'or'"))
         return _any_of(operands)
 
-    def parse_and(self, after: str) -> Node:
+    def parse_and(self, after: str) -> _Node:
         operands = [self.parse_not(after)]
         while self.keyword() == "and":
             self.advance()
             operands.append(self.parse_not(" after 'and'"))
         return _all_of(operands)
 
-    def parse_not(self, after: str) -> Node:
+    def parse_not(self, after: str) -> _Node:
         token = self.peek()
         if self.keyword() == "not":
             self.advance()
@@ -453,7 +460,7 @@ class _Parser:
             return self.parse_comparison()
         raise self.error(f"expected a field name{after} but found {_describe(token)}", token)
 
-    def parse_comparison(self) -> Node:
+    def parse_comparison(self) -> _Node:
         field_token = self.advance()
         path = self.field(field_token)
         self.fields.setdefault(path.name, None)
@@ -688,7 +695,7 @@ def _always_true(doc: dict) -> bool:
     return True
 
 
-def _comparison(path: FieldPath, test: Callable[[object], "bool | None"]) -> Node:
+def _comparison(path: FieldPath, test: Callable[[object], "bool | None"]) -> _Node:
     """A node applying `test` to the field's value; a missing value is UNKNOWN.
 
     The common shapes are written out, rather than built on `_getter`, to spare
@@ -721,7 +728,7 @@ def _comparison(path: FieldPath, test: Callable[[object], "bool | None"]) -> Nod
     return node
 
 
-def _negation(operand: Node) -> Node:
+def _negation(operand: _Node) -> _Node:
     def node(doc: dict) -> bool | None:
         value = operand(doc)
         return None if value is None else not value
@@ -729,7 +736,7 @@ def _negation(operand: Node) -> Node:
     return node
 
 
-def _all_of(operands: list[Node]) -> Node:
+def _all_of(operands: list[_Node]) -> _Node:
     """Kleene `and`: FALSE if any is FALSE, else UNKNOWN if any is UNKNOWN, else TRUE."""
     if len(operands) == 1:
         return operands[0]
@@ -748,7 +755,7 @@ def _all_of(operands: list[Node]) -> Node:
     return node
 
 
-def _any_of(operands: list[Node]) -> Node:
+def _any_of(operands: list[_Node]) -> _Node:
     """Kleene `or`: TRUE if any is TRUE, else UNKNOWN if any is UNKNOWN, else FALSE."""
     if len(operands) == 1:
         return operands[0]
