@@ -931,14 +931,14 @@ def _version_key(text: str) -> tuple | None:
 @lru_cache(maxsize=65536)
 def _parsed_version_key(text: str) -> tuple | None:
     try:
-        return Version.parse(text)._key()
+        return Version.parse(text).sort_key()
     except UsageError:
         return None
 
 
-# Version._key() is (major, minor, patch, *rest), with `rest` the same for every
+# Version.sort_key() is (major, minor, patch, *rest), with `rest` the same for every
 # release; the fast path above builds it from this (tests hold the two in step).
-_RELEASE_KEY_TAIL = Version(0, 0, 0)._key()[3:]
+_RELEASE_KEY_TAIL = Version(0, 0, 0).sort_key()[3:]
 
 
 def _parse_size(text: str) -> int | float | None:

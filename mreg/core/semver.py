@@ -50,7 +50,8 @@ class Version:
             text += "-" + ".".join(self.prerelease)
         return text
 
-    def _key(self) -> tuple:
+    def sort_key(self) -> tuple:
+        """A tuple that orders versions by semver precedence."""
         # A release sorts after its pre-releases; numeric identifiers sort
         # numerically and before alphanumeric ones (semver §11).
         if not self.prerelease:
@@ -62,15 +63,15 @@ class Version:
     def __lt__(self, other: object) -> bool:
         if not isinstance(other, Version):
             return NotImplemented
-        return self._key() < other._key()
+        return self.sort_key() < other.sort_key()
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Version):
             return NotImplemented
-        return self._key() == other._key()
+        return self.sort_key() == other.sort_key()
 
     def __hash__(self) -> int:
-        return hash(self._key())
+        return hash(self.sort_key())
 
     def bump(self, part: str) -> "Version":
         """The next version after this one, raising `major`, `minor` or `patch`."""
