@@ -36,16 +36,36 @@ def _silence_stdout() -> None:
         pass
 
 
+def _global_repo(argv: list[str]) -> list[str]:
+    """Accept `mreg --repo PATH COMMAND …` as git accepts `git -C PATH COMMAND`.
+
+    The leading option becomes MREG_REPO for this process, so a `--repo`
+    given after the command still wins, as it would over the variable.
+    """
+    if argv and argv[0] == "--repo" and len(argv) >= 2:
+        os.environ["MREG_REPO"] = argv[1]
+        return argv[2:]
+    if argv and argv[0].startswith("--repo="):
+        os.environ["MREG_REPO"] = argv[0][len("--repo="):]
+        return argv[1:]
+    return argv
+
+
 def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGTERM, _on_sigterm)
     from mreg.cli.app import command
 
     code = 0
     try:
+        argv = _global_repo(list(sys.argv[1:] if argv is None else argv))
         from mreg.cli import app as _app_module  # noqa: F401 - commands register on import
 
         result = command().main(args=argv, prog_name="mreg", standalone_mode=False)
         code = result if isinstance(result, int) else 0
+        if code == ExitCode.INTERRUPTED:
+            # typer turns Ctrl-C into a silent Exit(130) once the command has unwound.
+            print(file=sys.stderr)
+            report("interrupted")
         sys.stdout.flush()
     except MregError as exc:
         report(exc.message, exc.hint)
@@ -66,16 +86,22 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _report_unexpected(exc: BaseException) -> int:
+    # typer 0.27 vendors click as typer._click, but keeps Exit and Abort in typer.exceptions.
+    from typer import exceptions as typer_exc
     from typer._click import exceptions as click_exc
 
-    if isinstance(exc, click_exc.Exit):
+    if isinstance(exc, typer_exc.Exit):
         return exc.exit_code
-    if isinstance(exc, click_exc.Abort):
+    if isinstance(exc, typer_exc.Abort):
         if isinstance(exc.__context__, Terminated):
             report("terminated")
             return ExitCode.TERMINATED
         report("interrupted")
         return ExitCode.INTERRUPTED
+    if isinstance(exc, click_exc.NoArgsIsHelpError):
+        # Bare `mreg` (or a group without its command): the help, not an error line.
+        print(exc.format_message(), file=sys.stderr)
+        return ExitCode.USAGE
     if isinstance(exc, click_exc.ClickException):
         message = exc.format_message().replace("\n", " ")
         hint = None

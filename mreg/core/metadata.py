@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 
 from mreg.errors import UsageError
 
@@ -69,12 +70,23 @@ def check_size(document: dict, where: str = "metadata") -> None:
         raise UsageError(f"{where} is {size} bytes as JSON; the limit is {MAX_BYTES} (1 MiB)")
 
 
+# A number as people write one: ASCII digits, optional sign, fraction and
+# exponent. Python's int()/float() also take "1_000", "١٢" (non-ASCII digits),
+# "nan" and "infinity", none of which a metric should silently become.
+_NUMBER = re.compile(r"\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*\Z", re.ASCII)
+_INTEGER = re.compile(r"\s*[+-]?\d+\s*\Z", re.ASCII)
+
+
 def parse_number(text: str, where: str) -> int | float:
     """A finite number written on the command line."""
+    if text.strip().lower().lstrip("+-") in ("nan", "inf", "infinity"):
+        raise UsageError(f"{where} must be a finite number, got {text!r}")
+    if not _NUMBER.match(text):
+        raise UsageError(f"{where} must be a number, got {text!r}")
     try:
-        value: int | float = int(text) if text.strip().lstrip("+-").isdigit() else float(text)
-    except ValueError:
-        raise UsageError(f"{where} must be a number, got {text!r}") from None
+        value: int | float = int(text) if _INTEGER.match(text) else float(text)
+    except ValueError:  # an integer past Python's digit limit
+        raise UsageError(f"{where} must be a number of at most {MAX_INT_DIGITS} digits, got {text[:40]!r}…") from None
     if isinstance(value, float) and not math.isfinite(value):
         raise UsageError(f"{where} must be a finite number, got {text!r}")
     return check_value(value, where)  # type: ignore[return-value]
@@ -135,6 +147,10 @@ def loads_strict(data: bytes, where: str) -> object:
 def _jsonable_toml(value: object) -> object:
     import datetime
 
+    if isinstance(value, (datetime.datetime, datetime.time)) and value.utcoffset() == datetime.timedelta(0):
+        # Keep a UTC time as TOML users write it (…Z), not as …+00:00.
+        text = value.isoformat()
+        return text[:-6] + "Z" if text.endswith("+00:00") else text
     if isinstance(value, (datetime.datetime, datetime.date, datetime.time)):
         return value.isoformat()
     if isinstance(value, dict):

@@ -1,0 +1,107 @@
+"""The Python API: `import mreg`, the same core the command uses, returning plain data."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+
+import pytest
+
+import mreg
+from mreg.errors import ExitCode, IntegrityError, NotFoundError, RefusedError, UsageError
+
+
+def _plain(value) -> bool:
+    """Only dicts, lists, strings, numbers, booleans and None, all the way down."""
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _plain(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_plain(v) for v in value)
+    return value is None or isinstance(value, (str, int, float, bool))
+
+
+def test_init_open_register_show_versions_list_get_verify(tmp_path, monkeypatch):
+    project = tmp_path / "project"
+    registry = mreg.init(str(project))
+    assert isinstance(registry, mreg.Registry)
+    assert (project / ".mreg" / "config.toml").is_file()
+    data = b"api weights"
+    (tmp_path / "m.bin").write_bytes(data)
+
+    doc = registry.register("m", str(tmp_path / "m.bin"), metrics=["acc=0.9"], params=["lr=3e-4"], tags=["t=x"],
+                            description="first")
+    assert _plain(doc)
+    assert json.loads(json.dumps(doc)) == doc
+    assert (doc["name"], doc["version"], doc["stage"], doc["kind"]) == ("m", "1.0.0", "development", "file")
+    assert doc["digest"] == "sha256:" + hashlib.sha256(data).hexdigest()
+    assert doc["metrics"] == {"acc": 0.9} and doc["params"] == {"lr": 0.0003} and doc["tags"] == {"t": "x"}
+
+    second = registry.register("m", str(tmp_path / "m.bin"), bump="minor")
+    assert second["version"] == "1.1.0"
+
+    # mreg.open finds the same registry by path, by MREG_REPO, and upward from the current directory.
+    nested = project / "a" / "b"
+    nested.mkdir(parents=True)
+    monkeypatch.chdir(nested)
+    for opened in (mreg.open(str(project)), mreg.open(str(project / ".mreg")), mreg.open()):
+        assert opened.root == registry.root
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MREG_REPO", str(project))
+    assert mreg.open().root == registry.root
+
+    assert registry.show("m")["version"] == "1.1.0"
+    assert registry.show("m@1.0.0") == doc
+    assert registry.show("m@latest")["version"] == "1.1.0"
+    assert registry.show("m@development")["version"] == "1.1.0"
+    versions = registry.versions("m")
+    assert [v["version"] for v in versions] == ["1.0.0", "1.1.0"] and _plain(versions)
+    listing = registry.list()
+    assert _plain(listing)
+    assert [(r["name"], r["versions"], r["latest"], r["production"]) for r in listing] == [("m", 2, "1.1.0", None)]
+
+    written = registry.get("m@1.0.0", str(tmp_path / "out.bin"))
+    assert written == str(tmp_path / "out.bin")
+    assert (tmp_path / "out.bin").read_bytes() == data
+    stored = registry.object_path("m@1.0.0")
+    assert open(stored, "rb").read() == data
+    assert os.stat(stored).st_mode & 0o777 == 0o444
+
+    report = registry.verify()
+    assert _plain(report)
+    assert report["ok"] is True and report["problems"] == []
+    assert report["checked"]["versions"] == 2
+
+
+def test_api_errors_carry_exit_codes(registry, tmp_path):
+    (tmp_path / "f").write_bytes(b"x")
+    with pytest.raises(UsageError) as caught:
+        registry.register("Bad Name", str(tmp_path / "f"))
+    assert caught.value.exit_code == ExitCode.USAGE
+    with pytest.raises(NotFoundError) as caught:
+        registry.show("nosuch")
+    assert caught.value.exit_code == ExitCode.REFUSED
+    registry.register("m", str(tmp_path / "f"))
+    with pytest.raises(RefusedError):
+        registry.register("m", str(tmp_path / "f"), version="1.0.0")
+    with pytest.raises(mreg.MregError):
+        registry.show("m@9.9.9")
+    assert issubclass(IntegrityError, mreg.MregError)
+
+
+def test_open_without_a_registry_says_how_to_make_one(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(NotFoundError) as caught:
+        mreg.open()
+    assert "mreg init" in caught.value.hint
+    with pytest.raises(NotFoundError):
+        mreg.open(str(tmp_path / "nowhere"))
+
+
+def test_api_and_cli_see_the_same_registry(registry, mreg, project):
+    (project / "f.bin").write_bytes(b"shared")
+    mreg("register", "m", "f.bin", "-m", "acc=1")
+    assert registry.show("m@1.0.0") == mreg("show", "m@1.0.0", "--json").json
+    doc = registry.register("m", str(project / "f.bin"))
+    assert mreg("show", "m", "--json").json == registry.versions("m")
+    assert doc["version"] == "1.0.1"
