@@ -10,7 +10,7 @@ from mreg.cli import complete, output, settings
 from mreg.cli.app import app
 from mreg.cli.context import open_registry
 from mreg.cli.options import Json, Quiet, ReadRef, Repo
-from mreg.cli.render import show_version
+from mreg.cli.render import show_history, show_version
 
 
 @app.command()
@@ -133,11 +133,7 @@ def history(
     if settings.wants_json(json):
         output.print_json(events)
         return
-    output.table(
-        ["TIME", "USER", "ACTION", "MODEL", "VERSION", "FROM", "TO", "REASON"],
-        [[output.ago(e["time"]), e["user"], e["action"], e["name"], e["version"] or "", e["from"] or "-",
-          e["to"] or "-", e["reason"]] for e in events],
-    )
+    show_history(events)
 
 
 @app.command()
@@ -158,10 +154,17 @@ def search(
       mreg search "metrics.accuracy >= 0.9 and created_at > -7d" --sort metrics.accuracy --desc
       mreg search "name like 'sent%' and version >= 1.10.0"
     """
-    from mreg.core.query import compile_filter, field_value
+    from mreg.core.query import FilterError, compile_filter, field_value
 
     registry = open_registry(repo)
-    docs = registry.search(filter_text or "", sort=sort, descending=desc, limit=limit, name_glob=name, stage=stage)
+    try:
+        docs = registry.search(filter_text or "", sort=sort, descending=desc, limit=limit, name_glob=name, stage=stage)
+    except FilterError as exc:
+        # Show the filter with a caret under the fault, as hint lines (each
+        # prefixed alike, so the caret stays under the right character).
+        if exc.hint is None and exc.text:
+            exc.hint = "\nhint: ".join(exc.pointer().split("\n"))
+        raise
     if settings.wants_json(json):
         output.print_json(docs)
         return

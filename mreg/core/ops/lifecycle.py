@@ -33,10 +33,10 @@ def enter_stage(tx: Transaction, model: dict, version: str, target: str, action:
 
 
 def refuse_move(lifecycle: Lifecycle, name: str, version: str, source: str, target: str) -> RefusedError:
-    allowed = lifecycle.transitions.get(source, ())
+    allowed = ", ".join(lifecycle.transitions.get(source, ())) or "nothing (final stage)"
     return RefusedError(
-        f"{name}@{version} cannot move from {source} to {target}",
-        hint=f"from {source} a version may move to: {', '.join(allowed) or 'nothing (final stage)'}",
+        f"{name}@{version} cannot move from {source} to {target}; from {source} it may move to: {allowed}",
+        hint="the allowed moves are the [lifecycle.transitions] table in .mreg/config.toml",
     )
 
 
@@ -69,6 +69,15 @@ def promotion_steps(lifecycle: Lifecycle, name: str, version: str, current: str,
             raise refuse_move(lifecycle, name, version, source, step)
         source = step
     return steps
+
+
+def _was_released(tx: Transaction, name: str, version: str, release: str) -> bool:
+    """Whether the model's history shows `version` entering the release stage."""
+    from mreg.core.history import read_events
+
+    model = tx.model(name)
+    events = read_events(tx.registry.layout.history_path(name), model["history"]["events"])
+    return any(e.get("version") == version and e.get("to") == release for e in events)
 
 
 def _require_reason(reason: str | None) -> str:
@@ -133,12 +142,20 @@ def rollback(registry: Registry, name: str, to: str | None = None, reason: str =
         ]
         if to is not None:
             matches = [(i, v) for i, v in earlier if v == to]
-            if not matches:
+            if matches:
+                position_to, target = matches[0]
+            elif to != holder and to in versions and versions[to]["stage"] != lifecycle.archived \
+                    and _was_released(tx, name, to, release):
+                # A version that held the release stage after the current one
+                # (an earlier rollback walked past it): returning to it is a
+                # new release, pushed on top so the next rollback comes back here.
+                log.append(to)
+                position_to, target = len(log) - 1, to
+            else:
                 raise RefusedError(
-                    f"{name}@{to} was never in {release} before {holder} (or is archived or removed)",
+                    f"{name}@{to} has never been in {release} (or is the current one, archived or removed)",
                     hint=f"earlier {release} versions: {', '.join(v for _, v in earlier) or 'none'}",
                 )
-            position_to, target = matches[0]
         elif earlier:
             position_to, target = earlier[0]
         else:
