@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated, Optional
 
 import typer
@@ -30,7 +31,9 @@ class SectionedGroup(TyperGroup):
                 cmd = self.get_command(ctx, name)
                 if cmd is None or cmd.hidden:
                     continue
-                rows.append((name, cmd.get_short_help_str(limit=formatter.width - 20)))
+                # The summary is the docstring's first sentence, whole: on a
+                # narrow terminal it wraps rather than ending in "...".
+                rows.append((name, cmd.get_short_help_str(limit=1000)))
             if rows:
                 with formatter.section(section):
                     formatter.write_dl(rows)
@@ -56,17 +59,74 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
+def _repo(value: Optional[str]) -> Optional[str]:
+    # `mreg --repo PATH COMMAND …` (as git's -C). The entry point usually takes
+    # it off the command line first; this covers the app run any other way, and
+    # lets completion (which parses without running commands) see it.
+    if value:
+        os.environ["MREG_REPO"] = value
+    return value
+
+
 @app.callback()
 def root(
     version: Annotated[
         Optional[bool], typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
     ] = None,
+    repo: Annotated[
+        Optional[str],
+        typer.Option("--repo", metavar="PATH", callback=_repo,
+                     help="Registry to use for the command (default: $MREG_REPO, else the nearest .mreg/ upward)."),
+    ] = None,
 ) -> None:
     """mreg — a git-like model registry: versioned, content-addressed models with a lifecycle and a history."""
 
 
-def command():
-    """The click command behind the app (built once per process)."""
-    from mreg.cli.commands import inspect, lifecycle, maintenance, registering  # noqa: F401
+def command(argv: Optional[list[str]] = None):
+    """The click command behind the app (built once per process).
 
-    return typer.main.get_command(app)
+    When the command line names one command, only that command is built:
+    typer turns every command's signature into click parameters, about 1-2 ms
+    each, paid on every call and every TAB press. `mreg --help`, a bare
+    `mreg`, an unknown command and completing a command's name build them all.
+    """
+    from mreg.cli.commands import diff, inspect, lifecycle, maintenance, registering  # noqa: F401
+
+    everything = app.registered_commands
+    wanted = _invoked(argv or [], {_command_name(info): info for info in everything})
+    if wanted is None:
+        return typer.main.get_command(app)
+    app.registered_commands = [wanted]
+    try:
+        return typer.main.get_command(app)
+    finally:
+        app.registered_commands = everything
+
+
+def _command_name(info) -> str:
+    return info.name or typer.main.get_command_name(info.callback.__name__)
+
+
+def _invoked(argv: list[str], known: dict):
+    """The CommandInfo the command line (or a bash TAB) runs, if it certainly names one."""
+    if os.environ.get("_MREG_COMPLETE"):
+        if os.environ["_MREG_COMPLETE"] != "complete_bash":
+            return None  # zsh, fish, powershell: build everything
+        words = os.environ.get("COMP_WORDS", "").split()
+        try:
+            cword = int(os.environ.get("COMP_CWORD", ""))
+        except ValueError:
+            return None
+        argv = words[1:cword]  # only the words already complete
+    i = 0
+    while i < len(argv):
+        word = argv[i]
+        if word == "--repo":
+            i += 2
+        elif word.startswith("--repo="):
+            i += 1
+        elif word.startswith("-"):
+            return None  # --help, --version, or a mistake: the whole app answers
+        else:
+            return known.get(word)
+    return None

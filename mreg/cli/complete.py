@@ -1,94 +1,121 @@
-"""Completion callbacks: each TAB is a short process that reads the index and nothing else."""
+"""Completion callbacks: each TAB is a short process that reads the index and nothing else.
+
+The shell runs `mreg` with `_MREG_COMPLETE` set; click parses the words typed
+so far (without running any command) and calls these with the partly typed
+word. The registry is the one the command would use: a `--repo` typed on the
+line (after the command or before it), else `$MREG_REPO`, else the nearest
+`.mreg/` upward from the current directory. Nothing here ever prints an error:
+a TAB that cannot read the registry offers nothing.
+"""
 
 from __future__ import annotations
 
 import os
 
-
-def _registry():
-    from mreg.core.layout import find_registry
-    from mreg.core.registry import Registry
-
-    try:
-        return Registry(find_registry(_repo_from_argv()))
-    except Exception:  # noqa: BLE001 - a TAB never prints an error
-        return None
+SECTIONS = ("metrics", "params", "tags", "datasets")
 
 
-def _repo_from_argv() -> str | None:
-    # The shell hands the words typed so far in COMP_WORDS (bash/zsh) or as
-    # the command line; honour a --repo among them.
+def _typed_repo(ctx) -> str | None:
+    # Parsed options of the command and of `mreg` itself (innermost first).
+    while ctx is not None:
+        value = (getattr(ctx, "params", None) or {}).get("repo")
+        if value:
+            return value
+        ctx = ctx.parent
+    # bash hands over the whole line, words after the cursor included.
     words = os.environ.get("COMP_WORDS", "").split()
     for i, word in enumerate(words):
         if word == "--repo" and i + 1 < len(words):
-            return words[i + 1]
+            following = words[i + 1]
+            if following == "=" and i + 2 < len(words):  # bash splits `--repo=PATH` at the '='
+                return words[i + 2]
+            return following
         if word.startswith("--repo="):
             return word.split("=", 1)[1]
     return None
 
 
-def model_names(incomplete: str) -> list[str]:
-    registry = _registry()
-    if registry is None:
+def _layout(ctx):
+    from mreg.core.layout import find_registry
+
+    try:
+        return find_registry(_typed_repo(ctx))
+    except Exception:  # noqa: BLE001 - a TAB never prints an error
+        return None
+
+
+def model_names(ctx, incomplete: str) -> list[str]:
+    layout = _layout(ctx)
+    if layout is None:
         return []
-    from mreg.core import index as index_mod
+    from mreg.core.index import iter_model_names
 
-    return [n for n in index_mod.iter_model_names(registry.layout) if n.startswith(incomplete)]
+    try:
+        return [n for n in iter_model_names(layout) if n.startswith(incomplete)]
+    except OSError:
+        return []
 
 
-def references(incomplete: str) -> list[str]:
-    """`se` → model names; `sentiment@` → its versions, `latest` and the stages in use."""
+def references(ctx, incomplete: str) -> list[str]:
+    """`se` → model names; `sentiment@` → its versions (newest first), `latest` and the stages in use."""
     if "@" not in incomplete:
-        return model_names(incomplete)
-    registry = _registry()
-    if registry is None:
+        return model_names(ctx, incomplete)
+    layout = _layout(ctx)
+    if layout is None:
         return []
-    from mreg.core import index as index_mod
+    from mreg.core.index import load_model
     from mreg.core.semver import Version
 
     name, _, partial = incomplete.partition("@")
     try:
-        model = index_mod.load_model(registry.layout, name)
-    except Exception:  # noqa: BLE001
+        model = load_model(layout, name)
+        versions = sorted(model["versions"], key=Version.parse, reverse=True) if model else []
+    except Exception:  # noqa: BLE001 - a bad name or a damaged index: offer nothing
         return []
-    if model is None:
-        return []
-    versions = sorted(model["versions"], key=Version.parse, reverse=True)
-    stages = []
-    for record in model["versions"].values():
-        if record["stage"] not in stages:
-            stages.append(record["stage"])
-    options = versions + ["latest"] + stages
+    stages: list[str] = []
+    for version in versions:
+        stage = model["versions"][version].get("stage")
+        if isinstance(stage, str) and stage not in stages:
+            stages.append(stage)
+    options = versions + (["latest"] if versions else []) + stages
     return [f"{name}@{o}" for o in options if o.startswith(partial)]
 
 
-def stages(incomplete: str) -> list[str]:
-    registry = _registry()
-    if registry is None:
-        from mreg.core.config import DEFAULT_STAGES
+def stages(ctx, incomplete: str) -> list[str]:
+    """The stages of the registry's lifecycle (from its config.toml), else the default ones."""
+    from mreg.core.config import DEFAULT_STAGES
 
-        names = list(DEFAULT_STAGES)
-    else:
+    names = list(DEFAULT_STAGES)
+    layout = _layout(ctx)
+    if layout is not None:
+        from mreg.core.config import load_config
+
         try:
-            names = list(registry.lifecycle.stages)
+            names = list(load_config(layout.config).lifecycle.stages)
         except Exception:  # noqa: BLE001
-            return []
+            pass
     return [s for s in names if s.startswith(incomplete)]
 
 
-def sort_fields(incomplete: str) -> list[str]:
-    from mreg.core.query import KNOWN_FIELDS
+def sort_fields(ctx, incomplete: str) -> list[str]:
+    """Every field a search can sort by: the fixed ones, and the metrics, params, tags and datasets in use."""
+    from mreg.core.query import SIMPLE_FIELDS
 
-    fields = [f for f in KNOWN_FIELDS if not f.endswith(".")]
-    registry = _registry()
-    if registry is not None and "." in incomplete:
-        group = incomplete.split(".", 1)[0]
-        if group in ("metrics", "params", "tags", "datasets"):
-            seen: set[str] = set()
-            try:
-                for doc in registry.all_documents():
-                    seen.update(f"{group}.{k}" for k in doc.get(group) or {})
-            except Exception:  # noqa: BLE001
-                pass
-            fields += sorted(seen)
+    fields = list(SIMPLE_FIELDS)
+    layout = _layout(ctx)
+    keys: set[str] = set()
+    if layout is not None:
+        from mreg.core.index import iter_model_names, load_model
+
+        try:
+            for name in iter_model_names(layout):
+                model = load_model(layout, name) or {"versions": {}}
+                for record in model["versions"].values():
+                    for section in SECTIONS:
+                        keys.update(f"{section}.{k}" for k in record.get(section) or {})
+        except Exception:  # noqa: BLE001
+            pass
+    fields += sorted(keys)
+    # With nothing in use yet, the section prefixes still show the way.
+    fields += [f"{s}." for s in SECTIONS if not any(k.startswith(f"{s}.") for k in keys)]
     return [f for f in fields if f.startswith(incomplete)]

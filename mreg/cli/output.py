@@ -92,8 +92,46 @@ def styled_stage(stage: str) -> str:
     return f"[{style}]{stage}[/]" if style else stage
 
 
-def table(columns: Sequence[str], rows: Sequence[Sequence[object]], *, styles: dict[int, Callable[[str], str]] | None = None) -> None:
-    """A rich table at a terminal; tab-separated lines, no header, when piped."""
+# How each kind of column behaves at a terminal when the table is wider than
+# the screen. Names and versions are never cut (they wrap); free text wraps at
+# words (the others give way to them first); identifiers such as a user or a digest are shortened with "…" (the
+# whole value is always there when piped, or with --json).
+_KEEP = {"NAME", "MODEL", "VERSION", "LATEST", "PRODUCTION"}
+_WRAP = {"REASON", "DESCRIPTION"}
+_SHORTEN = {"USER", "BY", "DIGEST", "PATH"}
+_MAX_WIDTH = {"USER": 20, "BY": 20}
+_STAGE_COLUMNS = {"STAGE", "FROM", "TO"}
+ACTION_STYLES = {
+    "register": "cyan",
+    "promote": "green",
+    "transition": "blue",
+    "rollback": "yellow",
+    "supersede": "magenta",
+    "update": "",
+    "rm": "red",
+    "gc": "red",
+}
+
+
+def short_digest(digest: str) -> str:
+    """`sha256:` and the first 12 hex digits, as git shows abbreviated hashes (terminal only)."""
+    prefix, _, hexdigest = digest.partition(":")
+    return f"{prefix}:{hexdigest[:12]}…" if len(hexdigest) > 12 else digest
+
+
+def short_user(user: str) -> str:
+    """An e-mail address without its domain, as a terminal has little room (never when piped)."""
+    local, at, domain = user.partition("@")
+    return local if at and local and "." in domain else user
+
+
+def table(columns: Sequence[str], rows: Sequence[Sequence[object]], *, styles: dict[int, Callable[[str], str]] | None = None,
+          markup: set[int] | None = None) -> None:
+    """A rich table at a terminal; tab-separated lines, no header, when piped.
+
+    `styles` maps a column to a function styling its (escaped) text; cells in
+    the `markup` columns are rich markup already (terminal only).
+    """
     if not stdout_is_terminal():
         out = sys.stdout
         for row in rows:
@@ -104,13 +142,31 @@ def table(columns: Sequence[str], rows: Sequence[Sequence[object]], *, styles: d
 
     grid = Table(show_edge=False, pad_edge=False, header_style="bold")
     for column in columns:
-        grid.add_column(column, overflow="fold")
+        if column in _SHORTEN:
+            # Wrapable, so these give way first; one long word, so "…" rather than a wrap.
+            grid.add_column(column, overflow="ellipsis", max_width=_MAX_WIDTH.get(column))
+        elif column in _WRAP:
+            grid.add_column(column, overflow="fold")
+        elif column in _KEEP:
+            grid.add_column(column, no_wrap=True, overflow="fold")
+        else:
+            grid.add_column(column, no_wrap=True, overflow="ellipsis")
     for row in rows:
         cells = []
         for i, cell in enumerate(row):
-            text = escape("" if cell is None else str(cell))
+            raw = "" if cell is None else str(cell)
+            column = columns[i] if i < len(columns) else ""
+            if column == "DIGEST" and raw.startswith("sha256:"):
+                raw = short_digest(raw)
+            elif column in ("USER", "BY"):
+                raw = short_user(raw)
+            text = raw if markup and i in markup else escape(raw)
             if styles and i in styles:
                 text = styles[i](text)
+            elif column in _STAGE_COLUMNS and not (markup and i in markup):
+                text = styled_stage(text)
+            elif column == "ACTION" and ACTION_STYLES.get(raw):
+                text = f"[{ACTION_STYLES[raw]}]{text}[/]"
             cells.append(text)
         grid.add_row(*cells)
     console().print(grid)

@@ -27,25 +27,25 @@ def _pairs(prefix: str, table: dict | None) -> list[tuple[str, object]]:
 
 def show_version(doc: dict) -> None:
     """Everything about one version: a panel at a terminal, `key: value` lines when piped."""
-    terminal = output.stdout_is_terminal()
-    size = output.human_size(doc.get("size")) if terminal else doc.get("size")
+    if output.stdout_is_terminal():
+        _version_panel(doc)
+        return
     pairs: list[tuple[str, object]] = [
         ("name", doc["name"]),
         ("version", doc["version"]),
         ("stage", doc["stage"]),
         ("digest", doc["digest"]),
         ("kind", doc["kind"]),
-        ("size", size),
+        ("size", doc.get("size")),
         ("files", doc.get("files")),
-        ("created", output.ago(doc.get("created_at"))),
+        ("created", doc.get("created_at")),
         ("created_by", doc.get("created_by")),
     ]
     for key in ("description", "framework", "format"):
         if doc.get(key):
             pairs.append((key, doc[key]))
     if doc.get("parameters") is not None:
-        count = doc["parameters"]
-        pairs.append(("parameters", f"{output.human_count(count)} ({count:,})" if terminal else count))
+        pairs.append(("parameters", doc["parameters"]))
     if doc.get("dtypes"):
         pairs.append(("dtypes", ", ".join(doc["dtypes"])))
     pairs += _pairs("metrics", doc.get("metrics"))
@@ -54,8 +54,236 @@ def show_version(doc: dict) -> None:
     for key, dataset in (doc.get("datasets") or {}).items():
         text = dataset.get("uri", "")
         if dataset.get("digest"):
-            text += f" ({dataset['digest'][:19]}…)" if terminal else f" {dataset['digest']}"
+            text += f" {dataset['digest']}"
         pairs.append((f"datasets.{key}", text))
     pairs += _pairs("lineage", doc.get("lineage"))
     pairs += _pairs("metadata", doc.get("metadata"))
     output.key_values(f"{doc['name']}@{doc['version']}", pairs)
+
+
+def _version_panel(doc: dict) -> None:
+    """The terminal view: facts first, then metrics, params, tags, datasets, lineage, each under a heading."""
+    from rich.markup import escape
+    from rich.panel import Panel
+    from rich.table import Table
+
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column(overflow="fold")
+
+    def row(key: str, value: object, *, markup: bool = False) -> None:
+        text = "" if value is None else str(value)
+        grid.add_row(escape(key), text if markup else escape(text))
+
+    row("stage", output.styled_stage(escape(doc["stage"])), markup=True)
+    row("digest", doc["digest"])
+    size = doc.get("size")
+    files = doc.get("files")
+    what = doc["kind"] if doc["kind"] != "directory" else f"directory of {files} file{'s' if files != 1 else ''}"
+    row("artifact", f"{what}, {output.human_size(size)}" + (f" ({size:,} bytes)" if size and size >= 1024 else ""))
+    if doc.get("filename"):
+        row("filename", doc["filename"])
+    facts = [doc[k] for k in ("format", "framework") if doc.get(k)]
+    if facts:
+        row("format", " · ".join(str(f) for f in facts))
+    if doc.get("parameters") is not None:
+        count = doc["parameters"]
+        dtypes = f", {', '.join(doc['dtypes'])}" if doc.get("dtypes") else ""
+        row("parameters", f"{output.human_count(count)} ({count:,}{dtypes})")
+    created = output.ago(doc.get("created_at"))
+    row("created", f"{created} ({doc.get('created_at')})" + (f" by {doc['created_by']}" if doc.get("created_by") else ""))
+    if doc.get("description"):
+        row("description", doc["description"])
+
+    def section(title: str, items: list[tuple[str, str]]) -> None:
+        if not items:
+            return
+        grid.add_row("", "")
+        grid.add_row(f"[bold underline]{escape(title)}[/]", "")
+        for key, text in items:
+            grid.add_row(f"  {escape(key)}", escape(text))
+
+    def plain(table: dict | None) -> list[tuple[str, str]]:
+        return [(k, v if isinstance(v, str) else jsonlib.dumps(v, ensure_ascii=False)) for k, v in (table or {}).items()]
+
+    section("metrics", [(k, _number(v)) for k, v in (doc.get("metrics") or {}).items()])
+    section("params", plain(doc.get("params")))
+    section("tags", plain(doc.get("tags")))
+    section("datasets", [(k, str(_dataset_text(d, True))) for k, d in (doc.get("datasets") or {}).items()])
+    lineage = dict(doc.get("lineage") or {})
+    items = []
+    if lineage.get("git_commit"):
+        items.append(("git", lineage.pop("git_commit")[:12] + (" (uncommitted changes)" if lineage.pop("git_dirty", False) else "")))
+    items += plain(lineage)
+    section("lineage", items)
+    section("metadata", plain(doc.get("metadata")))
+    title = f"[bold]{escape(doc['name'])}@{escape(doc['version'])}[/]"
+    output.console().print(Panel(grid, title=title, title_align="left", expand=False))
+
+# Metrics where lower is better: their falls are shown as improvements.
+_LOWER_IS_BETTER = ("loss", "error", "err", "latency", "mse", "mae", "rmse", "perplexity", "ppl", "wer", "cer",
+                    "time", "duration", "size", "memory")
+
+
+def lower_is_better(metric: str) -> bool:
+    words = metric.lower().replace("-", "_").replace(".", "_").split("_")
+    return any(word in _LOWER_IS_BETTER for word in words)
+
+
+def _number(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}" if abs(value) < 1e15 else repr(value)
+    return str(value)
+
+
+def _text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (dict, list, bool)):
+        return jsonlib.dumps(value, ensure_ascii=False, sort_keys=True)
+    return str(value)
+
+
+def _signed(value: int | float) -> str:
+    text = _number(value)
+    return text if text.startswith("-") else f"+{text}"
+
+
+def diff_rows(doc: dict, *, terminal: bool) -> list[tuple[str, str, str, str, str]]:
+    """(key, left, right, change, style) for every difference; metrics always, with their delta."""
+    rows: list[tuple[str, str, str, str, str]] = []
+    for key, entry in doc["fields"].items():
+        a, b = entry["left"], entry["right"]
+        change, style = "changed", ""
+        if key == "size" and terminal:
+            a, b = output.human_size(a), output.human_size(b)
+            if "delta" in entry:
+                change = ("+" if entry["delta"] >= 0 else "-") + output.human_size(abs(entry["delta"]))
+        elif key == "parameters" and terminal and "delta" in entry:
+            a, b = output.human_count(a), output.human_count(b)
+            change = _signed(entry["delta"])
+        elif "delta" in entry:
+            change = _signed(entry["delta"])
+        elif key == "digest" and terminal:
+            a, b = _short_digest(a), _short_digest(b)
+        if key == "stage" and terminal:
+            a, b = output.styled_stage(_text(a)), output.styled_stage(_text(b))
+            rows.append((key, a, b, change, "markup"))
+            continue
+        rows.append((key, _text(a), _text(b), change, style))
+    for key, entry in doc["metrics"].items():
+        a, b, change = entry["left"], entry["right"], entry["change"]
+        style = ""
+        if "delta" in entry:
+            d = entry["delta"]
+            if d == 0:
+                text, style = "=", "dim"
+            else:
+                better = (d < 0) if lower_is_better(key) else (d > 0)
+                arrow = "↑" if d > 0 else "↓"
+                text = f"{arrow} {_signed(d)}" if terminal else _signed(d)
+                if terminal and _is_number(a) and a != 0:
+                    text += f" ({d / abs(a):+.1%})"
+                style = "green" if better else "red"
+        else:
+            text = "=" if change == "unchanged" else change
+            style = "dim" if change == "unchanged" else "yellow"
+        rows.append((f"metrics.{key}", _number(a) if a is not None else "", _number(b) if b is not None else "",
+                     text, style))
+    for section in ("params", "tags", "datasets"):
+        for key, entry in doc[section].items():
+            if entry["change"] == "unchanged":
+                continue
+            a, b = entry["left"], entry["right"]
+            if section == "datasets":
+                a, b = _dataset_text(a, terminal), _dataset_text(b, terminal)
+            rows.append((f"{section}.{key}", _text(a), _text(b), entry["change"], "yellow"))
+    files = doc.get("files")
+    if files:
+        size = output.human_size if terminal else (lambda n: "" if n is None else str(n))
+        for entry in files["added"]:
+            rows.append((f"files/{entry['path']}", "", size(entry["size"]), "added", "green"))
+        for entry in files["removed"]:
+            rows.append((f"files/{entry['path']}", size(entry["size"]), "", "removed", "red"))
+        for entry in files["changed"]:
+            rows.append((f"files/{entry['path']}", size(entry["left_size"]), size(entry["right_size"]),
+                         "mode changed" if entry["executable_changed"] and entry["left_digest"] == entry["right_digest"]
+                         else "changed", "yellow"))
+    return rows
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _short_digest(digest: object) -> str:
+    text = _text(digest)
+    return text[:19] + "…" if len(text) > 20 else text
+
+
+def _dataset_text(dataset: object, terminal: bool) -> object:
+    if not isinstance(dataset, dict):
+        return dataset
+    text = str(dataset.get("uri", ""))
+    if dataset.get("digest"):
+        text += f" ({_short_digest(dataset['digest'])})" if terminal else f" {dataset['digest']}"
+    return text
+
+
+def show_diff(doc: dict) -> None:
+    """A table at a terminal (↑/↓ coloured); KEY, LEFT, RIGHT, CHANGE tab-separated lines when piped."""
+    terminal = output.stdout_is_terminal()
+    rows = diff_rows(doc, terminal=terminal)
+    if not terminal:
+        for key, a, b, change, _ in rows:
+            print(f"{key}\t{a}\t{b}\t{change}")
+        return
+    from rich.markup import escape
+    from rich.table import Table
+
+    left, right = doc["left"], doc["right"]
+    same_model = left["name"] == right["name"]
+    left_label = left["version"] if same_model else f"{left['name']}@{left['version']}"
+    right_label = right["version"] if same_model else f"{right['name']}@{right['version']}"
+    title = (f"{escape(left['name'])}  {escape(left['version'])} → {escape(right['version'])}" if same_model
+             else f"{escape(left['name'])}@{escape(left['version'])} → {escape(right['name'])}@{escape(right['version'])}")
+    console = output.console()
+    console.print(f"[bold]{title}[/]" + ("  [dim](same artifact)[/]" if doc["same_artifact"] else ""))
+    if not rows:
+        console.print("no differences")
+        return
+    grid = Table(show_edge=False, pad_edge=False, header_style="bold")
+    grid.add_column("")
+    grid.add_column(escape(left_label), overflow="fold")
+    grid.add_column(escape(right_label), overflow="fold")
+    grid.add_column("CHANGE", overflow="fold")
+    for key, a, b, change, style in rows:
+        if style == "markup":
+            cells = (escape(key), a, b, escape(change))
+        else:
+            cells = (escape(key), escape(a), escape(b), f"[{style}]{escape(change)}[/]" if style else escape(change))
+        grid.add_row(*cells)
+    console.print(grid)
+    files = doc.get("files")
+    if files:
+        console.print(f"[dim]files: {len(files['added'])} added, {len(files['removed'])} removed, "
+                      f"{len(files['changed'])} changed, {files['unchanged']} unchanged[/]")
+
+
+def show_history(events: list[dict]) -> None:
+    """Events: at a terminal, model@version and from → to share a column each, so
+    eight fields fit 80 columns; piped, one event a line with every field apart."""
+    if not output.stdout_is_terminal():
+        output.table([], [[output.ago(e["time"]), e["user"], e["action"], e["name"], e["version"] or "",
+                           e["from"] or "-", e["to"] or "-", e["reason"]] for e in events])
+        return
+    from rich.markup import escape
+
+    rows = []
+    for e in events:
+        ref = f"{e['name']}@{e['version']}" if e.get("version") else e["name"]
+        source, target = e.get("from"), e.get("to")
+        stages = [output.styled_stage(escape(stage)) for stage in (source, target) if stage]
+        move = " → ".join(stages)
+        rows.append([output.ago(e["time"]), e["user"], e["action"], ref, move, e["reason"]])
+    output.table(["TIME", "USER", "ACTION", "VERSION", "STAGE", "REASON"], rows, markup={4})

@@ -1,0 +1,81 @@
+"""Human output: plain, whole lines when piped; tables, panels, colour and human
+units at a real terminal (a pty); JSON untouched."""
+
+from __future__ import annotations
+
+import os
+import pty
+import subprocess
+import sys
+
+from mreg.cli import output
+
+
+def at_terminal(args: list[str], cwd, columns: int = 100) -> str:
+    """Run mreg with stdout on a pseudo-terminal; return what it drew."""
+    main, child = pty.openpty()
+    env = {**os.environ, "COLUMNS": str(columns), "LINES": "50", "TERM": "xterm-256color"}
+    env.pop("NO_COLOR", None)
+    proc = subprocess.Popen([sys.executable, "-m", "mreg", *args], cwd=cwd, stdout=child, stderr=subprocess.PIPE,
+                            stdin=subprocess.DEVNULL, env=env)
+    os.close(child)
+    chunks = []
+    while True:
+        try:
+            data = os.read(main, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    proc.wait(timeout=60)
+    os.close(main)
+    assert proc.returncode == 0, proc.stderr.read()
+    return b"".join(chunks).decode()
+
+
+def test_human_units():
+    assert output.human_size(0) == "0 B" and output.human_size(1536) == "1.5 KiB"
+    assert output.human_size(5 << 30) == "5.0 GiB"
+    assert output.human_count(360_000) == "360.0K"
+    assert output._ago_words(3 * 3600 + 5) == "3 hours ago"
+    assert output._ago_words(5) == "just now"
+    assert output.short_digest("sha256:" + "a" * 64) == "sha256:aaaaaaaaaaaa…"
+    assert output.short_user("alice@example.com") == "alice"
+
+
+def test_piped_output_is_whole_lines(mreg, project):
+    long_name = "team/" + "a" * 150
+    (project / "m.bin").write_bytes(b"x" * 5000)
+    mreg("register", long_name, "m.bin", "-m", "accuracy=0.9", "-t", "team=nlp", "--description", "d " * 100, "-q")
+    listed = mreg("list").out.splitlines()
+    assert listed[0].split("\t")[:4] == [long_name, "1", "1.0.0", "-"]
+    assert listed[0].split("\t")[4].endswith("Z")  # ISO when piped
+    shown = mreg("show", f"{long_name}@1.0.0").out
+    assert f"name: {long_name}\n" in shown and "size: 5000\n" in shown and "metrics.accuracy: 0.9\n" in shown
+    assert "\x1b[" not in shown
+    events = mreg("history").out.splitlines()
+    assert events[0].split("\t")[1:5] == ["tester@example.com", "register", long_name, "1.0.0"]
+    doc = mreg("show", f"{long_name}@1.0.0", "--json").json
+    assert doc["size"] == 5000 and doc["created_at"].endswith("Z")
+
+
+def test_terminal_output_is_drawn(mreg, project):
+    (project / "m.bin").write_bytes(b"x" * 5000)
+    mreg("register", "sentiment", "m.bin", "-m", "accuracy=0.9", "-m", "loss=0.3", "-t", "team=nlp", "-q")
+    mreg("register", "sentiment", "m.bin", "-m", "accuracy=0.95", "-m", "loss=0.2", "-q")
+    mreg("promote", "sentiment@1.0.1", "--to", "production", "--reason", "better", "-q")
+    panel = at_terminal(["show", "sentiment@1.0.1"], project)
+    assert "╭" in panel and "sentiment@1.0.1" in panel and "4.9 KiB" in panel
+    assert "metrics" in panel and "accuracy" in panel and "\x1b[" in panel  # coloured stage
+    listing = at_terminal(["list"], project)
+    assert "NAME" in listing and "PRODUCTION" in listing and ("ago" in listing or "just now" in listing)
+    history = at_terminal(["history"], project, columns=80)
+    assert "staging → production" in history.replace("\x1b[0m", "").replace("\x1b[1;32m", "").replace("\x1b[33m", "")
+    diff = at_terminal(["diff", "sentiment@1.0.0", "sentiment@1.0.1"], project)
+    assert "↑ +0.05" in diff and "↓ -0.1" in diff
+
+
+def test_help_summaries_fit(mreg):
+    out = mreg("--help").out
+    assert "diff" in out and "..." not in out.split("Registering:", 1)[1]
