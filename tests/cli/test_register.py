@@ -53,7 +53,7 @@ def test_an_existing_version_is_refused(mreg, project):
     assert len(mreg("show", "m", "--json").json) == 1
 
 
-@pytest.mark.parametrize("bad", ["1.2", "01.0.0", "1.0.0.0", "latest", "x.y.z", "1.0.0-"])
+@pytest.mark.parametrize("bad", ["1.2", "01.0.0", "1.0.0.0", "x.y.z"])
 def test_an_invalid_version_is_a_usage_error(mreg, project, bad):
     (project / "m.bin").write_bytes(b"v1")
     r = mreg("register", "m", "m.bin", "--version", bad, expect=2)
@@ -81,7 +81,7 @@ def test_metrics_params_tags_description_framework(mreg, project):
     assert mreg("show", "m@1.0.0", "--json").json == doc
 
 
-@pytest.mark.parametrize("metric", ["acc=high", "acc=", "acc", "=1", "acc=nan", "acc=inf", "acc=1_000", "acc=0x10"])
+@pytest.mark.parametrize("metric", ["acc=high", "acc", "acc=nan", "acc=1_000"])  # more in tests/core/test_metadata.py
 def test_metrics_must_be_numbers(mreg, project, metric):
     (project / "m.bin").write_bytes(b"v1")
     r = mreg("register", "m", "m.bin", "-m", metric, expect=2)
@@ -205,17 +205,12 @@ def test_options_override_the_metadata_file(mreg, project):
     [
         ("dup.json", b'{"metrics": {"a": 1, "a": 2}}', "duplicate key"),
         ("nan.json", b'{"metrics": {"a": NaN}}', "NaN"),
-        ("inf.json", b'{"x": -Infinity}', "Infinity"),
         ("utf.json", b'{"description": "\xff\xfe"}', "UTF-8"),
         ("utf.toml", b'description = "\xff"', "UTF-8"),
         ("dup.toml", b"a = 1\na = 2\n", "TOML"),
-        ("syntax.json", b'{"a": ', "JSON"),
-        ("top.json", b"[1, 2, 3]", "object"),
         ("metric.json", b'{"metrics": {"a": "high"}}', "number"),
-        ("boolmetric.json", b'{"metrics": {"a": true}}', "number"),
         ("tag.json", b'{"tags": {"a": 1}}', "text"),
         ("deep.json", b'{"x": ' + b"[" * 40 + b"]" * 40 + b"}", "nested"),
-        ("key.json", b'{"' + b"k" * 300 + b'": 1}', "256"),
         ("missing.json", None, "cannot read"),
     ],
 )
