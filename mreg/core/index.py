@@ -58,7 +58,33 @@ def parse_model(data: bytes, path: str, name: str | None = None) -> dict:
         )
     if name is not None and model.get("name") != name:
         raise IntegrityError(f"the index at {path} names model {model.get('name')!r}", hint=_RECOVERY)
+    for version, record in model["versions"].items():
+        # A hand-edited record must fail here, as an integrity error, not later as a crash.
+        fault = _record_fault(version, record)
+        if fault:
+            raise IntegrityError(f"the index of model {name or path} is damaged: version {version[:40]!r} {fault} ({path})",
+                                 hint=_RECOVERY)
     return model
+
+
+def _record_fault(version: str, record: object) -> str | None:
+    from mreg.core.semver import is_version
+
+    if not is_version(version):
+        return "is not a version number"
+    if not isinstance(record, dict):
+        return "is not an object"
+    if record.get("version") != version:
+        return "holds a different version number"
+    for key in ("stage", "digest", "created_at", "created_by"):
+        if not isinstance(record.get(key), str):
+            return f"has no {key}"
+    if record.get("kind") not in ("file", "directory"):
+        return "has no kind (file or directory)"
+    for key in ("size", "files"):
+        if not isinstance(record.get(key), int) or isinstance(record.get(key), bool):
+            return f"has no {key}"
+    return None
 
 
 def save_model(layout: Layout, model: dict) -> None:

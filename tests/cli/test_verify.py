@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 
 
@@ -105,3 +106,22 @@ def test_verify_of_an_unknown_version_is_not_found(mreg, project):
     _setup(mreg, project)
     mreg("verify", "a@2.0.0", expect=1)
     mreg("verify", "nosuch", expect=1)
+
+
+def test_a_hand_damaged_index_record_is_an_integrity_error_everywhere(mreg, project):
+    _setup(mreg, project)
+    index_path = project / ".mreg" / "models" / "a" / "_index.json"
+    index = json.loads(index_path.read_text())
+    del index["versions"]["1.0.0"]["kind"]
+    index_path.write_text(json.dumps(index))
+    report = mreg("verify", "--json", expect=3).json
+    (problem,) = report["problems"]
+    assert problem["file"].endswith("models/a/_index.json") and problem["versions"] == ["a@*"]
+    assert "kind" in problem["problem"]
+    for args in (("show", "a"), ("get", "a", "-o", "out"), ("list",)):
+        r = mreg(*args, expect=3)
+        assert "index of model a is damaged" in r.err and "Traceback" not in r.err
+    index["versions"]["1.0.0"] = "not a record"
+    index_path.write_text(json.dumps(index))
+    assert mreg("verify", "--json", expect=3).json["problems"][0]["versions"] == ["a@*"]
+    mreg("verify", "c@1.0.0")  # other models are untouched
