@@ -12,8 +12,10 @@ How gc never deletes an object that a running register will reference:
    are pinned now, and only then deletes. A register that looked before the
    rename is pinned before the second read; one that looked after the rename
    found no object and stored its own copy.
-4. If gc dies with objects in its trash, the next gc (or a register that finds
-   an object gone) puts them back first.
+4. If gc dies with objects in its trash, the next gc puts them back first. A
+   register that pinned one of them meanwhile finds it missing when it checks,
+   under the lock, before committing, and refuses (nothing is committed; run
+   it again).
 5. Only objects older than the grace period are candidates, as a last guard.
 """
 
@@ -179,12 +181,16 @@ def _clean_dead_intakes(registry: Registry, cutoff: float, dry_run: bool, skip: 
     """Remove what crashed writers left behind, once older than the grace period."""
     cleaned = 0
     for path in _intakes(registry):
-        if path == skip or _intake_state(path) == "live":
+        state = "live" if path == skip else _intake_state(path)
+        if state == "live":
             continue
         try:
-            if os.lstat(path).st_mtime >= cutoff:
-                continue
+            mtime = os.lstat(path).st_mtime
         except FileNotFoundError:
+            continue
+        # A folder without pins yet may be a writer between creating it and
+        # locking its pins: give it a minute whatever --grace says.
+        if mtime >= cutoff or (state == "new" and mtime >= time.time() - 60):
             continue
         if os.path.isdir(os.path.join(path, _TRASH)):
             continue  # recover_trash could not restore everything; keep it for inspection
