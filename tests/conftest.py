@@ -3,13 +3,14 @@ with the user's own settings and registry out of reach."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from mregtest import Mreg, Result, write_safetensors  # noqa: F401 - re-exported for fixtures
 
 
 @pytest.fixture(autouse=True)
@@ -24,48 +25,6 @@ def isolated_env(tmp_path_factory, monkeypatch):
     monkeypatch.delenv("MREG_REPO", raising=False)
     monkeypatch.delenv("MREG_DEBUG", raising=False)
     yield
-
-
-class Result:
-    def __init__(self, done: subprocess.CompletedProcess):
-        self.code = done.returncode
-        self.out = done.stdout
-        self.err = done.stderr
-
-    @property
-    def json(self):
-        return json.loads(self.out)
-
-    def __repr__(self) -> str:
-        return f"<exit {self.code}\nstdout: {self.out[-2000:]}\nstderr: {self.err[-2000:]}>"
-
-
-class Mreg:
-    """Runs the real `mreg` command (python -m mreg) in a subprocess.
-
-    Like httpie's test helper, a call fails the test when the exit code is not
-    the one the test expects (0 unless it says otherwise).
-    """
-
-    def __init__(self, cwd: Path):
-        self.cwd = cwd
-
-    def __call__(self, *args: str, expect: int | None = 0, input: str | None = None, env: dict | None = None,
-                 cwd: Path | None = None, timeout: float = 120) -> Result:
-        full_env = dict(os.environ)
-        if env:
-            full_env.update(env)
-        done = subprocess.run(
-            [sys.executable, "-m", "mreg", *map(str, args)],
-            cwd=cwd or self.cwd, capture_output=True, text=True, input=input, env=full_env, timeout=timeout,
-            stdin=None if input is not None else subprocess.DEVNULL,
-        )
-        result = Result(done)
-        if expect is not None:
-            assert result.code == expect, f"expected exit {expect}, got {result!r}"
-        if result.code not in (0,) and "Traceback" in result.err and not (env or {}).get("MREG_DEBUG"):
-            raise AssertionError(f"traceback on stderr: {result!r}")
-        return result
 
 
 @pytest.fixture
@@ -89,23 +48,3 @@ def registry(project):
     import mreg as api
 
     return api.open(str(project))
-
-
-def write_safetensors(path: Path, tensors: dict[str, tuple[str, list[int]]]) -> int:
-    """Write a real safetensors file by hand (header + zero data); return the parameter count."""
-    import struct
-
-    sizes = {"F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I8": 1}
-    header, offset, count = {}, 0, 0
-    for name, (dtype, shape) in tensors.items():
-        n = 1
-        for dim in shape:
-            n *= dim
-        header[name] = {"dtype": dtype, "shape": shape, "data_offsets": [offset, offset + n * sizes[dtype]]}
-        offset += n * sizes[dtype]
-        count += n
-    header["__metadata__"] = {"format": "pt"}
-    raw = json.dumps(header).encode()
-    raw += b" " * ((8 - len(raw) % 8) % 8)
-    path.write_bytes(struct.pack("<Q", len(raw)) + raw + bytes(offset))
-    return count

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import write_safetensors
+from mregtest import write_safetensors
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import write_safetensors
+from mregtest import write_safetensors
 
 
 def _objects(project) -> list[str]:

@@ -13,7 +13,7 @@ import pytest
 from mreg.core import facts
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(__file__)))
-from conftest import write_safetensors  # noqa: E402
+from mregtest import write_safetensors  # noqa: E402
 
 
 @pytest.mark.parametrize(
