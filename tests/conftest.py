@@ -3,7 +3,6 @@ with the user's own settings and registry out of reach."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
