@@ -125,6 +125,14 @@ def short_user(user: str) -> str:
     return local if at and local and "." in domain else user
 
 
+_CONTROL = {i: f"\\x{i:02x}" for i in (*range(32), 127)} | {9: "\\t", 10: "\\n", 13: "\\r"}
+
+
+def one_line(text: str) -> str:
+    """A piped value never spans lines or columns: newlines, tabs and other controls are written escaped."""
+    return text.translate(_CONTROL)
+
+
 def table(columns: Sequence[str], rows: Sequence[Sequence[object]], *, styles: dict[int, Callable[[str], str]] | None = None,
           markup: set[int] | None = None) -> None:
     """A rich table at a terminal; tab-separated lines, no header, when piped.
@@ -135,7 +143,7 @@ def table(columns: Sequence[str], rows: Sequence[Sequence[object]], *, styles: d
     if not stdout_is_terminal():
         out = sys.stdout
         for row in rows:
-            out.write("\t".join("" if cell is None else str(cell) for cell in row) + "\n")
+            out.write("\t".join("" if cell is None else one_line(str(cell)) for cell in row) + "\n")
         return
     from rich.markup import escape
     from rich.table import Table
@@ -176,7 +184,7 @@ def key_values(title: str, pairs: Sequence[tuple[str, object]], *, subtitle: str
     """A panel at a terminal; `key: value` lines when piped."""
     if not stdout_is_terminal():
         for key, value in pairs:
-            sys.stdout.write(f"{key}: {'' if value is None else value}\n")
+            sys.stdout.write(f"{key}: {'' if value is None else one_line(str(value))}\n")
         return
     from rich.markup import escape
     from rich.panel import Panel

@@ -92,3 +92,15 @@ def test_show_errors(mreg, project):
     mreg("show", "sentiment@", expect=2)
     r = mreg("show", "Sentiment", expect=2)
     assert "'sentiment'" in r.err
+
+
+def test_piped_values_never_span_lines_or_columns(mreg, project):
+    (project / "a.bin").write_bytes(b"a")
+    mreg("register", "m", "a.bin", "--description", "line one\nline two", "-t", "note=a\tb")
+    lines = mreg("show", "m@1.0.0").out.splitlines()
+    assert "description: line one\\nline two" in lines
+    assert "tags.note: a\\tb" in lines
+    assert all(": " in line for line in lines)  # every line is one key and its value
+    # The JSON keeps the exact text.
+    doc = mreg("show", "m@1.0.0", "--json").json
+    assert doc["description"] == "line one\nline two" and doc["tags"]["note"] == "a\tb"
