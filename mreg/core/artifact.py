@@ -50,11 +50,21 @@ def _inside(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
-def scan_directory(root: str, *, follow_symlinks: bool) -> list[SourceFile]:
-    """List the files of a directory artifact, enforcing SPEC §7's rules on links and special files."""
+def scan_directory(root: str, *, follow_symlinks: bool, skip: str | None = None) -> list[SourceFile]:
+    """List the files of a directory artifact, enforcing SPEC §7's rules on links and special files.
+
+    `skip` names a folder left out wherever it appears (by identity, not by
+    name): the registry's own `.mreg/`, which a project folder holds and
+    which changes while it is being read (intake, lock), as git leaves out `.git/`.
+    """
     real_root = os.path.realpath(root)
     found: list[SourceFile] = []
     offenders: list[str] = []
+    skipped: list[str] = []
+    try:
+        skip_key = (os.stat(skip).st_dev, os.stat(skip).st_ino) if skip else None
+    except OSError:
+        skip_key = None
 
     def walk(directory: str, rel: str, ancestors: frozenset) -> None:
         try:
@@ -83,6 +93,9 @@ def scan_directory(root: str, *, follow_symlinks: bool) -> list[SourceFile]:
                     continue
             if stat.S_ISDIR(info.st_mode):
                 key = (info.st_dev, info.st_ino)
+                if key == skip_key:
+                    skipped.append(relpath)
+                    continue
                 if key in ancestors:
                     offenders.append(f"{relpath} (symbolic link loop)")
                     continue
@@ -109,6 +122,10 @@ def scan_directory(root: str, *, follow_symlinks: bool) -> list[SourceFile]:
         )
     if not found:
         raise UsageError(f"cannot store {root}: the directory holds no files")
+    for relpath in skipped:
+        from mreg.core import notices
+
+        notices.warn(f"left out {relpath}/: it is the registry itself")
     return found
 
 
@@ -142,7 +159,10 @@ def store_artifact(
         return Stored(format_digest(hexdigest), "file", size, 1, filename, facts, [hexdigest])
     if not stat.S_ISDIR(info.st_mode):
         raise UsageError(f"cannot store {path}: not a regular file or directory")
-    sources = scan_directory(path, follow_symlinks=follow_symlinks)
+    registry_root = os.path.realpath(store.layout.root)
+    if _inside(os.path.realpath(path), registry_root):
+        raise UsageError(f"cannot store {path}: it is inside the registry ({store.layout.root})")
+    sources = scan_directory(path, follow_symlinks=follow_symlinks, skip=registry_root)
     durable = len(sources) <= _FSYNC_EACH_MAX
     entries = []
     total = 0

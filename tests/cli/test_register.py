@@ -473,3 +473,16 @@ def test_facts_are_recorded(mreg, project):
     assert (doc["format"], doc["parameters"], doc["dtypes"]) == ("huggingface", n1 + n2, ["BF16", "F32"])
     (project / "m.onnx").write_bytes(b"\x08\x07")
     assert mreg("register", "onnx", "m.onnx", "--json").json["format"] == "onnx"
+
+
+def test_registering_the_project_folder_leaves_the_registry_out(mreg, project):
+    (project / "weights.bin").write_bytes(b"w")
+    (project / "src").mkdir()
+    (project / "src" / "train.py").write_bytes(b"print()")
+    r = mreg("register", "whole", ".", "--json")
+    assert r.json["files"] == 2 and "left out .mreg/" in r.err
+    mreg("get", "whole", "-o", "copy")
+    assert sorted(os.listdir(project / "copy")) == ["src", "weights.bin"]
+    for inside in (".mreg", ".mreg/models"):
+        assert "inside the registry" in mreg("register", "bad", inside, expect=2).err
+    assert [m["name"] for m in mreg("list", "--json").json] == ["whole"]

@@ -275,3 +275,12 @@ def test_an_empty_directory_is_refused(store, tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(UsageError, match="no files"):
         _put(store, tmp_path / "empty")
+
+
+def test_the_registry_folder_is_left_out_of_a_directory_artifact(store, tmp_path):
+    project = tmp_path / "reg"  # holds .mreg/ (the store's root) beside the model's files
+    (project / "model.bin").write_bytes(b"m")
+    stored = _put(store, project)
+    assert [e["path"] for e in load_manifest(store, parse_digest(stored.digest))] == ["model.bin"]
+    with pytest.raises(UsageError, match="inside the registry"):
+        _put(store, project / ".mreg" / "objects")
