@@ -201,6 +201,10 @@ def test_get_into_a_missing_folder_is_refused(mreg, project):
     r = mreg("get", "m", "-o", "no/such/folder/out.bin", expect=1)
     assert "does not exist" in r.err
     assert not (project / "no").exists()
+    # A trailing slash means "into this folder", as with cp.
+    r = mreg("get", "m", "-o", "newdir/", expect=1)
+    assert "no such folder" in r.err and not (project / "newdir").exists()
+    assert [n for n in os.listdir(project) if n.startswith(".mreg-get")] == []
 
 
 def test_get_streams_in_constant_memory(mreg, project, registry):

@@ -21,6 +21,9 @@ def get(registry: Registry, ref: str, destination: str | None = None, *, force: 
     record = model["versions"][version]
     kind = record["kind"]
     target = destination or record.get("filename") or model["name"].rsplit("/", 1)[-1]
+    if kind == "file" and target.endswith(os.sep) and not os.path.isdir(target):
+        # `cp f.bin out/` means "into the folder out": it must exist.
+        raise RefusedError(f"cannot write into {target}: no such folder")
     if kind == "file" and os.path.isdir(target):
         target = os.path.join(target, record.get("filename") or model["name"].rsplit("/", 1)[-1])
     parent = os.path.dirname(os.path.abspath(target))
