@@ -187,7 +187,9 @@ def load_metadata_file(path: str) -> dict:
         document = loads_strict(data, f"metadata file {path}")
     if not isinstance(document, dict):
         raise UsageError(f"metadata file {path} must hold an object at the top level")
-    return check_value(document, f"metadata file {path}")  # type: ignore[return-value]
+    # Faults read "metadata file m.toml: params.lr holds nan", naming the file and the field.
+    return {_check_key(key, f"metadata file {path}"): check_value(value, f"metadata file {path}: {key}", 1)
+            for key, value in document.items()}
 
 
 def describe_dataset(spec: str, *, hasher) -> dict:

@@ -165,3 +165,11 @@ def test_dataset_reference(tmp_path):
     assert described == {"uri": str(tmp_path / "d.csv"), "digest": "sha256:" + "a" * 64, "size": 3, "kind": "file"}
     with pytest.raises(UsageError, match="does not exist"):
         md.describe_dataset(str(tmp_path / "nope.csv"), hasher=hasher)
+
+
+def test_a_fault_inside_a_metadata_file_names_the_file_and_the_field(tmp_path):
+    path = tmp_path / "m.toml"
+    path.write_text("[params]\nlr = nan\n")
+    with pytest.raises(UsageError) as caught:
+        md.load_metadata_file(str(path))
+    assert caught.value.message == f"metadata file {path}: params.lr holds nan: numbers must be finite"
