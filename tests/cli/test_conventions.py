@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from conftest import Mreg
+from mregtest import Mreg
 
 if sys.version_info >= (3, 11):
     import tomllib

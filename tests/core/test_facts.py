@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import pickle
 import struct
-import sys
 
 import pytest
 
 from mreg.core import facts
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(__file__)))
-from mregtest import write_safetensors  # noqa: E402
+from mregtest import write_safetensors
 
 
 @pytest.mark.parametrize(
