@@ -486,3 +486,30 @@ def test_registering_the_project_folder_leaves_the_registry_out(mreg, project):
     for inside in (".mreg", ".mreg/models"):
         assert "inside the registry" in mreg("register", "bad", inside, expect=2).err
     assert [m["name"] for m in mreg("list", "--json").json] == ["whole"]
+
+
+class _Booby:
+    """Unpickling this creates a marker file."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_a_pickle_is_never_unpickled(mreg, project, tmp_path):
+    import pickle
+
+    marker = tmp_path / "UNPICKLED"
+    (project / "model.pkl").write_bytes(pickle.dumps(_Booby(str(marker))))
+    (project / "dir").mkdir()
+    (project / "dir" / "model.joblib").write_bytes(pickle.dumps(_Booby(str(marker))))
+    assert mreg("register", "p", "model.pkl", "--json").json["format"] == "pickle"
+    assert mreg("register", "j", "dir", "--json").json["format"] == "joblib"
+    mreg("show", "p@1.0.0")
+    mreg("get", "p", "-o", "copy.pkl")
+    mreg("get", "j", "-o", "copy")
+    mreg("verify")
+    assert not marker.exists()
+    assert (project / "copy.pkl").read_bytes() == (project / "model.pkl").read_bytes()
