@@ -188,6 +188,8 @@ def test_get_path_prints_the_read_only_stored_file(mreg, project):
     assert os.stat(path).st_mode & 0o777 == 0o444
     assert mreg("get", "m", "--path", "--json").json == {"path": path}
     assert mreg("get", "m", "--path", "-q").out == ""
+    assert "--output" in mreg("get", "m", "--path", "-o", "x.bin", expect=2).err
+    assert not (project / "x.bin").exists()
     _make_model_dir(project)
     mreg("register", "d", "model")
     assert "directory" in mreg("get", "d", "--path", expect=2).err

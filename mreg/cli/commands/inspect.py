@@ -11,11 +11,12 @@ from mreg.cli.app import app
 from mreg.cli.context import open_registry
 from mreg.cli.options import Json, Quiet, ReadRef, Repo
 from mreg.cli.render import show_history, show_version
+from mreg.errors import UsageError
 
 
 @app.command()
 def show(ref: ReadRef, json: Json = False, repo: Repo = None) -> None:
-    """Everything about one version; with a bare NAME, the model's versions.
+    """Everything about one version, or a model's versions. With a bare NAME, every version of the model.
 
     \b
     Example:
@@ -58,7 +59,7 @@ def _list(json: bool, repo: Optional[str]) -> None:
 
 @app.command("list")
 def list_(json: Json = False, repo: Repo = None) -> None:
-    """Models: how many versions, the latest, the one in production, the last change.
+    """Models: versions, latest, production, last change. For each model: how many versions, the latest, the one in production, and when it last changed.
 
     \b
     Example:
@@ -98,6 +99,8 @@ def get(
     """
     registry = open_registry(repo)
     if path:
+        if output_path is not None:
+            raise UsageError("--path prints where the artifact is stored; it does not go with -o/--output")
         stored = registry.object_path(ref)
         if settings.wants_json(json):
             output.print_json({"path": stored})

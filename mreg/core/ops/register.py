@@ -141,6 +141,12 @@ def register(
     if stage is not None:
         lifecycle.check_stage(stage)
         if stage != lifecycle.initial:
+            if stage not in lifecycle.promotion:
+                raise RefusedError(
+                    f"--stage {stage}: a new version can only be promoted along the promotion path "
+                    f"({' → '.join(lifecycle.promotion)})",
+                    hint="register it, then move it with `mreg transition NAME@VERSION STAGE`",
+                )
             steps = promotion_steps(lifecycle, name, "(new)", lifecycle.initial, stage)
     if not os.path.lexists(path):
         raise RefusedError(f"no such file or directory: {path}")
@@ -156,6 +162,14 @@ def register(
             # The pins kept gc away from these objects; check they are all
             # there before anything refers to them.
             missing = [h for h in stored.objects if not registry.store.exists(h)]
+            if missing:
+                # Only a gc that died between moving objects to its trash and
+                # putting pinned ones back can cause this; no gc runs while we
+                # hold the lock, so its trash can safely be put back now.
+                from mreg.core.ops.gc import recover_trash
+
+                recover_trash(registry)
+                missing = [h for h in missing if not registry.store.exists(h)]
             if missing:
                 raise IntegrityError(f"object {missing[0][:12]} vanished while registering; register again")
             record = {
