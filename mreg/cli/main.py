@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> None:
         argv = _global_repo(list(sys.argv[1:] if argv is None else argv))
         from mreg.cli import app as _app_module  # noqa: F401 - commands register on import
 
-        result = command().main(args=argv, prog_name="mreg", standalone_mode=False)
+        result = command(argv).main(args=argv, prog_name="mreg", standalone_mode=False)
         code = result if isinstance(result, int) else 0
         if code == ExitCode.INTERRUPTED:
             # typer turns Ctrl-C into a silent Exit(130) once the command has unwound.

@@ -43,7 +43,7 @@ def promote(
     quiet: Quiet = False,
     repo: Repo = None,
 ) -> None:
-    """Move a version along the promotion path: one step, or every step up to --to.
+    """Move a version along the promotion path. One step, or every step up to --to.
 
     \b
     Example:
@@ -63,7 +63,7 @@ def rollback(
     quiet: Quiet = False,
     repo: Repo = None,
 ) -> None:
-    """Put the previous production version back; the current one goes to deprecated.
+    """Put the previous production version back. The current one goes to deprecated.
 
     \b
     Example:

@@ -26,7 +26,7 @@ def rm(
     quiet: Quiet = False,
     repo: Repo = None,
 ) -> None:
-    """Remove a version (NAME@VERSION) or a whole model (NAME --all); the bytes go at the next gc.
+    """Remove a version, or a whole model with --all. The bytes go at the next gc.
 
     \b
     Example:
@@ -58,7 +58,7 @@ def gc(
     quiet: Quiet = False,
     repo: Repo = None,
 ) -> None:
-    """Delete stored objects that no version references (safe beside running registers).
+    """Delete stored objects that no version references. Safe beside running registers.
 
     \b
     Example:
@@ -85,7 +85,7 @@ def verify(
     quiet: Quiet = False,
     repo: Repo = None,
 ) -> None:
-    """Re-hash stored artifacts and check the index and the history; exit 3 on any damage.
+    """Re-hash artifacts, check the index and the history. Exit 3 on any damage.
 
     \b
     Example:

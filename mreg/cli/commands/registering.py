@@ -108,7 +108,7 @@ def update(
     quiet: Quiet = False,
     repo: Repo = None,
 ) -> None:
-    """Change a version's metadata (merged, never replaced); the artifact never changes.
+    """Change a version's metadata (merged, never replaced). The artifact never changes.
 
     \b
     Example:
