@@ -79,3 +79,43 @@ def test_terminal_output_is_drawn(mreg, project):
 def test_help_summaries_fit(mreg):
     out = mreg("--help").out
     assert "diff" in out and "..." not in out.split("Registering:", 1)[1]
+
+
+def _stderr_at_terminal(args: list[str], cwd) -> tuple[str, str]:
+    """Run mreg with stderr on a pseudo-terminal and stdout piped; return (stdout, what stderr drew)."""
+    main, child = pty.openpty()
+    env = {**os.environ, "COLUMNS": "100", "TERM": "xterm-256color"}
+    proc = subprocess.Popen([sys.executable, "-m", "mreg", *args], cwd=cwd, stdout=subprocess.PIPE, stderr=child,
+                            stdin=subprocess.DEVNULL, env=env)
+    os.close(child)
+    chunks = []
+    while True:
+        try:
+            data = os.read(main, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    out = proc.stdout.read().decode()
+    proc.wait(timeout=120)
+    os.close(main)
+    assert proc.returncode == 0
+    return out, b"".join(chunks).decode()
+
+
+def test_progress_bars_only_at_a_terminal_and_only_for_large_work(mreg, project):
+    big = project / "big.bin"
+    with open(big, "wb") as handle:
+        handle.truncate(80 << 20)  # sparse: fast to read, large enough for a bar
+    out, drawn = _stderr_at_terminal(["register", "big", "big.bin"], project)
+    assert "storing big.bin" in drawn and out.startswith("registered big@1.0.0")
+    out, drawn = _stderr_at_terminal(["verify"], project)
+    assert "verifying" in drawn and "80.0 MiB" in drawn and out.startswith("ok:")
+    out, drawn = _stderr_at_terminal(["get", "big", "-o", "copy.bin"], project)
+    assert "writing big@1.0.0" in drawn
+    piped = mreg("verify")
+    assert piped.err == "" and piped.out.startswith("ok:")
+    (project / "small.bin").write_bytes(b"tiny")
+    out, drawn = _stderr_at_terminal(["register", "small", "small.bin"], project)
+    assert "storing" not in drawn

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from contextlib import ExitStack
 from typing import Annotated, Optional
 
 import typer
@@ -93,7 +94,8 @@ def verify(
       mreg verify sentiment@production --json
     """
     registry = open_registry(repo)
-    report = registry.verify(ref)
+    with ExitStack() as bars:
+        report = registry.verify(ref, progress_for=lambda total: bars.enter_context(output.progress(total, "verifying")))
     if settings.wants_json(json):
         output.print_json(report)
     elif not quiet:

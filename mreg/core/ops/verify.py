@@ -21,8 +21,12 @@ def _relative(registry: Registry, path: str) -> str:
     return os.path.relpath(path, os.path.dirname(registry.root))
 
 
-def verify(registry: Registry, ref: str | None = None, *, progress=None) -> dict:
-    """Check everything (or one version, with its model's index and history); never raises for damage found."""
+def verify(registry: Registry, ref: str | None = None, *, progress_for=None) -> dict:
+    """Check everything (or one version, with its model's index and history); never raises for damage found.
+
+    `progress_for(total_bytes)` may return a callback that is told how many
+    bytes each read hashed (the command line draws a bar with it).
+    """
     registry.config  # a damaged config is an integrity error of its own
     problems: list[dict] = []
     # object hex digest -> (versions referencing it, expected role)
@@ -82,6 +86,15 @@ def verify(registry: Registry, ref: str | None = None, *, progress=None) -> dict
             uses.setdefault(parse_digest(entry["digest"]), []).extend(labels)
 
     checked_bytes = 0
+    progress = None
+    if progress_for is not None:
+        total = 0
+        for hexdigest in uses:
+            try:
+                total += os.path.getsize(registry.store.path(hexdigest))
+            except OSError:
+                pass
+        progress = progress_for(total)
     for hexdigest, labels in uses.items():
         if hexdigest in broken:
             continue
