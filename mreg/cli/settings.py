@@ -20,6 +20,10 @@ def config_dir() -> str:
     override = os.environ.get("MREG_CONFIG_DIR")
     if override:
         return override
+    if sys.platform.startswith("linux"):
+        # platformdirs' Linux rule, without importing it on every command.
+        base = os.environ.get("XDG_CONFIG_HOME", "")
+        return os.path.join(base if base.strip() else os.path.expanduser("~/.config"), "mreg")
     from platformdirs import user_config_dir
 
     return user_config_dir("mreg")

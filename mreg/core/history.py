@@ -13,7 +13,6 @@ the next writer truncates them.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 
@@ -31,6 +30,8 @@ def _canonical(event: dict) -> bytes:
 
 def seal(event: dict, prev: str, seq: int) -> dict:
     """Chain an event after `prev` and compute its hash."""
+    import hashlib  # here, not at the top: read-only commands never hash
+
     event = dict(event, seq=seq, prev=prev)
     event["hash"] = "sha256:" + hashlib.sha256(_canonical(event)).hexdigest()
     return event
@@ -58,6 +59,8 @@ def read_events(path: str, count: int) -> list[dict]:
 
 def check_chain(path: str, count: int, head: str) -> str | None:
     """Verify a history file against the index's count and head; None if sound, else the first fault."""
+    import hashlib
+
     prev = GENESIS
     seen = 0
     try:

@@ -20,21 +20,18 @@ def _models(registry: Registry) -> Iterator[dict]:
 
 
 def list_models(registry: Registry) -> list[dict]:
+    # Per-model summaries from the derived cache (mreg/core/cache.py): only
+    # the index files that changed since the last reader are parsed again.
+    from mreg.core.cache import model_summaries
+
     release = registry.lifecycle.release
-    rows = []
-    for model in _models(registry):
-        versions = model["versions"]
-        latest = max(versions, key=Version.parse)
-        production = [v for v, r in versions.items() if r["stage"] == release]
-        changed = max(max(r.get("stage_changed_at") or r["created_at"], r["created_at"]) for r in versions.values())
-        rows.append({
-            "name": model["name"],
-            "versions": len(versions),
-            "latest": latest,
-            "production": production[0] if production else None,
-            "updated_at": changed,
-        })
-    return rows
+    return [{
+        "name": name,
+        "versions": summary["versions"],
+        "latest": summary["latest"],
+        "production": summary["first_in_stage"].get(release),
+        "updated_at": summary["updated_at"],
+    } for name, summary in model_summaries(registry.layout, registry.model_names())]
 
 
 def all_documents(registry: Registry) -> Iterator[dict]:
@@ -101,14 +98,28 @@ def search(registry: Registry, filter_text: str = "", *, sort: str | None = None
         raise UsageError("--limit must be 0 or more")
     if sort is not None:
         sort_documents([], sort)  # validate the key before reading anything
-    found = []
-    for doc in all_documents(registry):
+    import gc
+
+    from mreg.core.cache import matching_documents
+
+    def wanted(doc: dict) -> bool:
         if name_glob is not None and not fnmatchcase(doc["name"], name_glob):
-            continue
+            return False
         if stage is not None and doc["stage"] != stage:
-            continue
-        if matcher.matches(doc):
-            found.append(doc)
+            return False
+        return matcher.matches(doc)
+
+    # The filter sees only the fields it names, read from per-model columns
+    # in the derived cache (mreg/core/cache.py); whole documents are decoded
+    # for the matches alone. None of the objects made form cycles, so the
+    # cyclic collector, which would re-walk them all again and again, waits.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        found = matching_documents(registry.layout, registry.model_names(), ["stage", *matcher.fields], wanted)
+    finally:
+        if collecting:
+            gc.enable()
     if sort is not None:
         found = sort_documents(found, sort, descending=descending)
     else:
