@@ -129,7 +129,8 @@ def scan_directory(root: str, *, follow_symlinks: bool, skip: str | None = None)
     return found
 
 
-def _store_one(store: ObjectStore, source: SourceFile | str, intake: Intake, durable: bool, progress) -> tuple[str, int, bool]:
+def _store_one(store: ObjectStore, source: SourceFile | str, intake: Intake, durable: bool, progress,
+               staged: list | None = None) -> tuple[str, int, bool]:
     if isinstance(source, SourceFile):
         fd, info = open_regular(source.path, follow=source.follow, expect=source.info)
     else:
@@ -138,7 +139,10 @@ def _store_one(store: ObjectStore, source: SourceFile | str, intake: Intake, dur
         hexdigest, size, temp = store.stage_file(fd, info.st_size, intake)
     finally:
         os.close(fd)
-    store.install(hexdigest, temp, intake, durable=durable)
+    if staged is not None:
+        staged.append((hexdigest, temp))  # installed by the caller once the whole batch is synced
+    else:
+        store.install(hexdigest, temp, intake, durable=durable)
     if progress:
         progress(size)
     return hexdigest, size, bool(info.st_mode & 0o111)
@@ -166,11 +170,19 @@ def store_artifact(
     durable = len(sources) <= _FSYNC_EACH_MAX
     entries = []
     total = 0
+    staged: list | None = None if durable else []
     for source in sources:
-        hexdigest, size, executable = _store_one(store, source, intake, durable, progress)
+        hexdigest, size, executable = _store_one(store, source, intake, durable, progress, staged)
         entries.append({"path": source.relpath, "digest": format_digest(hexdigest), "size": size, "executable": executable})
         total += size
-    if not durable:
+    if staged is not None:
+        # One syncfs makes every staged copy durable *before* any is renamed into
+        # the store (an object must never exist under its name with bytes a power
+        # cut could lose: a later register of the same bytes would trust it);
+        # a second one makes the renames durable before anything refers to them.
+        store.flush()
+        for hexdigest, temp in staged:
+            store.install(hexdigest, temp, intake, durable=False)
         store.flush()
     manifest = encode_manifest(entries)
     manifest_hex = store.put_bytes(manifest, intake)
