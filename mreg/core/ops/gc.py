@@ -92,6 +92,10 @@ def recover_trash(registry: Registry) -> int:
             if not os.path.exists(final):
                 os.rename(os.path.join(trash, name), final)
                 restored += 1
+            else:
+                os.unlink(os.path.join(trash, name))  # stored again since: the store has these bytes
+        # An empty trash is the crashed gc's last trace; without it the intake is cleaned up.
+        os.rmdir(trash)
     return restored
 
 
