@@ -181,7 +181,7 @@ def load_metadata_file(path: str) -> dict:
             document = _jsonable_toml(tomllib.loads(data.decode("utf-8")))
         except UnicodeDecodeError as exc:
             raise UsageError(f"metadata file {path} is not valid UTF-8 (byte {exc.start})") from None
-        except (tomllib.TOMLDecodeError, RecursionError) as exc:
+        except (ValueError, RecursionError) as exc:  # ValueError: TOMLDecodeError, and integers past Python's digit limit
             raise UsageError(f"metadata file {path} is not valid TOML: {exc}") from None
     else:
         document = loads_strict(data, f"metadata file {path}")
