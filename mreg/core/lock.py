@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import sys
 import time
 
@@ -25,10 +24,16 @@ from mreg.errors import BusyError
 DEFAULT_TIMEOUT = 30.0
 
 
+def _hostname() -> str:
+    # The same name socket.gethostname() returns, without importing socket
+    # (a few ms on every command that opens the registry).
+    return os.uname().nodename
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, OverflowError):  # OverflowError: no such pid can exist
         return False
     except PermissionError:
         return True  # alive, owned by someone else
@@ -41,12 +46,12 @@ def describe_holder(info_path: str) -> str:
         with open(info_path, "rb") as handle:
             info = json.loads(handle.read() or b"null")
         pid, host, since = int(info["pid"]), str(info["host"]), float(info["since"])
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(since))  # fails on NaN or absurd times
     except FileNotFoundError:
         return "another process (it has not yet said who it is)"
-    except (OSError, ValueError, TypeError, KeyError):
+    except (OSError, ValueError, TypeError, KeyError, OverflowError):
         return "an unknown process (lock.json is unreadable)"
     age = max(0.0, time.time() - since)
-    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(since))
     command = info.get("command")
     what = f" ({command})" if isinstance(command, str) and command else ""
     return f"pid {pid} on {host}{what} since {stamp} ({age:.0f}s ago)"
@@ -87,7 +92,9 @@ class RegistryLock:
                             hint="wait for it to finish, or raise --lock-timeout",
                         ) from None
                     time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
-                    delay = min(delay * 2, 0.1)
+                    # A short ceiling: a holder commits in a few ms, and a waiter
+                    # asleep for 100 ms left the lock idle while 15 others queued.
+                    delay = min(delay * 2, 0.01)
             self._note_dead_predecessor()
             self._write_info()
         except BaseException:
@@ -101,15 +108,15 @@ class RegistryLock:
             with open(self.info_path, "rb") as handle:
                 info = json.loads(handle.read())
             pid, host = int(info["pid"]), info["host"]
-        except (OSError, ValueError, TypeError, KeyError):
+        except (OSError, ValueError, TypeError, KeyError, OverflowError):
             return
-        if pid != os.getpid() and host == socket.gethostname() and not _pid_alive(pid):
+        if pid != os.getpid() and host == _hostname() and not _pid_alive(pid):
             notices.warn(f"broke the lock of pid {pid}, which died while holding it; recovering its work")
 
     def _write_info(self) -> None:
         info = {
             "pid": os.getpid(),
-            "host": socket.gethostname(),
+            "host": _hostname(),
             "since": time.time(),
             "command": " ".join(os.path.basename(a) if i == 0 else a for i, a in enumerate(sys.argv[:3])),
         }
