@@ -20,7 +20,6 @@ from mreg.core.layout import REGISTRY_DIR, Layout, find_registry
 from mreg.core.lock import DEFAULT_TIMEOUT, RegistryLock
 from mreg.core.names import Reference, parse_reference, validate_name
 from mreg.core.semver import Version, is_version
-from mreg.core.store import ObjectStore
 from mreg.errors import NotFoundError, UsageError
 
 
@@ -59,8 +58,14 @@ class Registry:
     def __init__(self, layout: Layout, lock_timeout: float = DEFAULT_TIMEOUT) -> None:
         self.layout = layout
         self.lock_timeout = lock_timeout
-        self.store = ObjectStore(layout)
         self._lock = RegistryLock(layout.lock, layout.lock_info)
+
+    @cached_property
+    def store(self):
+        """The object store (imported on first use: reading the index needs no hashing)."""
+        from mreg.core.store import ObjectStore
+
+        return ObjectStore(self.layout)
 
     @property
     def root(self) -> str:
@@ -129,6 +134,7 @@ class Registry:
     @contextmanager
     def transaction(self) -> Iterator["Transaction"]:
         """Hold the lock; commit every buffered change on success, none on error."""
+        self.config  # a damaged or newer-format config stops every write, not only some
         with translate_os_errors("take the registry lock"):
             os.makedirs(self.layout.models, exist_ok=True)
         self._lock.acquire(self.lock_timeout)
@@ -209,6 +215,12 @@ class Registry:
         from mreg.core.ops.queries import search
 
         return search(self, filter_text, **options)
+
+    def diff(self, left: str, right: str) -> dict:
+        """What changed from one version to another: metadata, stage, size and, for directories, files."""
+        from mreg.core.ops.diff import diff
+
+        return diff(self, left, right)
 
     def all_documents(self) -> Iterator[dict]:
         """Every version document in the registry."""
