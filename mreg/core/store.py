@@ -27,9 +27,9 @@ from mreg.errors import IntegrityError, UsageError
 
 CHUNK = 1 << 20
 DIGEST_PREFIX = "sha256:"
-# A file at least this large is copied by a writer thread while the main
-# thread hashes, so that the copy costs almost nothing on top of the hash.
-_PIPELINE_MIN = 8 * CHUNK
+# A file at least this large is copied in the kernel (copy_file_range) and
+# hashed back from the copy; smaller ones are not worth the extra calls.
+_LARGE = 8 * CHUNK
 _FICLONE = 0x40049409
 _copy_file_range = getattr(os, "copy_file_range", None)
 # From this size on, a source's digest is remembered (mreg/core/cache.py) so
@@ -106,43 +106,20 @@ def _write_all(fd: int, data: bytes | memoryview) -> None:
 
 
 def _copy_hashing(src_fd: int, dst_fd: int, size_hint: int) -> tuple[str, int]:
-    """Copy src to dst, returning the SHA-256 and length of exactly the bytes written."""
+    """Copy src to dst by hand, returning the SHA-256 and length of exactly the bytes written.
+
+    The fallback where the kernel cannot copy (another filesystem, an old
+    kernel). One thread: a writer thread overlapped the copy with the hash, but
+    a signal landing inside its queue could leave the main thread waiting for
+    ever on the way out, and the in-kernel copy is faster still.
+    """
     digest = hashlib.sha256()
     total = 0
-    if size_hint < _PIPELINE_MIN:
-        while chunk := os.read(src_fd, CHUNK):
-            digest.update(chunk)
-            _write_all(dst_fd, chunk)
-            total += len(chunk)
-        return digest.hexdigest(), total
-    # Large file: hashing and writing both release the GIL, so a writer thread
-    # overlaps the copy with the hash.
-    import queue
-    import threading
-
-    pending: queue.Queue = queue.Queue(maxsize=8)
-    failure: list[BaseException] = []
-
-    def writer() -> None:
-        while (chunk := pending.get()) is not None:
-            if not failure:
-                try:
-                    _write_all(dst_fd, chunk)
-                except BaseException as exc:  # re-raised in the main thread
-                    failure.append(exc)
-
-    thread = threading.Thread(target=writer, daemon=True)
-    thread.start()
-    try:
-        while not failure and (chunk := os.read(src_fd, 4 * CHUNK)):
-            pending.put(chunk)
-            digest.update(chunk)
-            total += len(chunk)
-    finally:
-        pending.put(None)
-        thread.join()
-    if failure:
-        raise failure[0]
+    step = CHUNK if size_hint < _LARGE else 4 * CHUNK
+    while chunk := os.read(src_fd, step):
+        digest.update(chunk)
+        _write_all(dst_fd, chunk)
+        total += len(chunk)
     return digest.hexdigest(), total
 
 
@@ -242,7 +219,7 @@ class ObjectStore:
                 with open(temp, "rb") as clone:
                     hexdigest, size = hash_fd(clone.fileno())
             else:
-                copied = _copy_in_kernel(fd, out) if size_hint >= _PIPELINE_MIN else None
+                copied = _copy_in_kernel(fd, out) if size_hint >= _LARGE else None
                 hexdigest, size = copied if copied is not None else _copy_hashing(fd, out, size_hint)
         finally:
             os.close(out)
