@@ -40,14 +40,33 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def describe_holder(info_path: str) -> str:
-    """Who holds the lock, in words, from lock.json."""
+def kernel_holder(lock_fd: int) -> int | None:
+    """The pid holding an flock on the file open as `lock_fd`, from /proc/locks (Linux)."""
+    info = os.fstat(lock_fd)
+    inode = f"{os.major(info.st_dev):02x}:{os.minor(info.st_dev):02x}:{info.st_ino}"
+    try:
+        with open("/proc/locks") as handle:
+            for line in handle:
+                fields = line.split()
+                # "1: FLOCK  ADVISORY  WRITE 4242 fd:01:1234 0 EOF" (blocked waiters say "->")
+                if len(fields) >= 6 and fields[1] == "FLOCK" and fields[5] == inode and "->" not in fields:
+                    return int(fields[4])
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+def describe_holder(info_path: str, lock_fd: int | None = None) -> str:
+    """Who holds the lock, in words: from lock.json, else from the kernel's lock table."""
     try:
         with open(info_path, "rb") as handle:
             info = json.loads(handle.read() or b"null")
         pid, host, since = int(info["pid"]), str(info["host"]), float(info["since"])
         stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(since))  # fails on NaN or absurd times
     except FileNotFoundError:
+        pid = kernel_holder(lock_fd) if lock_fd is not None else None
+        if pid is not None:
+            return f"pid {pid} on {_hostname()} (it has not written lock.json)"
         return "another process (it has not yet said who it is)"
     except (OSError, ValueError, TypeError, KeyError, OverflowError):
         return "an unknown process (lock.json is unreadable)"
@@ -88,7 +107,7 @@ class RegistryLock:
                 except BlockingIOError:
                     if time.monotonic() >= deadline:
                         raise BusyError(
-                            f"registry is locked by {describe_holder(self.info_path)}; gave up after {timeout:g}s",
+                            f"registry is locked by {describe_holder(self.info_path, fd)}; gave up after {timeout:g}s",
                             hint="wait for it to finish, or raise --lock-timeout",
                         ) from None
                     time.sleep(min(delay, max(0.0, deadline - time.monotonic())))

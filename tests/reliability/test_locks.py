@@ -61,6 +61,25 @@ def test_live_holder_is_waited_for_then_exit_4_naming_it(project, hold, tmp_path
     tally("locks: scenarios", 1)
 
 
+def test_holder_without_lock_json_is_named_from_the_kernel(project, tmp_path):
+    """A process that holds the flock but never wrote lock.json (another tool,
+    or mreg between the two steps) is still named, from /proc/locks."""
+    import fcntl
+    import os
+
+    f = tmp_path / "w.bin"
+    f.write_bytes(b"w")
+    fd = os.open(project / ".mreg" / "lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        run = cli(project, "register", "m", f, "--lock-timeout", "0.2", expect=4)
+    finally:
+        os.close(fd)
+    assert f"pid {os.getpid()}" in run.err.splitlines()[0], run
+    assert not (project / ".mreg" / "models" / "m").exists()
+    tally("locks: scenarios", 1)
+
+
 def test_dead_holder_lock_is_broken_with_a_warning(project, tmp_path):
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
