@@ -515,3 +515,11 @@ def test_a_pickle_is_never_unpickled(mreg, project, tmp_path):
     mreg("verify")
     assert not marker.exists()
     assert (project / "copy.pkl").read_bytes() == (project / "model.pkl").read_bytes()
+
+
+def test_a_dataset_folder_holding_the_registry_leaves_the_registry_out(mreg, project):
+    (project / "m.bin").write_bytes(b"model")
+    first = mreg("register", "a", "m.bin", "--dataset", "d=.", "--json").json["datasets"]["d"]
+    second = mreg("register", "b", "m.bin", "--dataset", "d=.", "--json").json["datasets"]["d"]
+    # The registry changed between the two registers; the project's own files did not.
+    assert first["digest"] == second["digest"] and first["size"] == len(b"model")

@@ -29,7 +29,7 @@ def _hash_dataset(registry: Registry, path: str) -> tuple[str, int, str]:
 
     if os.path.isdir(path):
         entries = []
-        for source in scan_directory(path, follow_symlinks=True):
+        for source in scan_directory(path, follow_symlinks=True, skip=registry.root):
             hexdigest, size = hash_file(source.path, True, source.info)
             entries.append({"path": source.relpath, "digest": format_digest(hexdigest), "size": size,
                             "executable": bool(source.info.st_mode & 0o111)})
