@@ -114,6 +114,9 @@ def test_progress_bars_only_at_a_terminal_and_only_for_large_work(mreg, project)
     assert "verifying" in drawn and "80.0 MiB" in drawn and out.startswith("ok:")
     out, drawn = _stderr_at_terminal(["get", "big", "-o", "copy.bin"], project)
     assert "writing big@1.0.0" in drawn
+    mreg("rm", "big@1.0.0")
+    out, drawn = _stderr_at_terminal(["gc", "--grace", "0s"], project)
+    assert "collecting" in drawn and "freed 1 object," in out
     piped = mreg("verify")
     assert piped.err == "" and piped.out.startswith("ok:")
     (project / "small.bin").write_bytes(b"tiny")

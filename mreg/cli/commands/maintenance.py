@@ -67,7 +67,10 @@ def gc(
       mreg gc --archived-older-than 30d
       0 3 * * *  cd /srv/models && mreg gc -q      # a cron line
     """
-    report = open_registry(repo, lock_timeout).gc(grace=grace, archived_older_than=archived_older_than, dry_run=dry_run)
+    registry = open_registry(repo, lock_timeout)
+    with ExitStack() as bars:
+        report = registry.gc(grace=grace, archived_older_than=archived_older_than, dry_run=dry_run,
+                             progress_for=lambda total: bars.enter_context(output.progress(total, "collecting")))
     if settings.wants_json(json):
         output.print_json(report)
         return
@@ -76,7 +79,8 @@ def gc(
     verb = "would free" if dry_run else "freed"
     for label in report["removed_versions"]:
         print(f"{'would remove' if dry_run else 'removed'} {label}")
-    print(f"{verb} {report['objects']} objects, {output.human_size(report['bytes'])}")
+    count = report["objects"]
+    print(f"{verb} {count} object{'' if count == 1 else 's'}, {output.human_size(report['bytes'])}")
 
 
 @app.command()

@@ -116,8 +116,12 @@ def _referenced(registry: Registry, models: list[dict], skip: set[tuple[str, str
 
 
 def gc(registry: Registry, *, grace: str | None = None, archived_older_than: str | None = None,
-       dry_run: bool = False, reason: str = "") -> dict:
-    """Remove long-archived versions (if asked), then unreferenced objects older than `grace`."""
+       dry_run: bool = False, reason: str = "", progress_for=None) -> dict:
+    """Remove long-archived versions (if asked), then unreferenced objects older than `grace`.
+
+    `progress_for(total_bytes)` may return a callback told the size of each
+    object as it is taken away (the command line draws a bar with it).
+    """
     config = registry.config
     grace_seconds = parse_duration(grace if grace is not None else config.gc_grace)
     archived_text = archived_older_than if archived_older_than is not None else config.gc_archived_older_than
@@ -167,8 +171,11 @@ def gc(registry: Registry, *, grace: str | None = None, archived_older_than: str
             else:
                 trash = os.path.join(own.path, _TRASH)
                 os.mkdir(trash)
-                for hexdigest, path, _ in candidates:
+                advance = progress_for(sum(size for _, _, size in candidates)) if progress_for else None
+                for hexdigest, path, size in candidates:
                     os.rename(path, os.path.join(trash, hexdigest))
+                    if advance:
+                        advance(size)
                 pinned_now = live_pins(registry, skip=own.path)
                 for hexdigest, path, size in candidates:
                     if hexdigest in pinned_now:
