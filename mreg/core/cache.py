@@ -73,13 +73,13 @@ def _read_cache(path: str) -> dict:
         return {}
 
 
-def _write_cache(layout: Layout, path: str, entries: dict) -> None:
-    """Replace the cache file; silently give up where the registry is not writable."""
+def _write_cache(layout: Layout, path: str, entries: dict, key: str = "models") -> None:
+    """Replace a cache file; silently give up where the registry is not writable."""
     temp = f"{path}.tmp-{os.getpid()}-{time.monotonic_ns()}"
     try:
         os.makedirs(layout.cache, exist_ok=True)
         with open(temp, "w", encoding="utf-8") as handle:
-            json.dump({"format": CACHE_FORMAT, "models": entries}, handle, ensure_ascii=False, separators=(",", ":"))
+            json.dump({"format": CACHE_FORMAT, key: entries}, handle, ensure_ascii=False, separators=(",", ":"))
         os.replace(temp, path)
     except OSError:
         try:
@@ -183,17 +183,7 @@ def remember_source(layout: Layout, info: os.stat_result, hexdigest: str) -> Non
     entries[key] = hexdigest
     while len(entries) > _SOURCES_MAX:
         entries.pop(next(iter(entries)))
-    temp = f"{path}.tmp-{os.getpid()}-{time.monotonic_ns()}"
-    try:
-        os.makedirs(layout.cache, exist_ok=True)
-        with open(temp, "w", encoding="utf-8") as handle:
-            json.dump({"format": CACHE_FORMAT, "sources": entries}, handle, separators=(",", ":"))
-        os.replace(temp, path)
-    except OSError:
-        try:
-            os.unlink(temp)
-        except OSError:
-            pass
+    _write_cache(layout, path, entries, key="sources")
 
 
 # --- search columns ------------------------------------------------------------------

@@ -11,13 +11,15 @@ import sys
 from mreg.cli import output
 
 
-def at_terminal(args: list[str], cwd, columns: int = 100) -> str:
-    """Run mreg with stdout on a pseudo-terminal; return what it drew."""
+def _run_on_pty(args: list[str], cwd, *, stream: str, columns: int = 100) -> tuple[str, str]:
+    """Run mreg with `stream` ("stdout" or "stderr") on a pseudo-terminal and the
+    other piped; return (what the pty showed, the piped text)."""
     main, child = pty.openpty()
     env = {**os.environ, "COLUMNS": str(columns), "LINES": "50", "TERM": "xterm-256color"}
-    env.pop("NO_COLOR", None)
-    proc = subprocess.Popen([sys.executable, "-m", "mreg", *args], cwd=cwd, stdout=child, stderr=subprocess.PIPE,
-                            stdin=subprocess.DEVNULL, env=env)
+    if stream == "stdout":
+        env.pop("NO_COLOR", None)
+    streams = {"stdout": child, "stderr": subprocess.PIPE} if stream == "stdout" else {"stdout": subprocess.PIPE, "stderr": child}
+    proc = subprocess.Popen([sys.executable, "-m", "mreg", *args], cwd=cwd, stdin=subprocess.DEVNULL, env=env, **streams)
     os.close(child)
     chunks = []
     while True:
@@ -28,10 +30,16 @@ def at_terminal(args: list[str], cwd, columns: int = 100) -> str:
         if not data:
             break
         chunks.append(data)
-    proc.wait(timeout=60)
+    piped = (proc.stderr if stream == "stdout" else proc.stdout).read()
+    proc.wait(timeout=120)
     os.close(main)
-    assert proc.returncode == 0, proc.stderr.read()
-    return b"".join(chunks).decode()
+    assert proc.returncode == 0, piped
+    return b"".join(chunks).decode(), piped.decode()
+
+
+def at_terminal(args: list[str], cwd, columns: int = 100) -> str:
+    """Run mreg with stdout on a pseudo-terminal; return what it drew."""
+    return _run_on_pty(args, cwd, stream="stdout", columns=columns)[0]
 
 
 def test_human_units():
@@ -83,25 +91,8 @@ def test_help_summaries_fit(mreg):
 
 def _stderr_at_terminal(args: list[str], cwd) -> tuple[str, str]:
     """Run mreg with stderr on a pseudo-terminal and stdout piped; return (stdout, what stderr drew)."""
-    main, child = pty.openpty()
-    env = {**os.environ, "COLUMNS": "100", "TERM": "xterm-256color"}
-    proc = subprocess.Popen([sys.executable, "-m", "mreg", *args], cwd=cwd, stdout=subprocess.PIPE, stderr=child,
-                            stdin=subprocess.DEVNULL, env=env)
-    os.close(child)
-    chunks = []
-    while True:
-        try:
-            data = os.read(main, 65536)
-        except OSError:
-            break
-        if not data:
-            break
-        chunks.append(data)
-    out = proc.stdout.read().decode()
-    proc.wait(timeout=120)
-    os.close(main)
-    assert proc.returncode == 0
-    return out, b"".join(chunks).decode()
+    drawn, out = _run_on_pty(args, cwd, stream="stderr")
+    return out, drawn
 
 
 def test_progress_bars_only_at_a_terminal_and_only_for_large_work(mreg, project):
