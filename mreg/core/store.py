@@ -15,6 +15,7 @@ long that writer takes (see `gc.py` for the other half of the protocol).
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import stat
@@ -23,7 +24,7 @@ from collections.abc import Iterator
 
 from mreg.core.fsutil import fsync_dir, syncfs, translate_os_errors
 from mreg.core.layout import Layout
-from mreg.errors import IntegrityError, UsageError
+from mreg.errors import IntegrityError, RefusedError, UsageError
 
 CHUNK = 1 << 20
 DIGEST_PREFIX = "sha256:"
@@ -174,8 +175,12 @@ def open_regular(path: str, *, follow: bool, expect: os.stat_result | None = Non
     flags = os.O_RDONLY | (0 if follow else os.O_NOFOLLOW)
     try:
         fd = os.open(path, flags)
+    except FileNotFoundError:
+        if expect is not None:
+            raise RefusedError(f"{path} disappeared while being stored; register again") from None
+        raise RefusedError(f"no such file: {path}") from None
     except OSError as exc:
-        if exc.errno == 40:  # ELOOP: it became a symbolic link
+        if exc.errno == errno.ELOOP:  # it became a symbolic link
             raise UsageError(f"{path} changed into a symbolic link while being stored") from None
         raise
     info = os.fstat(fd)

@@ -295,3 +295,17 @@ def test_the_registry_folder_is_left_out_of_a_directory_artifact(store, tmp_path
     assert [e["path"] for e in load_manifest(store, parse_digest(stored.digest))] == ["model.bin"]
     with pytest.raises(UsageError, match="inside the registry"):
         _put(store, project / ".mreg" / "objects")
+
+
+def test_a_file_that_vanishes_after_the_scan_is_a_clear_refusal(tmp_path):
+    from mreg.core.artifact import scan_directory
+    from mreg.core.store import open_regular
+    from mreg.errors import RefusedError
+
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "gone.bin").write_bytes(b"soon gone")
+    [source] = scan_directory(str(tree), follow_symlinks=False)
+    (tree / "gone.bin").unlink()
+    with pytest.raises(RefusedError, match="disappeared while being stored"):
+        open_regular(source.path, follow=False, expect=source.info)
