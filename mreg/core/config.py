@@ -6,7 +6,6 @@ The lifecycle is data: users change which moves are allowed by editing the
 
 from __future__ import annotations
 
-import os
 import sys
 from dataclasses import dataclass, field
 
@@ -197,7 +196,3 @@ def load_config(path: str) -> Config:
         if not isinstance(value, str):
             raise _fail(f"gc.{key}", "must be a duration string such as '24h' or '30d'")
     return Config(parse_lifecycle(data.get("lifecycle")), grace, archived)
-
-
-def config_exists(root: str) -> bool:
-    return os.path.isfile(os.path.join(root, "config.toml"))

@@ -38,7 +38,6 @@ _BY_SUFFIX = {
     ".mlmodel": "coreml",
 }
 _MAX_HEADER = 100 * 1024 * 1024
-_DTYPE_BYTES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1, "BOOL": 1}
 
 
 def safetensors_header(path: str) -> dict | None:

@@ -96,9 +96,3 @@ def syncfs(path: str) -> None:
             os.sync()  # no syncfs here (not Linux): flush everything
     finally:
         os.close(fd)
-
-
-def read_bytes(path: str) -> bytes:
-    """Read a whole small file (index, config, manifest)."""
-    with open(path, "rb") as handle:
-        return handle.read()

@@ -14,7 +14,6 @@ long that writer takes (see `gc.py` for the other half of the protocol).
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import hashlib
 import os
@@ -389,9 +388,3 @@ class ObjectStore:
                     for entry in entries:
                         if len(entry.name) == 62:
                             yield shard.name + entry.name, entry.path
-
-
-@contextlib.contextmanager
-def intake(layout: Layout) -> Iterator[Intake]:
-    with Intake(layout) as work:
-        yield work

@@ -25,7 +25,6 @@ import os
 import shutil
 import time
 
-from mreg.core import index as index_mod
 from mreg.core.artifact import referenced_objects
 from mreg.core.fsutil import translate_os_errors
 from mreg.core.ops.remove import drop_version
