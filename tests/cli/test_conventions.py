@@ -113,8 +113,7 @@ def test_every_command_but_init_takes_repo_and_json():
     assert {"init", "register", "show", "list", "ls", "get", "verify"} <= set(names)
     for name in names:
         options = {opt for param in group.get_command(None, name).params for opt in param.opts}
-        if name != "init":
-            assert "--repo" in options, name
+        assert "--repo" in options, name
         assert "--json" in options, name
 
 
@@ -298,3 +297,18 @@ def test_a_signal_during_a_long_register_cleans_up(mreg, project, signum, code, 
     mreg("register", "small", "small.bin", "--lock-timeout", "0")
     assert [r["name"] for r in mreg("list", "--json").json] == ["small"]
     mreg("verify")
+
+
+def test_init_honours_repo_and_mreg_repo_like_every_other_command(tmp_path):
+    run = Mreg(tmp_path)
+    run("init", "--repo", "a")
+    run("--repo", "b", "init")
+    run("init", env={"MREG_REPO": str(tmp_path / "c")})
+    for folder in "abc":
+        assert (tmp_path / folder / ".mreg" / "config.toml").is_file(), folder
+    assert not (tmp_path / ".mreg").exists()
+    # An explicit PATH wins over the variable; PATH and a different --repo is a usage error.
+    run("init", "d", env={"MREG_REPO": str(tmp_path / "e")})
+    assert (tmp_path / "d" / ".mreg").is_dir() and not (tmp_path / "e").exists()
+    r = run("init", "f", "--repo", "g", expect=2)
+    assert r.err.startswith("mreg: error:") and not (tmp_path / "f").exists() and not (tmp_path / "g").exists()

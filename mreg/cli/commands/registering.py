@@ -17,7 +17,8 @@ from mreg.cli.render import print_version
 
 @app.command()
 def init(
-    path: Annotated[Optional[str], typer.Argument(help="Project folder (default: the current one).")] = None,
+    path: Annotated[Optional[str], typer.Argument(help="Project folder (default: --repo, $MREG_REPO, else the current one).")] = None,
+    repo: Repo = None,
     json: Json = False,
     quiet: Quiet = False,
 ) -> None:
@@ -29,8 +30,11 @@ def init(
       mreg init ~/models     # elsewhere
     """
     import mreg
+    from mreg.errors import UsageError
 
-    registry = mreg.init(path)
+    if path and repo and os.path.abspath(path) != os.path.abspath(repo):
+        raise UsageError(f"init got two places: PATH {path!r} and --repo {repo!r}", hint="give one of them")
+    registry = mreg.init(path or repo or os.environ.get("MREG_REPO") or None)
     if settings.wants_json(json):
         output.print_json({"registry": registry.root, "format": 1})
     elif not quiet:
