@@ -523,3 +523,17 @@ def test_a_dataset_folder_holding_the_registry_leaves_the_registry_out(mreg, pro
     second = mreg("register", "b", "m.bin", "--dataset", "d=.", "--json").json["datasets"]["d"]
     # The registry changed between the two registers; the project's own files did not.
     assert first["digest"] == second["digest"] and first["size"] == len(b"model")
+
+
+def test_version_and_bump_together_is_a_usage_error_not_a_silently_ignored_bump(mreg, project, registry):
+    (project / "m.bin").write_bytes(b"model")
+    mreg("register", "m", "m.bin")
+    r = mreg("register", "m", "m.bin", "--version", "3.0.0", "--bump", "minor", expect=2)
+    assert r.err.startswith("mreg: error:") and "--bump" in r.err
+    assert [d["version"] for d in mreg("show", "m", "--json").json] == ["1.0.0"]
+    import mreg as api
+
+    with pytest.raises(api.MregError):
+        registry.register("m", str(project / "m.bin"), version="3.0.0", bump="minor")
+    assert mreg("register", "m", "m.bin", "--bump", "minor", "--json").json["version"] == "1.1.0"
+    assert registry.register("m", str(project / "m.bin"))["version"] == "1.1.1"

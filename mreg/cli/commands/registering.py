@@ -59,7 +59,7 @@ def register(
     name: Annotated[str, typer.Argument(metavar="NAME", help="Model name, e.g. sentiment or team/sentiment.")],
     path: Annotated[str, typer.Argument(metavar="PATH", help="The artifact: a file or a directory.")],
     version: Annotated[Optional[str], typer.Option("--version", "-V", metavar="X.Y.Z", help="Exact version (default: bump the highest).")] = None,
-    bump: Annotated[str, typer.Option("--bump", "-b", metavar="PART", help="major, minor or patch (default patch; the first version is 1.0.0).")] = "patch",
+    bump: Annotated[Optional[str], typer.Option("--bump", "-b", metavar="PART", help="major, minor or patch (default patch; the first version is 1.0.0).")] = None,
     metric: Metric = [],
     param: Param = [],
     tag: Tag = [],

@@ -100,7 +100,7 @@ def _next_version(model: dict, explicit: Version | None, bump: str) -> str:
         version = str(explicit)
         if version in model["versions"]:
             raise RefusedError(f"{model['name']}@{version} already exists",
-                               hint="omit --version to take the next one, or pass --bump")
+                               hint="omit --version to take the next one, or pass --bump instead")
         if version in model["removed"]:
             raise RefusedError(f"{model['name']}@{version} was removed; version numbers are never reused")
         return version
@@ -115,7 +115,7 @@ def register(
     path: str,
     *,
     version: str | None = None,
-    bump: str = "patch",
+    bump: str | None = None,
     metrics=(),
     params=(),
     tags=(),
@@ -133,6 +133,9 @@ def register(
 
     # Everything that can be refused is checked before a byte is stored.
     validate_name(name)
+    if bump is not None and version is not None:
+        raise UsageError("--version and --bump do not go together: give an exact version or a part to bump")
+    bump = bump or "patch"
     if bump not in BUMPS:
         raise UsageError(f"invalid --bump {bump!r}: expected one of {', '.join(BUMPS)}")
     explicit = Version.parse(version) if version is not None else None
