@@ -109,9 +109,8 @@ def _copy_hashing(src_fd: int, dst_fd: int, size_hint: int) -> tuple[str, int]:
     """Copy src to dst by hand, returning the SHA-256 and length of exactly the bytes written.
 
     The fallback where the kernel cannot copy (another filesystem, an old
-    kernel). One thread: a writer thread overlapped the copy with the hash, but
-    a signal landing inside its queue could leave the main thread waiting for
-    ever on the way out, and the in-kernel copy is faster still.
+    kernel). It stays on the main thread, so a signal (Ctrl-C, SIGTERM) always
+    interrupts it cleanly; where speed matters the in-kernel copy is used instead.
     """
     digest = hashlib.sha256()
     total = 0

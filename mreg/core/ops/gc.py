@@ -14,8 +14,9 @@ How gc never deletes an object that a running register will reference:
    found no object and stored its own copy.
 4. If gc dies with objects in its trash, the next gc puts them back first. A
    register that pinned one of them meanwhile finds it missing when it checks,
-   under the lock, before committing, and refuses (nothing is committed; run
-   it again).
+   under the lock, before committing; it puts the trash back itself (no gc can
+   run while it holds the lock) and refuses only if an object is still missing
+   (nothing is committed; run it again).
 5. Only objects older than the grace period are candidates, as a last guard.
 """
 

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from mreg.core import index as index_mod
 from mreg.core.history import read_events
-from mreg.core.names import parse_reference, validate_name
+from mreg.core.names import parse_reference
 from mreg.core.registry import Registry, document
 from mreg.core.semver import Version
 from mreg.errors import NotFoundError, UsageError
@@ -64,11 +64,10 @@ def history(registry: Registry, target: str | None = None, *, limit: int | None 
     if target is None:
         names = registry.model_names()
     else:
-        reference = parse_reference(target)
-        validate_name(reference.name)
+        reference = parse_reference(target)  # validates the name
         names = [reference.name]
         if reference.selector is not None:
-            model, version = registry.lookup(reference)
+            _, version = registry.lookup(reference)
         elif index_mod.load_model(registry.layout, reference.name) is None:
             raise NotFoundError(f"no model named {reference.name!r}", hint="mreg list shows the models")
     events: list[dict] = []

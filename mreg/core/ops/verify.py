@@ -13,7 +13,7 @@ from mreg.core.artifact import load_manifest
 from mreg.core.history import check_chain
 from mreg.core.names import parse_reference
 from mreg.core.registry import Registry
-from mreg.core.store import parse_digest
+from mreg.core.store import format_digest, parse_digest
 from mreg.errors import IntegrityError
 
 
@@ -29,7 +29,7 @@ def verify(registry: Registry, ref: str | None = None, *, progress_for=None) -> 
     """
     registry.config  # a damaged config is an integrity error of its own
     problems: list[dict] = []
-    # object hex digest -> (versions referencing it, expected role)
+    # object hex digest -> the versions referencing it (NAME@VERSION)
     uses: dict[str, list[str]] = {}
     manifests: dict[str, list[str]] = {}
     models_checked = 0
@@ -37,7 +37,7 @@ def verify(registry: Registry, ref: str | None = None, *, progress_for=None) -> 
 
     if ref is not None:
         reference = parse_reference(ref)
-        model, selected = registry.lookup(reference)
+        _, selected = registry.lookup(reference)
         names = [reference.name]
     else:
         names, selected = registry.model_names(), None
@@ -78,7 +78,7 @@ def verify(registry: Registry, ref: str | None = None, *, progress_for=None) -> 
             files = load_manifest(registry.store, hexdigest)
         except IntegrityError as exc:
             broken.add(hexdigest)
-            problems.append({"object": "sha256:" + hexdigest,
+            problems.append({"object": format_digest(hexdigest),
                              "path": _relative(registry, registry.store.path(hexdigest)),
                              "problem": exc.message, "versions": sorted(labels)})
             continue
@@ -103,7 +103,7 @@ def verify(registry: Registry, ref: str | None = None, *, progress_for=None) -> 
         if fault is None:
             checked_bytes += os.path.getsize(path)
         else:
-            problems.append({"object": "sha256:" + hexdigest, "path": _relative(registry, path),
+            problems.append({"object": format_digest(hexdigest), "path": _relative(registry, path),
                              "problem": fault, "versions": sorted(set(labels))})
     return {
         "ok": not problems,
