@@ -125,3 +125,12 @@ def test_a_hand_damaged_index_record_is_an_integrity_error_everywhere(mreg, proj
     index_path.write_text(json.dumps(index))
     assert mreg("verify", "--json", expect=3).json["problems"][0]["versions"] == ["a@*"]
     mreg("verify", "c@1.0.0")  # other models are untouched
+
+
+def test_verify_summary_counts_in_the_singular_and_the_plural(mreg, project):
+    (project / "m.bin").write_bytes(b"model")
+    mreg("register", "m", "m.bin")
+    assert mreg("verify").out.startswith("ok: checked 1 version, 1 object, ")
+    (project / "n.bin").write_bytes(b"other")
+    mreg("register", "m", "n.bin")
+    assert mreg("verify").out.startswith("ok: checked 2 versions, 2 objects, ")

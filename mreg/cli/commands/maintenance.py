@@ -104,8 +104,9 @@ def verify(
         output.print_json(report)
     elif not quiet:
         checked = report["checked"]
-        summary = (f"checked {checked['versions']} versions, {checked['objects']} objects, "
-                   f"{output.human_size(checked['bytes'])}")
+        versions, objects = checked["versions"], checked["objects"]
+        summary = (f"checked {versions} version{'' if versions == 1 else 's'}, "
+                   f"{objects} object{'' if objects == 1 else 's'}, {output.human_size(checked['bytes'])}")
         if report["ok"]:
             print(f"ok: {summary}")
         else:
