@@ -73,19 +73,24 @@ def _read_cache(path: str) -> dict:
         return {}
 
 
-def _write_cache(layout: Layout, path: str, entries: dict, key: str = "models") -> None:
+def _replace_file(path: str, data: bytes) -> None:
     """Replace a cache file; silently give up where the registry is not writable."""
     temp = f"{path}.tmp-{os.getpid()}-{time.monotonic_ns()}"
     try:
-        os.makedirs(layout.cache, exist_ok=True)
-        with open(temp, "w", encoding="utf-8") as handle:
-            json.dump({"format": CACHE_FORMAT, key: entries}, handle, ensure_ascii=False, separators=(",", ":"))
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(temp, "wb") as handle:
+            handle.write(data)
         os.replace(temp, path)
     except OSError:
         try:
             os.unlink(temp)
         except OSError:
             pass
+
+
+def _write_cache(path: str, entries: dict, key: str = "models") -> None:
+    data = {"format": CACHE_FORMAT, key: entries}
+    _replace_file(path, json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode())
 
 
 def _derive(layout: Layout, name: str) -> tuple[list[int], dict | None] | None:
@@ -139,7 +144,7 @@ def model_summaries(layout: Layout, names: list[str]) -> list[tuple[str, dict]]:
         if summary is not None:
             result.append((name, summary))
     if changed:
-        _write_cache(layout, path, entries)
+        _write_cache(path, entries)
     return result
 
 
@@ -183,7 +188,7 @@ def remember_source(layout: Layout, info: os.stat_result, hexdigest: str) -> Non
     entries[key] = hexdigest
     while len(entries) > _SOURCES_MAX:
         entries.pop(next(iter(entries)))
-    _write_cache(layout, path, entries, key="sources")
+    _write_cache(path, entries, key="sources")
 
 
 # --- search columns ------------------------------------------------------------------
@@ -305,17 +310,7 @@ def _load_search(layout: Layout, name: str, now: int, trust: bool = True) -> _Se
         return None
     model = index_mod.parse_model(raw, index_path, name)
     encoded, columns, lines = _encode_search(name, _identity(info), now, model)
-    temp = f"{path}.tmp-{os.getpid()}-{time.monotonic_ns()}"
-    try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(temp, "wb") as handle:
-            handle.write(encoded)
-        os.replace(temp, path)
-    except OSError:
-        try:
-            os.unlink(temp)
-        except OSError:
-            pass
+    _replace_file(path, encoded)
     return _SearchEntry(len(lines), columns=columns, lines=lines)
 
 
