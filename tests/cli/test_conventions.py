@@ -312,3 +312,21 @@ def test_init_honours_repo_and_mreg_repo_like_every_other_command(tmp_path):
     assert (tmp_path / "d" / ".mreg").is_dir() and not (tmp_path / "e").exists()
     r = run("init", "f", "--repo", "g", expect=2)
     assert r.err.startswith("mreg: error:") and not (tmp_path / "f").exists() and not (tmp_path / "g").exists()
+
+
+def test_every_command_takes_quiet_so_a_script_can_test_a_reference_by_exit_status(mreg, project):
+    from mreg.cli.app import command
+
+    group = command()
+    for name in group.list_commands(None):
+        options = {opt for param in group.get_command(None, name).params for opt in param.opts}
+        assert "-q" in options and "--quiet" in options, name
+    (project / "m.bin").write_bytes(b"x")
+    mreg("register", "m", "m.bin", "-q")
+    mreg("register", "m", "m.bin", "-q")
+    for args in (("show", "m@latest"), ("show", "m"), ("list",), ("ls",), ("history",), ("search", "version > 0.1.0"),
+                 ("diff", "m@1.0.0", "m@1.0.1")):
+        r = mreg(*args, "-q")
+        assert (r.out, r.err) == ("", ""), args
+    r = mreg("show", "m@production", "-q", expect=1)
+    assert r.out == "" and r.err.startswith("mreg: error:")

@@ -9,7 +9,7 @@ import typer
 from mreg.cli import complete, output, settings
 from mreg.cli.app import app
 from mreg.cli.context import open_registry
-from mreg.cli.options import Json, Repo
+from mreg.cli.options import Json, Quiet, Repo
 
 _REFS = "NAME@VERSION, NAME@latest or NAME@STAGE; a bare NAME is its latest version."
 
@@ -19,6 +19,7 @@ def diff(
     left: Annotated[str, typer.Argument(metavar="REF", help=f"The version to compare from: {_REFS}", autocompletion=complete.references)],
     right: Annotated[str, typer.Argument(metavar="REF", help="The version to compare to (of the same model or another).", autocompletion=complete.references)],
     json: Json = False,
+    quiet: Quiet = False,
     repo: Repo = None,
 ) -> None:
     """Compare two versions: metrics, params, tags, stage, size, files.
@@ -39,5 +40,5 @@ def diff(
     doc = compare(open_registry(repo), left, right)
     if settings.wants_json(json):
         output.print_json(doc)
-    else:
+    elif not quiet:
         show_diff(doc)

@@ -15,7 +15,7 @@ from mreg.errors import UsageError
 
 
 @app.command()
-def show(ref: ReadRef, json: Json = False, repo: Repo = None) -> None:
+def show(ref: ReadRef, json: Json = False, quiet: Quiet = False, repo: Repo = None) -> None:
     """Everything about one version, or a model's versions. With a bare NAME, every version of the model.
 
     \b
@@ -29,6 +29,8 @@ def show(ref: ReadRef, json: Json = False, repo: Repo = None) -> None:
         if settings.wants_json(json):
             output.print_json(docs)
             return
+        if quiet:
+            return
         output.table(
             ["VERSION", "STAGE", "SIZE", "CREATED", "BY", "DIGEST"],
             [[d["version"], d["stage"], output.human_size(d["size"]) if output.stdout_is_terminal() else d["size"],
@@ -39,14 +41,16 @@ def show(ref: ReadRef, json: Json = False, repo: Repo = None) -> None:
     doc = registry.show(ref)
     if settings.wants_json(json):
         output.print_json(doc)
-    else:
+    elif not quiet:
         show_version(doc)
 
 
-def _list(json: bool, repo: Optional[str]) -> None:
+def _list(json: bool, repo: Optional[str], quiet: bool = False) -> None:
     rows = open_registry(repo).list()
     if settings.wants_json(json):
         output.print_json(rows)
+        return
+    if quiet:
         return
     if not rows and output.stdout_is_terminal():
         output.message("no models yet: mreg register NAME PATH")
@@ -58,7 +62,7 @@ def _list(json: bool, repo: Optional[str]) -> None:
 
 
 @app.command("list")
-def list_(json: Json = False, repo: Repo = None) -> None:
+def list_(json: Json = False, quiet: Quiet = False, repo: Repo = None) -> None:
     """Models: versions, latest, production, last change. For each model: how many versions, the latest, the one in production, and when it last changed.
 
     \b
@@ -66,18 +70,18 @@ def list_(json: Json = False, repo: Repo = None) -> None:
       mreg list
       mreg list --json | jq -r '.[].name'
     """
-    _list(json, repo)
+    _list(json, repo, quiet)
 
 
 @app.command("ls", hidden=True)
-def ls(json: Json = False, repo: Repo = None) -> None:
+def ls(json: Json = False, quiet: Quiet = False, repo: Repo = None) -> None:
     """Alias of `mreg list`.
 
     \b
     Example:
       mreg ls
     """
-    _list(json, repo)
+    _list(json, repo, quiet)
 
 
 @app.command()
@@ -123,6 +127,7 @@ def history(
     since: Annotated[Optional[str], typer.Option("--since", metavar="WHEN", help="Only events after this: 7d, 12h, or a date.")] = None,
     action: Annotated[list[str], typer.Option("--action", "-a", help="Only these actions (register, transition, promote, supersede, rollback, update, rm, gc); repeatable.")] = [],
     json: Json = False,
+    quiet: Quiet = False,
     repo: Repo = None,
 ) -> None:
     """Events, newest first: who changed what, when and why.
@@ -136,7 +141,8 @@ def history(
     if settings.wants_json(json):
         output.print_json(events)
         return
-    show_history(events)
+    if not quiet:
+        show_history(events)
 
 
 @app.command()
@@ -148,6 +154,7 @@ def search(
     name: Annotated[Optional[str], typer.Option("--name", metavar="GLOB", help="Only models whose name matches.")] = None,
     stage: Annotated[Optional[str], typer.Option("--stage", "-s", help="Only versions in this stage.", autocompletion=complete.stages)] = None,
     json: Json = False,
+    quiet: Quiet = False,
     repo: Repo = None,
 ) -> None:
     """Versions matching a filter (see the README's filter language).
@@ -170,6 +177,8 @@ def search(
         raise
     if settings.wants_json(json):
         output.print_json(docs)
+        return
+    if quiet:
         return
     extra = [f for f in compile_filter(filter_text or "").fields if f.split(".")[0] in ("metrics", "params", "tags", "datasets")]
     if sort and sort not in extra and sort.split(".")[0] in ("metrics", "params", "tags", "datasets"):
