@@ -113,3 +113,14 @@ def test_quiet_and_plain_output(mreg, version):
     assert r.out == "" and r.err == ""
     r = mreg("update", "m@1.0.0", "-m", "acc=0.6")
     assert r.out == "updated m@1.0.0 (development)\n"
+
+
+def test_setting_and_unsetting_one_key_at_once_is_a_usage_error(mreg, version):
+    before = mreg("show", "m@1.0.0", "--json").json
+    events = len(mreg("history", "m", "--json").json)
+    for args in (("-m", "a=1", "--unset", "metrics.a"), ("--framework", "torch", "--unset", "framework"),
+                 ("-t", "k=v", "--unset", "tags.k")):
+        r = mreg("update", "m@1.0.0", *args, expect=2)
+        assert r.err.startswith("mreg: error:") and "both set and unset" in r.err
+    assert mreg("show", "m@1.0.0", "--json").json == before
+    assert len(mreg("history", "m", "--json").json) == events

@@ -43,6 +43,11 @@ def update(registry: Registry, ref: str, *, metrics=(), params=(), tags=(), desc
         wanted.append((group, name, _MISSING))
     if not wanted:
         raise UsageError("nothing to update", hint="pass -m, -p, -t, --description, --framework or --unset")
+    set_keys = {(group, key) for group, key, value in wanted if value is not _MISSING}
+    for group, key, value in wanted:
+        if value is _MISSING and (group, key) in set_keys:
+            label = group if key is None else f"{group}.{key}"
+            raise UsageError(f"{label} is both set and unset: pass one or the other")
 
     with registry.transaction() as tx:
         model, version = tx.lookup(ref)
