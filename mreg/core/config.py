@@ -195,4 +195,11 @@ def load_config(path: str) -> Config:
     for key, value in (("grace", grace), ("archived_older_than", archived)):
         if not isinstance(value, str):
             raise _fail(f"gc.{key}", "must be a duration string such as '24h' or '30d'")
+        if value or key == "grace":
+            from mreg.core.timeparse import parse_duration
+
+            try:
+                parse_duration(value)
+            except UsageError as exc:
+                raise _fail(f"gc.{key}", exc.message) from None
     return Config(parse_lifecycle(data.get("lifecycle")), grace, archived)

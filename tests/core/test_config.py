@@ -86,3 +86,15 @@ def test_damaged_files(tmp_path, text, fragment):
 def test_missing_file(tmp_path):
     with pytest.raises(IntegrityError, match="missing"):
         load_config(str(tmp_path / "config.toml"))
+
+
+@pytest.mark.parametrize("key, value", [("grace", "forever"), ("grace", ""), ("archived_older_than", "30 days")])
+def test_a_gc_default_that_is_not_a_duration_names_the_config_key(tmp_path, key, value):
+    # Otherwise `mreg gc -q` in cron says only "invalid duration", as if the command line were wrong.
+    data = default_config()
+    data["gc"][key] = value
+    path = tmp_path / "config.toml"
+    path.write_bytes(render_config(data))
+    with pytest.raises(IntegrityError) as caught:
+        load_config(str(path))
+    assert f"config.toml: gc.{key}:" in caught.value.message and caught.value.exit_code == ExitCode.INTEGRITY
