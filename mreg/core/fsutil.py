@@ -53,6 +53,13 @@ def fsync_dir(path: str) -> None:
         os.close(fd)
 
 
+def write_all(fd: int, data: bytes | memoryview) -> None:
+    """Write every byte of `data` (os.write may take only part of it)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
 def write_atomic(path: str, data: bytes, *, mode: int = 0o644) -> None:
     """Replace `path` with `data` atomically and durably."""
     directory = os.path.dirname(path) or "."
@@ -60,10 +67,7 @@ def write_atomic(path: str, data: bytes, *, mode: int = 0o644) -> None:
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, mode)
     try:
         try:
-            view = memoryview(data)
-            while view:
-                written = os.write(fd, view)
-                view = view[written:]
+            write_all(fd, data)
             os.fsync(fd)
         finally:
             os.close(fd)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import os
 
-from mreg.core.fsutil import fsync_dir
+from mreg.core.fsutil import fsync_dir, write_all
 from mreg.errors import IntegrityError
 
 ACTIONS = ("register", "transition", "promote", "supersede", "rollback", "update", "rm", "gc")
@@ -105,9 +105,7 @@ def append(path: str, committed_bytes: int, events: list[dict]) -> int:
         if size > committed_bytes:
             os.ftruncate(fd, committed_bytes)
         os.lseek(fd, committed_bytes, os.SEEK_SET)
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
+        write_all(fd, data)
         os.fsync(fd)
     finally:
         os.close(fd)

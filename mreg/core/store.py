@@ -21,7 +21,7 @@ import stat
 import uuid
 from collections.abc import Iterator
 
-from mreg.core.fsutil import fsync_dir, syncfs, translate_os_errors
+from mreg.core.fsutil import fsync_dir, syncfs, translate_os_errors, write_all
 from mreg.core.layout import Layout
 from mreg.errors import IntegrityError, RefusedError, UsageError
 
@@ -99,12 +99,6 @@ def _try_clone(src_fd: int, dst_fd: int) -> bool:
         return False
 
 
-def _write_all(fd: int, data: bytes | memoryview) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
-
-
 def _copy_hashing(src_fd: int, dst_fd: int, size_hint: int) -> tuple[str, int]:
     """Copy src to dst by hand, returning the SHA-256 and length of exactly the bytes written.
 
@@ -117,7 +111,7 @@ def _copy_hashing(src_fd: int, dst_fd: int, size_hint: int) -> tuple[str, int]:
     step = CHUNK if size_hint < _LARGE else 4 * CHUNK
     while chunk := os.read(src_fd, step):
         digest.update(chunk)
-        _write_all(dst_fd, chunk)
+        write_all(dst_fd, chunk)
         total += len(chunk)
     return digest.hexdigest(), total
 
@@ -347,7 +341,7 @@ class ObjectStore:
             total = 0
             while chunk := os.read(src, 4 * CHUNK):
                 digest.update(chunk)
-                _write_all(dst_fd, chunk)
+                write_all(dst_fd, chunk)
                 total += len(chunk)
                 if progress:
                     progress(len(chunk))
