@@ -8,6 +8,8 @@ import os
 import subprocess
 import sys
 
+from mregtest import Mreg
+
 
 def _hex(doc: dict) -> str:
     return doc["digest"].removeprefix("sha256:")
@@ -227,3 +229,25 @@ def test_get_streams_in_constant_memory(mreg, project, registry):
     peak = int(done.stdout.strip())
     assert peak < 128 << 20, f"get of a {size >> 20} MiB artifact peaked at {peak >> 20} MiB"
     assert (project / "copy.bin").stat().st_size == size
+
+
+def test_get_never_writes_into_or_over_the_registry(mreg, project, tmp_path):
+    (project / "m.bin").write_bytes(b"model")
+    (project / "dir").mkdir()
+    (project / "dir" / "a.txt").write_bytes(b"a")
+    mreg("register", "m", "m.bin")
+    mreg("register", "d", "dir")
+    config = (project / ".mreg" / "config.toml").read_bytes()
+    for args in (("m", "-o", ".mreg/config.toml", "--force"), ("m", "-o", ".mreg/objects/x"),
+                 ("m", "-o", ".mreg", "--force"), ("d", "-o", ".", "--force")):
+        r = mreg("get", *args, expect=1)
+        assert r.err.startswith("mreg: error:") and "registry" in r.err, args
+    r = Mreg(tmp_path)("--repo", str(project), "get", "d", "-o", str(project), "--force", expect=1)
+    assert "registry" in r.err
+    assert (project / ".mreg" / "config.toml").read_bytes() == config
+    assert not (project / ".mreg" / "objects" / "x").exists()
+    mreg("verify")
+    # An empty destination (an unset variable in a script) is a usage error, not the default name.
+    (project / "m.bin").unlink()
+    mreg("get", "m", "-o", "", expect=2)
+    assert not (project / "m.bin").exists()

@@ -17,6 +17,8 @@ def get(registry: Registry, ref: str, destination: str | None = None, *, force: 
     A file artifact written into an existing folder keeps its original file
     name, as `cp` does. An existing destination is replaced only with `force`.
     """
+    if destination is not None and not destination.strip():
+        raise UsageError("the destination (-o/--output) is empty")
     model, version = registry.lookup(ref)
     record = model["versions"][version]
     kind = record["kind"]
@@ -29,6 +31,11 @@ def get(registry: Registry, ref: str, destination: str | None = None, *, force: 
     parent = os.path.dirname(os.path.abspath(target))
     if not os.path.isdir(parent):
         raise RefusedError(f"cannot write {target}: folder {parent} does not exist")
+    store_root = os.path.realpath(registry.root)
+    written = os.path.realpath(target)
+    if written == store_root or written.startswith(store_root + os.sep) or store_root.startswith(written + os.sep):
+        raise RefusedError(f"cannot write {target}: it is the registry's own folder or holds it",
+                           hint="choose a destination outside .mreg/")
     replaced = None
     if os.path.lexists(target):
         empty_dir = kind == "directory" and os.path.isdir(target) and not os.path.islink(target) and not os.listdir(target)
