@@ -52,6 +52,22 @@ def sorted_versions(model: dict) -> list[str]:
     return sorted(model["versions"], key=Version.parse)
 
 
+def no_model(name: str) -> NotFoundError:
+    """The error for a model that has no versions (or never had any)."""
+    return NotFoundError(f"no model named {name!r}", hint="mreg list shows the models")
+
+
+def parse_version_reference(ref: str | Reference, *, explicit: bool) -> Reference:
+    """Parse `ref`; with `explicit`, a bare NAME is refused (commands that change a version need NAME@…)."""
+    reference = parse_reference(ref) if isinstance(ref, str) else ref
+    if explicit and reference.selector is None:
+        raise UsageError(
+            f"{reference.name!r} names a model, not a version",
+            hint=f"write {reference.name}@VERSION, {reference.name}@latest or {reference.name}@STAGE",
+        )
+    return reference
+
+
 class Registry:
     """One registry. Every method returns plain data (dicts, lists, strings)."""
 
@@ -91,7 +107,7 @@ class Registry:
         validate_name(name)
         model = index_mod.load_model(self.layout, name)
         if model is None or not model["versions"]:
-            raise NotFoundError(f"no model named {name!r}", hint="mreg list shows the models")
+            raise no_model(name)
         return model
 
     def model_names(self) -> list[str]:
@@ -121,12 +137,7 @@ class Registry:
 
     def lookup(self, ref: str | Reference, *, explicit: bool = False) -> tuple[dict, str]:
         """(model, version) for a reference; `explicit` demands NAME@… (commands that change a version)."""
-        reference = parse_reference(ref) if isinstance(ref, str) else ref
-        if explicit and reference.selector is None:
-            raise UsageError(
-                f"{reference.name!r} names a model, not a version",
-                hint=f"write {reference.name}@VERSION, {reference.name}@latest or {reference.name}@STAGE",
-            )
+        reference = parse_version_reference(ref, explicit=explicit)
         model = self.model(reference.name)
         return model, self.resolve(model, reference.selector)
 
@@ -271,21 +282,17 @@ class Transaction:
             model = index_mod.load_model(self.registry.layout, name)
             if model is None:
                 if not create:
-                    raise NotFoundError(f"no model named {name!r}", hint="mreg list shows the models")
+                    raise no_model(name)
                 model = index_mod.new_model(name)
             elif not model["versions"] and not create:
-                raise NotFoundError(f"no model named {name!r}", hint="mreg list shows the models")
+                raise no_model(name)
             self._models[name] = model
             self._events[name] = []
         return self._models[name]
 
     def lookup(self, ref: str, *, explicit: bool = True) -> tuple[dict, str]:
-        reference = parse_reference(ref)
-        if explicit and reference.selector is None:
-            raise UsageError(
-                f"{reference.name!r} names a model, not a version",
-                hint=f"write {reference.name}@VERSION, {reference.name}@latest or {reference.name}@STAGE",
-            )
+        """(model, version) for a reference, read fresh under the lock; NAME@… unless `explicit` is False."""
+        reference = parse_version_reference(ref, explicit=explicit)
         model = self.model(reference.name)
         return model, self.registry.resolve(model, reference.selector)
 

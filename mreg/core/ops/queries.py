@@ -7,9 +7,9 @@ from collections.abc import Iterator
 from mreg.core import index as index_mod
 from mreg.core.history import read_events
 from mreg.core.names import parse_reference
-from mreg.core.registry import Registry, document
+from mreg.core.registry import Registry, document, no_model
 from mreg.core.semver import Version
-from mreg.errors import NotFoundError, UsageError
+from mreg.errors import UsageError
 
 
 def _models(registry: Registry) -> Iterator[dict]:
@@ -69,7 +69,7 @@ def history(registry: Registry, target: str | None = None, *, limit: int | None 
         if reference.selector is not None:
             _, version = registry.lookup(reference)
         elif index_mod.load_model(registry.layout, reference.name) is None:
-            raise NotFoundError(f"no model named {reference.name!r}", hint="mreg list shows the models")
+            raise no_model(reference.name)
     events: list[dict] = []
     for name in names:
         for event in _model_events(registry, name):
