@@ -279,3 +279,12 @@ def test_a_crash_mid_commit_leaves_no_half_event(mreg, registry, project):
     assert len(after) == 6 and after[0]["reason"] == "six" and after[1:] == before
     assert len(path.read_bytes().splitlines()) == 6
     mreg("verify")
+
+
+def test_a_blank_mreg_user_falls_back_instead_of_recording_spaces(mreg, project):
+    (project / "m.bin").write_bytes(b"x")
+    doc = mreg("register", "m", "m.bin", "--json", env={"MREG_USER": "   "}).json
+    assert doc["created_by"].strip() and doc["created_by"] == doc["lineage"]["user"]
+    assert mreg("history", "m", "--json").json[0]["user"] == doc["created_by"]
+    doc = mreg("register", "m", "m.bin", "--json", env={"MREG_USER": " ana@example.com\n"}).json
+    assert doc["created_by"] == "ana@example.com"
