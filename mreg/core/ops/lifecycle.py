@@ -13,19 +13,23 @@ from mreg.core.semver import Version, is_version
 from mreg.errors import RefusedError, UsageError
 
 
+def _set_stage(tx: Transaction, record: dict, stage: str) -> str:
+    """Put a version record in `stage` as of this transaction; return the stage it left."""
+    source = record["stage"]
+    record["stage"] = stage
+    record["stage_changed_at"] = tx.now
+    return source
+
+
 def enter_stage(tx: Transaction, model: dict, version: str, target: str, action: str, reason: str) -> None:
     """Move `version` to `target`, superseding any other holder of an exclusive stage."""
     lifecycle = tx.registry.lifecycle
-    record = model["versions"][version]
-    source = record["stage"]
-    record["stage"] = target
-    record["stage_changed_at"] = tx.now
+    source = _set_stage(tx, model["versions"][version], target)
     tx.record(model, action, version, source=source, target=target, reason=reason)
     if target in lifecycle.exclusive:
         for other, other_record in model["versions"].items():
             if other != version and other_record["stage"] == target:
-                other_record["stage"] = lifecycle.retired
-                other_record["stage_changed_at"] = tx.now
+                _set_stage(tx, other_record, lifecycle.retired)
                 tx.record(model, "supersede", other, source=target, target=lifecycle.retired,
                           reason=f"superseded by {version}", details={"by": version})
     if target == lifecycle.release and action != "rollback":
@@ -80,7 +84,8 @@ def _was_released(tx: Transaction, name: str, version: str, release: str) -> boo
     return any(e.get("version") == version and e.get("to") == release for e in events)
 
 
-def _require_reason(reason: str | None) -> str:
+def _clean_reason(reason: str | None) -> str:
+    """The reason as the history records it: stripped, and '' when none was given."""
     return (reason or "").strip()
 
 
@@ -94,7 +99,7 @@ def transition(registry: Registry, ref: str, stage: str, reason: str = "") -> di
             raise RefusedError(f"{model['name']}@{version} is already in {stage}")
         if not lifecycle.allowed(current, stage):
             raise refuse_move(lifecycle, model["name"], version, current, stage)
-        enter_stage(tx, model, version, stage, "transition", _require_reason(reason))
+        enter_stage(tx, model, version, stage, "transition", _clean_reason(reason))
     return document(model["name"], model["versions"][version])
 
 
@@ -106,7 +111,7 @@ def promote(registry: Registry, ref: str, to: str | None = None, reason: str = "
         model, version = tx.lookup(ref)
         current = model["versions"][version]["stage"]
         for step in promotion_steps(lifecycle, model["name"], version, current, to):
-            enter_stage(tx, model, version, step, "promote", _require_reason(reason))
+            enter_stage(tx, model, version, step, "promote", _clean_reason(reason))
     return document(model["name"], model["versions"][version])
 
 
@@ -160,14 +165,11 @@ def rollback(registry: Registry, name: str, to: str | None = None, reason: str =
             position_to, target = earlier[0]
         else:
             raise RefusedError(f"{name} has no earlier {release} version to roll back to")
-        why = _require_reason(reason)
-        versions[holder]["stage"] = lifecycle.retired
-        versions[holder]["stage_changed_at"] = tx.now
+        why = _clean_reason(reason)
+        _set_stage(tx, versions[holder], lifecycle.retired)
         tx.record(model, "rollback", holder, source=release, target=lifecycle.retired, reason=why,
                   details={"replaced_by": target})
-        source = versions[target]["stage"]
-        versions[target]["stage"] = release
-        versions[target]["stage_changed_at"] = tx.now
+        source = _set_stage(tx, versions[target], release)
         tx.record(model, "rollback", target, source=source, target=release, reason=why,
                   details={"replaces": holder})
         del log[position_to + 1 :]
