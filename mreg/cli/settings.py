@@ -52,7 +52,7 @@ def wants_json(flag: bool) -> bool:
 
 def lock_timeout(option: float | None) -> float:
     if option is not None:
-        if option < 0:
+        if not option >= 0:  # also refuses nan
             raise UsageError("--lock-timeout must be 0 or more seconds")
         return option
     value = load().get("lock_timeout", 30)

@@ -330,3 +330,12 @@ def test_every_command_takes_quiet_so_a_script_can_test_a_reference_by_exit_stat
         assert (r.out, r.err) == ("", ""), args
     r = mreg("show", "m@production", "-q", expect=1)
     assert r.out == "" and r.err.startswith("mreg: error:")
+
+
+def test_a_lock_timeout_that_is_not_a_number_of_seconds_is_a_usage_error(mreg, project):
+    (project / "m.bin").write_bytes(b"x")
+    mreg("register", "m", "m.bin")
+    for value in ("nan", "-1", "-inf"):
+        r = mreg("transition", "m@1.0.0", "testing", "--lock-timeout", value, expect=2)
+        assert r.err.startswith("mreg: error: --lock-timeout"), value
+    assert mreg("show", "m@1.0.0", "--json").json["stage"] == "development"
