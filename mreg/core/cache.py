@@ -26,6 +26,7 @@ import os
 import time
 
 from mreg.core.layout import Layout
+from mreg.core.metadata import SECTIONS
 
 CACHE_FORMAT = 1
 SUMMARY_FILE = "models.json"
@@ -202,7 +203,6 @@ def remember_source(layout: Layout, info: os.stat_result, hexdigest: str) -> Non
 SEARCH_DIR = "search"
 _SIMPLE = ("name", "version", "stage", "created_at", "created_by", "description", "framework", "size", "files",
            "kind", "digest", "format", "parameters")
-_SECTIONS = ("metrics", "params", "tags", "datasets")
 
 
 def _search_path(layout: Layout, name: str) -> str:
@@ -215,7 +215,7 @@ def _encode_search(name: str, identity: list[int], derived_ns: int, model: dict)
     columns: dict[str, list] = {field: [] for field in _SIMPLE}
     keys: dict[str, None] = {}
     for record in records:
-        for section in _SECTIONS:
+        for section in SECTIONS:
             entries = record.get(section)
             if isinstance(entries, dict):
                 for key in entries:

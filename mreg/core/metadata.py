@@ -23,7 +23,9 @@ MAX_BYTES = 1 << 20
 MAX_DEPTH = 32
 MAX_KEY = 256
 MAX_INT_DIGITS = 64
-FIELDS = ("metrics", "params", "tags", "datasets")
+# The key-value sections of a version, in the order they are shown; search,
+# diff, update and the caches all name them from here.
+SECTIONS = ("metrics", "params", "tags", "datasets")
 TEXT_FIELDS = ("description", "framework")
 
 

@@ -38,6 +38,7 @@ from datetime import datetime
 from functools import lru_cache
 from collections.abc import Callable, Iterable
 
+from mreg.core.metadata import SECTIONS
 from mreg.core.semver import Version
 from mreg.core.timeparse import format_time, parse_time, parse_when, utc_now
 from mreg.errors import UsageError
@@ -58,17 +59,16 @@ SIMPLE_FIELDS = (
     "format",
     "parameters",
 )
-# Fields holding a mapping; a filter names one entry, as in `metrics.accuracy`.
-MAP_FIELDS = ("metrics", "params", "tags", "datasets")
+# The SECTIONS hold mappings; a filter names one entry, as in `metrics.accuracy`.
 # What `--sort` completes: the simple fields, then each mapping's prefix.
-KNOWN_FIELDS = SIMPLE_FIELDS + tuple(f"{section}." for section in MAP_FIELDS)
+KNOWN_FIELDS = SIMPLE_FIELDS + tuple(f"{section}." for section in SECTIONS)
 
 MAX_FILTER_LENGTH = 10_000
 MAX_DEPTH = 100  # parentheses and `not`s nested inside each other
 
 # How a field's values are read and compared, where it is not "any".
 _FIELD_TYPES = {"version": "version", "created_at": "time", "size": "size"}
-_KNOWN_FIELDS_TEXT = ", ".join(SIMPLE_FIELDS + tuple(f"{s}.KEY" for s in MAP_FIELDS))
+_KNOWN_FIELDS_TEXT = ", ".join(SIMPLE_FIELDS + tuple(f"{s}.KEY" for s in SECTIONS))
 
 _WORD = re.compile(r"[A-Za-z0-9_.:+\-]+", re.ASCII)
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*", re.ASCII)
@@ -615,20 +615,20 @@ def _field_from_token(token: _Token) -> FieldPath:
     """The field a word or quoted-key token names; errors are relative to the token."""
     if token.kind == "key":
         section, key = token.value
-        if section not in MAP_FIELDS:
+        if section not in SECTIONS:
             raise _unknown_field(section, token)
         return _map_field(section, key)
     word = token.text
     if "." not in word:
         if word in SIMPLE_FIELDS:
             return FieldPath(word, type=_FIELD_TYPES.get(word, "any"))
-        if word in MAP_FIELDS:
+        if word in SECTIONS:
             raise FilterError(f"field '{word}' needs a key, e.g. {word}.KEY", token.text, 0)
         raise _unknown_field(word, token)
     section, key = word.split(".", 1)
     if section in SIMPLE_FIELDS:
         raise FilterError(f"field '{section}' has no keys", token.text, 0)
-    if section not in MAP_FIELDS:
+    if section not in SECTIONS:
         raise _unknown_field(word, token)
     if not key:
         raise FilterError(f"expected a key after '{section}.'", token.text, len(word))
@@ -651,7 +651,7 @@ def _map_field(section: str, key: str) -> FieldPath:
 def _unknown_field(name: str, token: _Token) -> FilterError:
     from difflib import get_close_matches  # only on this error path
 
-    close = get_close_matches(name, SIMPLE_FIELDS + MAP_FIELDS, n=1)
+    close = get_close_matches(name, SIMPLE_FIELDS + SECTIONS, n=1)
     if close:
         hint = f" (did you mean '{close[0]}'?)"
     elif _KEY.fullmatch(name):

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
+from mreg.core.metadata import SECTIONS
 from mreg.core.registry import Registry, document
 
 # Top-level fields compared one to one, in the order people read them.
 FIELDS = ("stage", "kind", "digest", "size", "files", "format", "parameters", "framework", "description")
-# Key-value sections compared key by key.
-SECTIONS = ("metrics", "params", "tags", "datasets")
+# The key-value SECTIONS are compared key by key.
 
 
 def _is_number(value: object) -> bool:

@@ -46,7 +46,7 @@ def build_metadata(registry: Registry, *, metrics=(), params=(), tags=(), datase
     if metadata_file:
         loaded = md.load_metadata_file(metadata_file)
         for key, value in loaded.items():
-            if key in md.FIELDS:
+            if key in md.SECTIONS:
                 if not isinstance(value, dict):
                     raise UsageError(f"metadata file {metadata_file}: {key} must be a table/object")
                 fields[key] = dict(value)

@@ -14,7 +14,7 @@ def _parse_unset(key: str) -> tuple[str, str | None]:
     if key in _UNSETTABLE_TEXT:
         return key, None
     group, dot, name = key.partition(".")
-    if group in ("metrics", "params", "tags", "datasets") and dot and name:
+    if group in md.SECTIONS and dot and name:
         return group, name
     raise UsageError(
         f"cannot unset {key!r}: expected metrics.K, params.K, tags.K, datasets.K, description or framework"
