@@ -105,3 +105,18 @@ def test_api_and_cli_see_the_same_registry(registry, mreg, project):
     doc = registry.register("m", str(project / "f.bin"))
     assert mreg("show", "m", "--json").json == registry.versions("m")
     assert doc["version"] == "1.0.1"
+
+
+def test_the_api_takes_pathlib_paths_wherever_it_takes_a_path(tmp_path):
+    from pathlib import Path
+
+    registry = mreg.init(tmp_path / "proj")
+    registry = mreg.open(tmp_path / "proj")
+    (tmp_path / "m.bin").write_bytes(b"weights")
+    (tmp_path / "meta.json").write_text('{"metrics": {"acc": 0.5}}')
+    doc = registry.register("m", tmp_path / "m.bin", metadata_file=tmp_path / "meta.json")
+    assert doc["metrics"] == {"acc": 0.5}
+    written = registry.get("m", tmp_path / "copy.bin")
+    assert Path(written).read_bytes() == b"weights"
+    with pytest.raises(UsageError):
+        registry.get("m", "")

@@ -164,6 +164,7 @@ def _jsonable_toml(value: object) -> object:
 
 def load_metadata_file(path: str) -> dict:
     """Read a JSON or TOML metadata file (by suffix; else sniffed) into a plain dict."""
+    path = os.fspath(path)
     try:
         with open(path, "rb") as handle:
             data = handle.read(MAX_BYTES + 1)

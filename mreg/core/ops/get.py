@@ -17,6 +17,8 @@ def get(registry: Registry, ref: str, destination: str | None = None, *, force: 
     A file artifact written into an existing folder keeps its original file
     name, as `cp` does. An existing destination is replaced only with `force`.
     """
+    if destination is not None:
+        destination = os.fspath(destination)  # the Python API takes a pathlib.Path as well
     if destination is not None and not destination.strip():
         raise UsageError("the destination (-o/--output) is empty")
     model, version = registry.lookup(ref)
