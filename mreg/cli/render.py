@@ -235,8 +235,7 @@ def show_diff(doc: dict) -> None:
     terminal = output.stdout_is_terminal()
     rows = diff_rows(doc, terminal=terminal)
     if not terminal:
-        for key, a, b, change, _ in rows:
-            print(f"{key}\t{a}\t{b}\t{change}")
+        output.table([], [(key, a, b, change) for key, a, b, change, _ in rows])
         return
     from rich.markup import escape
     from rich.table import Table

@@ -67,3 +67,11 @@ def test_diff_errors(mreg, project):
     r = mreg("diff", "one@1.0.0", "one@9.9.9", expect=1)
     assert r.err.startswith("mreg: error: one has no version 9.9.9")
     mreg("diff", "one@1.0.0", expect=2)
+
+
+def test_piped_diff_keeps_one_difference_a_line_whatever_the_values_hold(mreg, project):
+    (project / "x.bin").write_bytes(b"x")
+    mreg("register", "m", "x.bin", "-q", "-d", "line1\nline2\ttab", "-t", "k=v\nw")
+    mreg("register", "m", "x.bin", "-q")
+    lines = mreg("diff", "m@1.0.0", "m@1.0.1").out.splitlines()
+    assert lines == ["description\tline1\\nline2\\ttab\t\tchanged", "tags.k\tv\\nw\t\tremoved"]
