@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import os
 
-SECTIONS = ("metrics", "params", "tags", "datasets")
-
 
 def _typed_repo(ctx) -> str | None:
     # Parsed options of the command and of `mreg` itself (innermost first).
@@ -99,6 +97,7 @@ def stages(ctx, incomplete: str) -> list[str]:
 
 def sort_fields(ctx, incomplete: str) -> list[str]:
     """Every field a search can sort by: the fixed ones, and the metrics, params, tags and datasets in use."""
+    from mreg.core.metadata import SECTIONS
     from mreg.core.query import SIMPLE_FIELDS
 
     fields = list(SIMPLE_FIELDS)

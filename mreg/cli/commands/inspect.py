@@ -164,6 +164,7 @@ def search(
       mreg search "metrics.accuracy >= 0.9 and created_at > -7d" --sort metrics.accuracy --desc
       mreg search "name like 'sent%' and version >= 1.10.0"
     """
+    from mreg.core.metadata import SECTIONS
     from mreg.core.query import FilterError, compile_filter, field_value
 
     registry = open_registry(repo)
@@ -180,8 +181,8 @@ def search(
         return
     if quiet:
         return
-    extra = [f for f in compile_filter(filter_text or "").fields if f.split(".")[0] in ("metrics", "params", "tags", "datasets")]
-    if sort and sort not in extra and sort.split(".")[0] in ("metrics", "params", "tags", "datasets"):
+    extra = [f for f in compile_filter(filter_text or "").fields if f.split(".")[0] in SECTIONS]
+    if sort and sort not in extra and sort.split(".")[0] in SECTIONS:
         extra.append(sort)
     output.table(
         ["NAME", "VERSION", "STAGE", *[f.upper() for f in extra], "CREATED"],
