@@ -22,9 +22,13 @@ def _on_sigterm(signum, frame):  # pragma: no cover - exercised through subproce
 
 
 def report(message: str, hint: str | None = None) -> None:
-    print(f"mreg: error: {message}", file=sys.stderr)
+    # One line, whatever a path or value in the message holds; a hint may be
+    # several `hint:` lines on purpose (a filter and the caret under its fault).
+    from mreg.cli.output import one_line
+
+    print(f"mreg: error: {one_line(message)}", file=sys.stderr)
     if hint:
-        print(f"hint: {hint}", file=sys.stderr)
+        print("hint: " + "\nhint: ".join(one_line(part) for part in hint.split("\nhint: ")), file=sys.stderr)
 
 
 def _silence_stdout() -> None:
@@ -58,8 +62,6 @@ def main(argv: list[str] | None = None) -> None:
     code = 0
     try:
         argv = _global_repo(list(sys.argv[1:] if argv is None else argv))
-        from mreg.cli import app as _app_module  # noqa: F401 - commands register on import
-
         result = command(argv).main(args=argv, prog_name="mreg", standalone_mode=False)
         code = result if isinstance(result, int) else 0
         if code == ExitCode.INTERRUPTED:

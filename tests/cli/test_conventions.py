@@ -339,3 +339,15 @@ def test_a_lock_timeout_that_is_not_a_number_of_seconds_is_a_usage_error(mreg, p
         r = mreg("transition", "m@1.0.0", "testing", "--lock-timeout", value, expect=2)
         assert r.err.startswith("mreg: error: --lock-timeout"), value
     assert mreg("show", "m@1.0.0", "--json").json["stage"] == "development"
+
+
+def test_an_error_naming_a_path_with_a_newline_is_still_one_line(mreg, project):
+    r = mreg("register", "m", "no\nsuch", expect=1)
+    assert r.err == "mreg: error: no such file or directory: no\\nsuch\n"
+    (project / "m.bin").write_bytes(b"x")
+    mreg("register", "m", "m.bin")
+    r = mreg("get", "m", "-o", "x\ny/z", expect=1)
+    assert len(r.err.splitlines()) == 1 and r.err.startswith("mreg: error: cannot write x\\ny/z")
+    # A filter's hint is two lines on purpose: the filter and the caret.
+    assert mreg("search", "metrics.a >> 1", expect=2).err.splitlines()[1:] == ["hint: metrics.a >> 1",
+                                                                              "hint:            ^"]
