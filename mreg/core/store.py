@@ -175,12 +175,15 @@ def _copy_in_kernel(src_fd: int, dst_fd: int) -> tuple[str, int] | None:
     return digest.hexdigest(), total
 
 
-def hash_fd(fd: int) -> tuple[str, int]:
+def hash_fd(fd: int, progress=None) -> tuple[str, int]:
+    """The SHA-256 and length of what is left to read in `fd`; `progress` is told each chunk's size."""
     digest = hashlib.sha256()
     total = 0
     while chunk := os.read(fd, 4 * CHUNK):
         digest.update(chunk)
         total += len(chunk)
+        if progress:
+            progress(len(chunk))
     return digest.hexdigest(), total
 
 
@@ -358,14 +361,10 @@ class ObjectStore:
         except FileNotFoundError:
             return "missing"
         try:
-            digest = hashlib.sha256()
-            while chunk := os.read(fd, 4 * CHUNK):
-                digest.update(chunk)
-                if progress:
-                    progress(len(chunk))
+            actual, _ = hash_fd(fd, progress)
         finally:
             os.close(fd)
-        return None if digest.hexdigest() == hexdigest else "corrupt (bytes do not match the digest)"
+        return None if actual == hexdigest else "corrupt (bytes do not match the digest)"
 
     def iter_objects(self) -> Iterator[tuple[str, str]]:
         """Every (hexdigest, path) in the store."""
