@@ -410,3 +410,21 @@ def test_lock_timeout_names_the_holder(mreg, registry, project, hold_lock):
     holder.kill()
     holder.wait()
     mreg("promote", ref, "--lock-timeout", "5", "--reason", "free now")
+
+
+def test_rollback_after_the_production_version_was_removed_puts_the_one_before_back(mreg, registry, project):
+    # Otherwise the version the removed one superseded is stuck in deprecated,
+    # from which the table allows only archived.
+    a, b, c = three_releases(mreg, registry, project)
+    mreg("rm", c, "--force", "--reason", "leaked data")
+    r = mreg("rollback", "m", "--reason", "restore", "--json")
+    assert r.json["version"] == b.split("@")[1] and r.json["stage"] == "production"
+    (event,) = [e for e in registry.history("m", limit=1)]
+    assert (event["action"], event["version"], event["from"], event["to"]) == ("rollback", "1.0.1", "deprecated",
+                                                                              "production")
+    mreg("rm", b, "--force")
+    assert mreg("rollback", "m", "--to", "1.0.0", "--reason", "x", "--json").json["stage"] == "production"
+    put_in(registry, project, "m", "development")
+    mreg("rm", a, "--force")
+    assert "no earlier" in mreg("rollback", "m", "--reason", "x", expect=1).err
+    mreg("verify")

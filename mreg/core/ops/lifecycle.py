@@ -135,9 +135,10 @@ def rollback(registry: Registry, name: str, to: str | None = None, reason: str =
         model = tx.model(name)
         versions = model["versions"]
         current = [v for v, r in versions.items() if r["stage"] == release]
-        if not current:
-            raise RefusedError(f"{name} has no version in {release} to roll back")
-        holder = current[0]
+        # With no holder (it was removed, or moved out by hand), a rollback
+        # still puts back the one before: it is the only way back for a
+        # version that was deprecated when the holder replaced it.
+        holder = current[0] if current else None
         log = model["released"]
         # Earlier holders, newest first, that still exist and are not archived.
         position = max((i for i, v in enumerate(log) if v == holder), default=len(log))
@@ -166,11 +167,12 @@ def rollback(registry: Registry, name: str, to: str | None = None, reason: str =
         else:
             raise RefusedError(f"{name} has no earlier {release} version to roll back to")
         why = _clean_reason(reason)
-        _set_stage(tx, versions[holder], lifecycle.retired)
-        tx.record(model, "rollback", holder, source=release, target=lifecycle.retired, reason=why,
-                  details={"replaced_by": target})
+        if holder is not None:
+            _set_stage(tx, versions[holder], lifecycle.retired)
+            tx.record(model, "rollback", holder, source=release, target=lifecycle.retired, reason=why,
+                      details={"replaced_by": target})
         source = _set_stage(tx, versions[target], release)
         tx.record(model, "rollback", target, source=source, target=release, reason=why,
-                  details={"replaces": holder})
+                  details={"replaces": holder} if holder is not None else {})
         del log[position_to + 1 :]
     return document(name, versions[target])
