@@ -126,7 +126,6 @@ def gc(registry: Registry, *, grace: str | None = None, archived_older_than: str
     grace_seconds = parse_duration(grace if grace is not None else config.gc_grace)
     archived_text = archived_older_than if archived_older_than is not None else config.gc_archived_older_than
     archived_seconds = parse_duration(archived_text) if archived_text else None
-    lifecycle = registry.lifecycle
     now = time.time()
     report = {"removed_versions": [], "objects": 0, "bytes": 0, "dry_run": dry_run, "temporary": 0}
 
@@ -134,14 +133,11 @@ def gc(registry: Registry, *, grace: str | None = None, archived_older_than: str
         with translate_os_errors("collect garbage"):
             recover_trash(registry)
         models = [tx.model(name, create=True) for name in registry.model_names()]
-        doomed: set[tuple[str, str]] = set()
+        expired = []
         if archived_seconds is not None:
-            for model in models:
-                for version, record in sorted(model["versions"].items()):
-                    changed = parse_time(record.get("stage_changed_at") or record["created_at"]).timestamp()
-                    if record["stage"] == lifecycle.archived and now - changed > archived_seconds:
-                        doomed.add((model["name"], version))
-                        report["removed_versions"].append(f"{model['name']}@{version}")
+            expired = _archived_longer_than(models, registry.lifecycle.archived, now, archived_seconds)
+        report["removed_versions"] = [f"{name}@{version}" for name, version in expired]
+        doomed = set(expired)
         if not dry_run and doomed:
             for model in models:
                 for name, version in sorted(doomed):
@@ -154,38 +150,62 @@ def gc(registry: Registry, *, grace: str | None = None, archived_older_than: str
         referenced = _referenced(registry, models, doomed if dry_run else set())
         pinned = live_pins(registry, skip=own.path)
         cutoff = now - grace_seconds
-        candidates: list[tuple[str, str, int]] = []
         with translate_os_errors("collect garbage"):
-            for hexdigest, path in registry.store.iter_objects():
-                if hexdigest in referenced or hexdigest in pinned:
-                    continue
-                try:
-                    info = os.lstat(path)
-                except FileNotFoundError:
-                    continue
-                if info.st_mtime < cutoff:
-                    candidates.append((hexdigest, path, info.st_size))
+            candidates = _candidates(registry, referenced | pinned, cutoff)
             if dry_run:
                 report["objects"] = len(candidates)
                 report["bytes"] = sum(size for _, _, size in candidates)
             else:
-                trash = os.path.join(own.path, _TRASH)
-                os.mkdir(trash)
-                advance = progress_for(sum(size for _, _, size in candidates)) if progress_for else None
-                for hexdigest, path, size in candidates:
-                    os.rename(path, os.path.join(trash, hexdigest))
-                    if advance:
-                        advance(size)
-                pinned_now = live_pins(registry, skip=own.path)
-                for hexdigest, path, size in candidates:
-                    if hexdigest in pinned_now:
-                        os.rename(os.path.join(trash, hexdigest), path)
-                    else:
-                        report["objects"] += 1
-                        report["bytes"] += size
-                shutil.rmtree(trash)
+                report["objects"], report["bytes"] = _take_away(registry, candidates, own, progress_for)
             report["temporary"] = _clean_dead_intakes(registry, cutoff, dry_run, skip=own.path)
     return report
+
+
+def _archived_longer_than(models: list[dict], archived: str, now: float, seconds: float) -> list[tuple[str, str]]:
+    """(name, version) of every version that has sat in the `archived` stage for more than `seconds`."""
+    expired = []
+    for model in models:
+        for version, record in sorted(model["versions"].items()):
+            changed = parse_time(record.get("stage_changed_at") or record["created_at"]).timestamp()
+            if record["stage"] == archived and now - changed > seconds:
+                expired.append((model["name"], version))
+    return expired
+
+
+def _candidates(registry: Registry, keep: set[str], cutoff: float) -> list[tuple[str, str, int]]:
+    """(hexdigest, path, size) of every object not in `keep` and last changed before `cutoff`."""
+    candidates = []
+    for hexdigest, path in registry.store.iter_objects():
+        if hexdigest in keep:
+            continue
+        try:
+            info = os.lstat(path)
+        except FileNotFoundError:
+            continue
+        if info.st_mtime < cutoff:
+            candidates.append((hexdigest, path, info.st_size))
+    return candidates
+
+
+def _take_away(registry: Registry, candidates: list[tuple[str, str, int]], own: Intake, progress_for) -> tuple[int, int]:
+    """Delete the candidates by way of gc's trash (step 3 above); return the objects and bytes freed."""
+    trash = os.path.join(own.path, _TRASH)
+    os.mkdir(trash)
+    advance = progress_for(sum(size for _, _, size in candidates)) if progress_for else None
+    for hexdigest, path, size in candidates:
+        os.rename(path, os.path.join(trash, hexdigest))
+        if advance:
+            advance(size)
+    pinned_now = live_pins(registry, skip=own.path)
+    objects = freed = 0
+    for hexdigest, path, size in candidates:
+        if hexdigest in pinned_now:
+            os.rename(os.path.join(trash, hexdigest), path)
+        else:
+            objects += 1
+            freed += size
+    shutil.rmtree(trash)
+    return objects, freed
 
 
 def _clean_dead_intakes(registry: Registry, cutoff: float, dry_run: bool, skip: str) -> int:
