@@ -113,6 +113,11 @@ def _report_unexpected(exc: BaseException) -> int:
         report(message, hint)
         return exc.exit_code if exc.exit_code != 1 or not isinstance(exc, click_exc.UsageError) else ExitCode.USAGE
     if isinstance(exc, SystemExit):
+        if isinstance(exc.__context__, BrokenPipeError):
+            # typer met the closed pipe first (`mreg history | head -1`) and
+            # exits 1, which means "refused" here: answer as for SIGPIPE.
+            _silence_stdout()
+            return 141
         return exc.code if isinstance(exc.code, int) else 1
     if isinstance(exc, OSError):
         from mreg.core.fsutil import storage_error

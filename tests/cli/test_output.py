@@ -113,3 +113,18 @@ def test_progress_bars_only_at_a_terminal_and_only_for_large_work(mreg, project)
     (project / "small.bin").write_bytes(b"tiny")
     out, drawn = _stderr_at_terminal(["register", "small", "small.bin"], project)
     assert "storing" not in drawn
+
+
+def test_a_reader_that_stops_early_gets_the_sigpipe_status_not_refused(mreg, project, registry):
+    # `mreg history | head -1` under `set -o pipefail`: 141 as for any writer
+    # killed by SIGPIPE, never 1 ("refused or not found"), and no error line.
+    (project / "m.bin").write_bytes(b"x")
+    registry.register("m", str(project / "m.bin"))
+    for i in range(12):
+        registry.update("m@1.0.0", metrics=[f"i={i}"], reason="r" * 10_000)
+    process = subprocess.Popen([sys.executable, "-m", "mreg", "history"], cwd=project, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE)
+    process.stdout.readline()
+    process.stdout.close()
+    err = process.stderr.read()
+    assert process.wait(timeout=60) == 141 and err == b""
