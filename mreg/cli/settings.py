@@ -55,5 +55,7 @@ def lock_timeout(option: float | None) -> float:
         if not option >= 0:  # also refuses nan
             raise UsageError("--lock-timeout must be 0 or more seconds")
         return option
-    value = load().get("lock_timeout", 30)
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 30.0
+    from mreg.core.lock import DEFAULT_TIMEOUT
+
+    value = load().get("lock_timeout", DEFAULT_TIMEOUT)
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else DEFAULT_TIMEOUT
