@@ -85,7 +85,11 @@ def find_registry(repo: str | None = None, start: str | None = None) -> Layout:
             if os.path.isfile(os.path.join(candidate, "config.toml")):
                 return Layout(candidate)
         raise NotFoundError(f"no mreg registry at {explicit}", hint=f"run: mreg init {explicit}")
-    here = os.path.abspath(start or os.getcwd())
+    try:
+        here = os.path.abspath(start or os.getcwd())
+    except FileNotFoundError:
+        raise NotFoundError("the current folder no longer exists, so no registry can be found from it",
+                            hint="cd to a folder that exists, or pass --repo PATH") from None
     while True:
         candidate = os.path.join(here, REGISTRY_DIR)
         if os.path.isfile(os.path.join(candidate, "config.toml")):

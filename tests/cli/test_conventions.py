@@ -351,3 +351,18 @@ def test_an_error_naming_a_path_with_a_newline_is_still_one_line(mreg, project):
     # A filter's hint is two lines on purpose: the filter and the caret.
     assert mreg("search", "metrics.a >> 1", expect=2).err.splitlines()[1:] == ["hint: metrics.a >> 1",
                                                                               "hint:            ^"]
+
+
+def test_a_deleted_current_folder_is_named_as_the_problem(tmp_path, project):
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    probe = ("import os, subprocess, sys\n"
+             f"os.chdir({str(gone)!r}); os.rmdir({str(gone)!r})\n"
+             "done = subprocess.run([sys.executable, '-m', 'mreg', 'list'], capture_output=True, text=True)\n"
+             "print(done.returncode); print(done.stderr, end='')\n"
+             f"done = subprocess.run([sys.executable, '-m', 'mreg', 'list', '--repo', {str(project)!r}])\n"
+             "print(done.returncode)\n")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
+                         env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))).stdout.splitlines()
+    assert out[0] == "1" and out[1].startswith("mreg: error: the current folder no longer exists")
+    assert out[-1] == "0"
