@@ -21,6 +21,22 @@ def _relative(registry: Registry, path: str) -> str:
     return os.path.relpath(path, os.path.dirname(registry.root))
 
 
+def _object_problem(registry: Registry, hexdigest: str, problem: str, labels: list[str]) -> dict:
+    return {"object": format_digest(hexdigest), "path": _relative(registry, registry.store.path(hexdigest)),
+            "problem": problem, "versions": sorted(set(labels))}
+
+
+def _stored_size(registry: Registry, hexdigests) -> int:
+    """The bytes these objects take in the store; a missing one counts nothing."""
+    total = 0
+    for hexdigest in hexdigests:
+        try:
+            total += os.path.getsize(registry.store.path(hexdigest))
+        except OSError:
+            pass
+    return total
+
+
 def verify(registry: Registry, ref: str | None = None, *, progress_for=None) -> dict:
     """Check everything (or one version, with its model's index and history); never raises for damage found.
 
@@ -78,33 +94,21 @@ def verify(registry: Registry, ref: str | None = None, *, progress_for=None) -> 
             files = load_manifest(registry.store, hexdigest)
         except IntegrityError as exc:
             broken.add(hexdigest)
-            problems.append({"object": format_digest(hexdigest),
-                             "path": _relative(registry, registry.store.path(hexdigest)),
-                             "problem": exc.message, "versions": sorted(labels)})
+            problems.append(_object_problem(registry, hexdigest, exc.message, labels))
             continue
         for entry in files:
             uses.setdefault(parse_digest(entry["digest"]), []).extend(labels)
 
     checked_bytes = 0
-    progress = None
-    if progress_for is not None:
-        total = 0
-        for hexdigest in uses:
-            try:
-                total += os.path.getsize(registry.store.path(hexdigest))
-            except OSError:
-                pass
-        progress = progress_for(total)
+    progress = progress_for(_stored_size(registry, uses)) if progress_for is not None else None
     for hexdigest, labels in uses.items():
         if hexdigest in broken:
             continue
-        path = registry.store.path(hexdigest)
         fault = registry.store.check(hexdigest, progress)
         if fault is None:
-            checked_bytes += os.path.getsize(path)
+            checked_bytes += os.path.getsize(registry.store.path(hexdigest))
         else:
-            problems.append({"object": format_digest(hexdigest), "path": _relative(registry, path),
-                             "problem": fault, "versions": sorted(set(labels))})
+            problems.append(_object_problem(registry, hexdigest, fault, labels))
     return {
         "ok": not problems,
         "checked": {"models": models_checked, "versions": versions_checked, "objects": len(uses), "bytes": checked_bytes},
