@@ -157,15 +157,15 @@ def store_artifact(
     except FileNotFoundError:
         raise RefusedError(f"no such file or directory: {path}") from None
     filename = os.path.basename(os.path.normpath(os.path.abspath(path)))
+    registry_root = os.path.realpath(store.layout.root)
+    if _inside(os.path.realpath(path), registry_root):
+        raise UsageError(f"cannot store {path}: it is inside the registry ({store.layout.root})")
     if stat.S_ISREG(info.st_mode):
         hexdigest, size, _ = _store_one(store, path, intake, True, progress)
         facts = facts_mod.file_facts(store.path(hexdigest), filename)
         return Stored(format_digest(hexdigest), "file", size, 1, filename, facts, [hexdigest])
     if not stat.S_ISDIR(info.st_mode):
         raise UsageError(f"cannot store {path}: not a regular file or directory")
-    registry_root = os.path.realpath(store.layout.root)
-    if _inside(os.path.realpath(path), registry_root):
-        raise UsageError(f"cannot store {path}: it is inside the registry ({store.layout.root})")
     sources = scan_directory(path, follow_symlinks=follow_symlinks, skip=registry_root)
     durable = len(sources) <= _FSYNC_EACH_MAX
     entries = []

@@ -537,3 +537,11 @@ def test_version_and_bump_together_is_a_usage_error_not_a_silently_ignored_bump(
         registry.register("m", str(project / "m.bin"), version="3.0.0", bump="minor")
     assert mreg("register", "m", "m.bin", "--bump", "minor", "--json").json["version"] == "1.1.0"
     assert registry.register("m", str(project / "m.bin"))["version"] == "1.1.1"
+
+
+def test_a_single_file_inside_the_registry_is_refused_like_a_folder_there(mreg, project):
+    (project / "m.bin").write_bytes(b"model")
+    digest = mreg("register", "m", "m.bin", "--json").json["digest"].removeprefix("sha256:")
+    for inside in (".mreg/config.toml", f".mreg/objects/{digest[:2]}/{digest[2:]}"):
+        assert "inside the registry" in mreg("register", "bad", inside, expect=2).err, inside
+    assert [m["name"] for m in mreg("list", "--json").json] == ["m"]
