@@ -1,12 +1,16 @@
 """A derived read cache under `.mreg/cache/`, for questions about every model at once.
 
+Three kinds of file live here: per-model summaries for `list` (`models.json`),
+per-model search columns (`search/`), and source hints for the store
+(`sources.json`, below). The first two are described here.
+
 The index files stay the only source of truth. The cache holds, for each
 model, a small summary derived from its `_index.json` (what `mreg list`
 shows), tagged with that file's identity when it was read: inode, size,
 mtime and ctime. A reader re-derives every entry whose file no longer has
 that identity, drops entries of models that are gone, and rewrites the cache
-if anything changed. Writers never touch it, so a write still costs the same
-at any registry size, and a register costs the next `list` one index file.
+if anything changed. Index writers never touch it, so a write still costs the
+same at any registry size, and a register costs the next `list` one index file.
 
 Every index write replaces the file by a rename, so its identity changes.
 One corner is left, the one git calls "racily clean": a file replaced twice
