@@ -2,7 +2,8 @@
 
 Three kinds of file live here: per-model summaries for `list` (`models.json`),
 per-model search columns (`search/`), and source hints for the store
-(`sources.json`, below). The first two are described here.
+(`sources.json`). The summaries are described here; the hints and the search
+columns in their own sections below.
 
 The index files stay the only source of truth. The cache holds, for each
 model, a small summary derived from its `_index.json` (what `mreg list`
