@@ -36,7 +36,7 @@ def list_models(registry: Registry) -> list[dict]:
 
 def all_documents(registry: Registry) -> Iterator[dict]:
     for model in _models(registry):
-        for version, record in model["versions"].items():
+        for record in model["versions"].values():
             yield document(model["name"], record)
 
 
