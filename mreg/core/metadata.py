@@ -172,6 +172,7 @@ def load_metadata_file(path: str) -> dict:
         raise UsageError(f"cannot read metadata file {path}: {exc.strerror or exc}") from None
     if len(data) > MAX_BYTES:
         raise UsageError(f"metadata file {path} is larger than {MAX_BYTES} bytes (1 MiB)")
+    data = data.removeprefix(b"\xef\xbb\xbf")  # the byte-order mark Windows editors write
     is_toml = path.endswith(".toml") or (not path.endswith(".json") and not data.lstrip()[:1] in (b"{", b"["))
     if is_toml:
         import sys

@@ -173,3 +173,11 @@ def test_a_fault_inside_a_metadata_file_names_the_file_and_the_field(tmp_path):
     with pytest.raises(UsageError) as caught:
         md.load_metadata_file(str(path))
     assert caught.value.message == f"metadata file {path}: params.lr holds nan: numbers must be finite"
+
+
+@pytest.mark.parametrize("filename", ["m.json", "m.toml", "m"])
+def test_a_byte_order_mark_is_ignored(tmp_path, filename):
+    # What Notepad and PowerShell's Out-File write at the top of a UTF-8 file.
+    text = '{"metrics": {"acc": 0.5}}' if filename != "m.toml" else "[metrics]\nacc = 0.5\n"
+    (tmp_path / filename).write_bytes(b"\xef\xbb\xbf" + text.encode())
+    assert md.load_metadata_file(str(tmp_path / filename)) == {"metrics": {"acc": 0.5}}
