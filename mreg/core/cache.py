@@ -99,8 +99,8 @@ def _write_cache(path: str, entries: dict, key: str = "models") -> None:
     _replace_file(path, json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode())
 
 
-def _derive(layout: Layout, name: str) -> tuple[list[int], dict | None] | None:
-    """(identity, summary) read from one open file, so the two always agree; None if the model is gone."""
+def _read_index(layout: Layout, name: str) -> tuple[list[int], dict] | None:
+    """(identity, model) of an index read from one open file, so the two always agree; None if the model is gone."""
     from mreg.core import index as index_mod
 
     path = layout.index_path(name)
@@ -110,7 +110,16 @@ def _derive(layout: Layout, name: str) -> tuple[list[int], dict | None] | None:
             data = handle.read()
     except (FileNotFoundError, NotADirectoryError):
         return None
-    return _identity(info), summarize(index_mod.parse_model(data, path, name))
+    return _identity(info), index_mod.parse_model(data, path, name)
+
+
+def _derive(layout: Layout, name: str) -> tuple[list[int], dict | None] | None:
+    """(identity, summary) of a model's index; None if the model is gone."""
+    read = _read_index(layout, name)
+    if read is None:
+        return None
+    identity, model = read
+    return identity, summarize(model)
 
 
 def model_summaries(layout: Layout, names: list[str]) -> list[tuple[str, dict]]:
@@ -288,8 +297,6 @@ class _SearchEntry:
 
 def _load_search(layout: Layout, name: str, now: int, trust: bool = True) -> _SearchEntry | None:
     """A model's search entry, from its cache file when that still matches the index."""
-    from mreg.core import index as index_mod
-
     index_path = layout.index_path(name)
     path = _search_path(layout, name)
     try:
@@ -307,14 +314,11 @@ def _load_search(layout: Layout, name: str, now: int, trust: bool = True) -> _Se
                                 docs=header["docs"])
     except (OSError, ValueError, AttributeError, TypeError, KeyError, RecursionError):
         pass
-    try:
-        with open(index_path, "rb") as handle:
-            info = os.fstat(handle.fileno())
-            raw = handle.read()
-    except (FileNotFoundError, NotADirectoryError):
+    read = _read_index(layout, name)
+    if read is None:
         return None
-    model = index_mod.parse_model(raw, index_path, name)
-    encoded, columns, lines = _encode_search(name, _identity(info), now, model)
+    identity, model = read
+    encoded, columns, lines = _encode_search(name, identity, now, model)
     _replace_file(path, encoded)
     return _SearchEntry(len(lines), columns=columns, lines=lines)
 
