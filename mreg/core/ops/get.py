@@ -24,12 +24,14 @@ def get(registry: Registry, ref: str, destination: str | None = None, *, force: 
     model, version = registry.lookup(ref)
     record = model["versions"][version]
     kind = record["kind"]
-    target = destination or record.get("filename") or model["name"].rsplit("/", 1)[-1]
+    # The name the artifact had when registered, else the model's last name segment.
+    filename = record.get("filename") or model["name"].rsplit("/", 1)[-1]
+    target = destination or filename
     if kind == "file" and target.endswith(os.sep) and not os.path.isdir(target):
         # `cp f.bin out/` means "into the folder out": it must exist.
         raise RefusedError(f"cannot write into {target}: no such folder")
     if kind == "file" and os.path.isdir(target):
-        target = os.path.join(target, record.get("filename") or model["name"].rsplit("/", 1)[-1])
+        target = os.path.join(target, filename)
     parent = os.path.dirname(os.path.abspath(target))
     if not os.path.isdir(parent):
         raise RefusedError(f"cannot write {target}: folder {parent} does not exist")
