@@ -121,6 +121,9 @@ class Registry:
             return max(versions, key=Version.parse)
         if is_version(selector):
             version = str(Version.parse(selector))
+            if version not in versions and version in model.get("removed", ()):
+                raise NotFoundError(f"{name}@{version} was removed",
+                                    hint=f"mreg history {name}@{version} shows when, by whom and why")
             if version not in versions:
                 known = ", ".join(sorted_versions(model)[-5:])
                 raise NotFoundError(f"{name} has no version {version}", hint=f"latest versions: {known}")

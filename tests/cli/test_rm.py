@@ -147,3 +147,20 @@ def test_an_object_shared_by_two_versions_survives_removing_one(mreg, project):
     mreg("get", "b@1.0.0", "-o", str(project / "out.bin"))
     assert hashlib.sha256((project / "out.bin").read_bytes()).hexdigest() == b["digest"].split(":")[1]
     mreg("verify")
+
+
+def test_a_removed_version_keeps_its_history_and_says_it_was_removed(mreg, project):
+    (project / "m.bin").write_bytes(b"model")
+    mreg("register", "m", "m.bin")
+    mreg("register", "m", "m.bin")
+    mreg("rm", "m@1.0.0", "--reason", "leaked data")
+    events = mreg("history", "m@1.0.0", "--json").json
+    assert [(e["action"], e["reason"]) for e in events] == [("rm", "leaked data"), ("register", "")]
+    assert mreg("history", "m@v1.0.0", "--json").json == events
+    r = mreg("show", "m@1.0.0", expect=1)
+    assert r.err.startswith("mreg: error: m@1.0.0 was removed") and "mreg history m@1.0.0" in r.err
+    mreg("get", "m@1.0.0", "-o", "x", expect=1)
+    mreg("history", "m@9.9.9", expect=1)
+    # A whole model removed: its versions' histories stay readable too.
+    mreg("rm", "m", "--all", "--yes")
+    assert mreg("history", "m@1.0.1", "--json").json[0]["action"] == "rm"

@@ -48,6 +48,17 @@ def _model_events(registry: Registry, name: str) -> list[dict]:
     return read_events(registry.layout.history_path(name), meta["events"])
 
 
+def _removed_version(registry: Registry, name: str, selector: str) -> str | None:
+    """`selector` as a version that was removed: its events stay, to say who removed it and why."""
+    from mreg.core.semver import is_version
+
+    if not is_version(selector):
+        return None
+    model = index_mod.load_model(registry.layout, name)
+    version = str(Version.parse(selector))
+    return version if model is not None and version in model["removed"] else None
+
+
 def history(registry: Registry, target: str | None = None, *, limit: int | None = None, since: str | None = None,
             actions: list[str] | tuple[str, ...] = ()) -> list[dict]:
     """Events newest first; of one model (`NAME`), one version (`NAME@SEL`), or everything."""
@@ -67,7 +78,9 @@ def history(registry: Registry, target: str | None = None, *, limit: int | None 
         reference = parse_reference(target)  # validates the name
         names = [reference.name]
         if reference.selector is not None:
-            _, version = registry.lookup(reference)
+            version = _removed_version(registry, reference.name, reference.selector)
+            if version is None:
+                _, version = registry.lookup(reference)
         elif index_mod.load_model(registry.layout, reference.name) is None:
             raise no_model(reference.name)
     events: list[dict] = []
