@@ -44,13 +44,18 @@ def load_model(layout: Layout, name: str) -> dict | None:
     return parse_model(data, path, name)
 
 
+def _damaged(path: str, name: str | None, detail: str = "") -> IntegrityError:
+    return IntegrityError(f"the index of model {name or path} is damaged{detail} ({path})", hint=_RECOVERY)
+
+
 def parse_model(data: bytes, path: str, name: str | None = None) -> dict:
+    """Decode and check an index document; an IntegrityError names what is wrong with it."""
     try:
         model = json.loads(data)
     except (ValueError, RecursionError):
-        raise IntegrityError(f"the index of model {name or path} is damaged ({path})", hint=_RECOVERY) from None
+        raise _damaged(path, name) from None
     if not isinstance(model, dict) or not isinstance(model.get("versions"), dict) or not isinstance(model.get("history"), dict):
-        raise IntegrityError(f"the index of model {name or path} is damaged ({path})", hint=_RECOVERY)
+        raise _damaged(path, name)
     if not isinstance(model.get("format"), int) or model["format"] > INDEX_FORMAT:
         raise IntegrityError(
             f"the index of model {name or path} has format {model.get('format')!r}, unknown to this mreg",
@@ -62,8 +67,7 @@ def parse_model(data: bytes, path: str, name: str | None = None) -> dict:
         # A hand-edited record must fail here, as an integrity error, not later as a crash.
         fault = _record_fault(version, record)
         if fault:
-            raise IntegrityError(f"the index of model {name or path} is damaged: version {version[:40]!r} {fault} ({path})",
-                                 hint=_RECOVERY)
+            raise _damaged(path, name, f": version {version[:40]!r} {fault}")
     return model
 
 
