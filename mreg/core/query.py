@@ -60,7 +60,7 @@ SIMPLE_FIELDS = (
     "parameters",
 )
 # The SECTIONS hold mappings; a filter names one entry, as in `metrics.accuracy`.
-# What `--sort` completes: the simple fields, then each mapping's prefix.
+# Every field a filter or `--sort` can name: the simple fields, then each section's prefix.
 KNOWN_FIELDS = SIMPLE_FIELDS + tuple(f"{section}." for section in SECTIONS)
 
 MAX_FILTER_LENGTH = 10_000
