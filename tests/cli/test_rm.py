@@ -164,3 +164,13 @@ def test_a_removed_version_keeps_its_history_and_says_it_was_removed(mreg, proje
     # A whole model removed: its versions' histories stay readable too.
     mreg("rm", "m", "--all", "--yes")
     assert mreg("history", "m@1.0.1", "--json").json[0]["action"] == "rm"
+
+
+def test_no_answer_at_the_prompt_is_a_no_not_an_interruption(mreg, project, three):
+    code, shown = run_at_terminal(project, ["rm", "m", "--all"], b"\x04")  # Ctrl-D
+    assert code == 1 and "nothing removed" in shown and "interrupted" not in shown, shown
+    code, shown = run_at_terminal(project, ["rm", "m", "--all"], b"\n")
+    assert code == 1 and "nothing removed" in shown, shown
+    assert len(mreg("show", "m", "--json").json) == 3
+    code, shown = run_at_terminal(project, ["rm", "m", "--all"], b"YES\n")
+    assert code == 0, shown

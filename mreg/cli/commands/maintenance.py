@@ -39,7 +39,12 @@ def rm(
         if not sys.stdin.isatty():
             raise RefusedError(f"removing every version of {ref} needs --yes (no terminal to ask)")
         count = len(registry.versions(ref))
-        if not typer.confirm(f"Remove all {count} versions of {ref}?", default=False, err=True):
+        what = "the only version" if count == 1 else f"all {count} versions"
+        print(f"Remove {what} of {ref}? [y/N]: ", end="", file=sys.stderr, flush=True)
+        answer = sys.stdin.readline()  # Ctrl-D (no answer) is a no; Ctrl-C stays an interruption
+        if not answer.endswith("\n"):
+            print(file=sys.stderr)
+        if answer.strip().lower() not in ("y", "yes"):
             raise RefusedError("nothing removed")
     removed = registry.remove(ref, all_versions=all_versions, force=force, reason=reason)
     if settings.wants_json(json):
