@@ -30,13 +30,14 @@ def init(
       mreg init ~/models     # elsewhere
     """
     import mreg
+    from mreg.core.config import FORMAT_VERSION
     from mreg.errors import UsageError
 
     if path and repo and os.path.abspath(path) != os.path.abspath(repo):
         raise UsageError(f"init got two places: PATH {path!r} and --repo {repo!r}", hint="give one of them")
     registry = mreg.init(path or repo or os.environ.get("MREG_REPO") or None)
     if settings.wants_json(json):
-        output.print_json({"registry": registry.root, "format": 1})
+        output.print_json({"registry": registry.root, "format": FORMAT_VERSION})
     elif not quiet:
         print(f"registry ready at {registry.root}")
 
