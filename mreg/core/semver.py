@@ -75,9 +75,15 @@ class Version:
 
     def bump(self, part: str) -> "Version":
         """The next version after this one, raising `major`, `minor` or `patch`."""
+        # A prerelease of the very version a bump would reach is released by
+        # it (2.0.0-rc.1 → 2.0.0 for major, 1.2.0-beta → 1.2.0 for minor), as npm does.
         if part == "major":
+            if self.prerelease and self.minor == 0 and self.patch == 0:
+                return Version(self.major, 0, 0)
             return Version(self.major + 1, 0, 0)
         if part == "minor":
+            if self.prerelease and self.patch == 0:
+                return Version(self.major, self.minor, 0)
             return Version(self.major, self.minor + 1, 0)
         if part == "patch":
             if self.prerelease:  # 1.2.0-rc.1 → 1.2.0, as npm and cargo do

@@ -545,3 +545,15 @@ def test_a_single_file_inside_the_registry_is_refused_like_a_folder_there(mreg, 
     for inside in (".mreg/config.toml", f".mreg/objects/{digest[:2]}/{digest[2:]}"):
         assert "inside the registry" in mreg("register", "bad", inside, expect=2).err, inside
     assert [m["name"] for m in mreg("list", "--json").json] == ["m"]
+
+
+@pytest.mark.parametrize(("pre", "bump", "expected"), [
+    ("2.0.0-rc.1", "major", "2.0.0"), ("2.0.0-rc.1", "minor", "2.0.0"), ("2.0.0-rc.1", "patch", "2.0.0"),
+    ("1.2.0-beta", "major", "2.0.0"), ("1.2.0-beta", "minor", "1.2.0"), ("1.2.0-beta", "patch", "1.2.0"),
+    ("1.2.3-beta", "major", "2.0.0"), ("1.2.3-beta", "minor", "1.3.0"), ("1.2.3-beta", "patch", "1.2.3"),
+])
+def test_a_bump_from_a_prerelease_releases_it_when_it_is_the_version_reached(mreg, project, pre, bump, expected):
+    # 2.0.0-rc.1 then --bump major is the 2.0.0 release, not 3.0.0 (npm's rule, already applied to patch).
+    (project / "m.bin").write_bytes(b"v1")
+    mreg("register", "m", "m.bin", "--version", pre)
+    assert mreg("register", "m", "m.bin", "--bump", bump, "--json").json["version"] == expected
