@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from mreg.errors import NotFoundError
 
 REGISTRY_DIR = ".mreg"
+CONFIG_FILE = "config.toml"  # its presence is what makes a folder a registry
 INDEX_FILE = "_index.json"
 HISTORY_FILE = "_history.jsonl"
 
@@ -35,7 +36,7 @@ class Layout:
 
     @property
     def config(self) -> str:
-        return os.path.join(self.root, "config.toml")
+        return os.path.join(self.root, CONFIG_FILE)
 
     @property
     def objects(self) -> str:
@@ -82,7 +83,7 @@ def find_registry(repo: str | None = None, start: str | None = None) -> Layout:
     if explicit:
         path = os.path.abspath(explicit)
         for candidate in (os.path.join(path, REGISTRY_DIR), path):
-            if os.path.isfile(os.path.join(candidate, "config.toml")):
+            if os.path.isfile(os.path.join(candidate, CONFIG_FILE)):
                 return Layout(candidate)
         raise NotFoundError(f"no mreg registry at {explicit}", hint=f"run: mreg init {explicit}")
     try:
@@ -92,7 +93,7 @@ def find_registry(repo: str | None = None, start: str | None = None) -> Layout:
                             hint="cd to a folder that exists, or pass --repo PATH") from None
     while True:
         candidate = os.path.join(here, REGISTRY_DIR)
-        if os.path.isfile(os.path.join(candidate, "config.toml")):
+        if os.path.isfile(os.path.join(candidate, CONFIG_FILE)):
             return Layout(candidate)
         parent = os.path.dirname(here)
         if parent == here:
