@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from mreg.core import facts as facts_mod
+from mreg.core import notices
 from mreg.core.store import Intake, ObjectStore, format_digest, open_regular, parse_digest
 from mreg.errors import IntegrityError, RefusedError, UsageError
 
@@ -123,8 +124,6 @@ def scan_directory(root: str, *, follow_symlinks: bool, skip: str | None = None)
     if not found:
         raise UsageError(f"cannot store {root}: the directory holds no files")
     for relpath in skipped:
-        from mreg.core import notices
-
         notices.warn(f"left out {relpath}/: it is the registry itself")
     return found
 
