@@ -120,3 +120,23 @@ def test_the_api_takes_pathlib_paths_wherever_it_takes_a_path(tmp_path):
     assert Path(written).read_bytes() == b"weights"
     with pytest.raises(UsageError):
         registry.get("m", "")
+
+
+def test_metadata_as_dicts_from_python(tmp_path):
+    """A notebook passes typed dicts; the CLI passes K=V strings; both land the same."""
+    import mreg
+    from mreg.errors import UsageError
+
+    registry = mreg.init(str(tmp_path))
+    (tmp_path / "m.bin").write_bytes(b"weights")
+    doc = registry.register("m", str(tmp_path / "m.bin"), metrics={"accuracy": 0.93, "epochs": 3},
+                            params={"lr": 3e-4, "layers": [64, 32]}, tags={"team": "nlp"})
+    assert doc["metrics"] == {"accuracy": 0.93, "epochs": 3}
+    assert doc["params"] == {"lr": 3e-4, "layers": [64, 32]} and doc["tags"] == {"team": "nlp"}
+    updated = registry.update("m@1.0.0", metrics={"f1": 0.9}, tags=["reviewed=yes"])
+    assert updated["metrics"] == {"accuracy": 0.93, "epochs": 3, "f1": 0.9} and updated["tags"]["reviewed"] == "yes"
+    for bad in ({"metrics": {"acc": "high"}}, {"metrics": {"acc": True}}, {"tags": {"t": 1}},
+                {"metrics": {"acc": float("nan")}}, {"metrics": "acc=0.9"}):
+        with pytest.raises(UsageError):
+            registry.register("m", str(tmp_path / "m.bin"), **bad)
+    assert [v["version"] for v in registry.versions("m")] == ["1.0.0"]

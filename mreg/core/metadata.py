@@ -117,6 +117,48 @@ def split_pair(text: str, option: str, *, value_required: bool = True) -> tuple[
     return _check_key(key.strip(), option), value
 
 
+def _typed_value(section: str, key: str, value: object) -> object:
+    """A value given as data (a dict from the Python API), checked as its section requires."""
+    if section == "metrics":
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise UsageError(f"metric {key!r} must be a number, got {value!r}")
+        return check_value(value, f"metric {key!r}")
+    if section == "tags":
+        if not isinstance(value, str):
+            raise UsageError(f"tag {key!r} must be text, got {value!r}")
+        return check_value(value, f"tag {key!r}")
+    return check_value(value, f"param {key!r}")
+
+
+_OPTIONS = (("metrics", "--metric"), ("params", "--param"), ("tags", "--tag"))
+
+
+def option_pairs(metrics=(), params=(), tags=()) -> list[tuple[str, str, object]]:
+    """(section, key, value) from -m/-p/-t.
+
+    Each is a list of `K=V` strings (the command line: metrics parsed as
+    numbers, params as numbers or true/false where they read as one) or a
+    dict of typed values (the Python API: `metrics={"accuracy": 0.93}`).
+    """
+    pairs: list[tuple[str, str, object]] = []
+    for (section, option), items in zip(_OPTIONS, (metrics, params, tags)):
+        if isinstance(items, dict):
+            pairs += [(section, _check_key(k, option), _typed_value(section, k, v)) for k, v in items.items()]
+            continue
+        if isinstance(items, str):
+            raise UsageError(f"{section} takes a list of KEY=VALUE strings or a dict, not one string {items!r}")
+        for item in items:
+            key, text = split_pair(item, option, value_required=section != "tags")
+            if section == "metrics":
+                value: object = parse_number(text, f"metric {key!r}")
+            elif section == "params":
+                value = parse_scalar(text)
+            else:
+                value = text
+            pairs.append((section, key, value))
+    return pairs
+
+
 def _reject_duplicates(pairs: list[tuple[str, object]]) -> dict:
     result: dict = {}
     for key, value in pairs:

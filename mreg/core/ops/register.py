@@ -62,15 +62,8 @@ def build_metadata(registry: Registry, *, metrics=(), params=(), tags=(), datase
         for key, value in fields["tags"].items():
             if not isinstance(value, str):
                 raise UsageError(f"metadata file {metadata_file}: tag {key!r} must be text, got {value!r}")
-    for item in metrics:
-        key, value = md.split_pair(item, "--metric")
-        fields["metrics"][key] = md.parse_number(value, f"metric {key!r}")
-    for item in params:
-        key, value = md.split_pair(item, "--param")
-        fields["params"][key] = md.parse_scalar(value)
-    for item in tags:
-        key, value = md.split_pair(item, "--tag", value_required=False)
-        fields["tags"][key] = value
+    for section, key, value in md.option_pairs(metrics, params, tags):
+        fields[section][key] = value
     datasets_in = dict(fields["datasets"])
     for item in datasets:
         key, value = md.split_pair(item, "--dataset")

@@ -24,16 +24,8 @@ def _parse_unset(key: str) -> tuple[str, str | None]:
 def update(registry: Registry, ref: str, *, metrics=(), params=(), tags=(), description: str | None = None,
            framework: str | None = None, unset=(), reason: str = "") -> dict:
     """Apply `-m/-p/-t`, `--description`, `--framework` and `--unset`; record what changed (old → new)."""
-    wanted: list[tuple[str, str | None, object]] = []  # (group, key, new value or _MISSING to unset)
-    for item in metrics:
-        key, value = md.split_pair(item, "--metric")
-        wanted.append(("metrics", key, md.parse_number(value, f"metric {key!r}")))
-    for item in params:
-        key, value = md.split_pair(item, "--param")
-        wanted.append(("params", key, md.parse_scalar(value)))
-    for item in tags:
-        key, value = md.split_pair(item, "--tag", value_required=False)
-        wanted.append(("tags", key, value))
+    # (group, key, new value or _MISSING to unset)
+    wanted: list[tuple[str, str | None, object]] = list(md.option_pairs(metrics, params, tags))
     if description is not None:
         wanted.append(("description", None, md.check_value(description, "description")))
     if framework is not None:
