@@ -73,3 +73,18 @@ def write_safetensors(path: Path, tensors: dict[str, tuple[str, list[int]]]) -> 
     raw += b" " * ((8 - len(raw) % 8) % 8)
     path.write_bytes(struct.pack("<Q", len(raw)) + raw + bytes(offset))
     return count
+
+
+def peak_rss_of(cwd: Path, *args: str) -> int:
+    """Peak resident memory, in bytes, of one real `mreg ARGS…` process (which must succeed).
+
+    Measured from a small parent of its own: ru_maxrss of RUSAGE_CHILDREN in
+    the test process would include every earlier child."""
+    probe = (
+        "import resource, subprocess, sys\n"
+        f"done = subprocess.run([sys.executable, '-m', 'mreg', *{list(args)!r}], capture_output=True, text=True)\n"
+        "assert done.returncode == 0, done.stderr\n"
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], cwd=cwd, capture_output=True, text=True, check=True)
+    return int(done.stdout.strip())

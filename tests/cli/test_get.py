@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 
-from mregtest import Mreg
+from mregtest import Mreg, peak_rss_of
 
 
 def _hex(doc: dict) -> str:
@@ -218,15 +218,7 @@ def test_get_streams_in_constant_memory(mreg, project, registry):
         handle.write(os.urandom(4096))
     registry.register("big", str(project / "big.bin"))
     (project / "big.bin").unlink()
-    probe = (
-        "import resource, subprocess, sys\n"
-        "done = subprocess.run([sys.executable, '-m', 'mreg', 'get', 'big', '-o', 'copy.bin'],"
-        " capture_output=True, text=True)\n"
-        "assert done.returncode == 0, done.stderr\n"
-        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024)\n"
-    )
-    done = subprocess.run([sys.executable, "-c", probe], cwd=project, capture_output=True, text=True, check=True)
-    peak = int(done.stdout.strip())
+    peak = peak_rss_of(project, "get", "big", "-o", "copy.bin")
     assert peak < 128 << 20, f"get of a {size >> 20} MiB artifact peaked at {peak >> 20} MiB"
     assert (project / "copy.bin").stat().st_size == size
 

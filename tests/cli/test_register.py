@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from mregtest import write_safetensors
+from mregtest import peak_rss_of, write_safetensors
 
 
 def _objects(project) -> list[str]:
@@ -449,15 +449,7 @@ def test_register_streams_in_constant_memory(mreg, project):
         handle.truncate(size)  # sparse: cheap to make, read at full speed
         handle.seek(size // 2)
         handle.write(os.urandom(4096))
-    probe = (
-        "import resource, subprocess, sys\n"
-        "done = subprocess.run([sys.executable, '-m', 'mreg', 'register', 'big', 'big.bin', '--json'],"
-        " capture_output=True, text=True)\n"
-        "assert done.returncode == 0, done.stderr\n"
-        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024)\n"
-    )
-    done = subprocess.run([sys.executable, "-c", probe], cwd=project, capture_output=True, text=True, check=True)
-    peak = int(done.stdout.strip())
+    peak = peak_rss_of(project, "register", "big", "big.bin", "--json")
     assert peak < 128 << 20, f"register of a {size >> 20} MiB file peaked at {peak >> 20} MiB"
     assert mreg("show", "big", "--json").json[0]["size"] == size
 
