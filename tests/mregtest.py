@@ -88,3 +88,14 @@ def peak_rss_of(cwd: Path, *args: str) -> int:
     )
     done = subprocess.run([sys.executable, "-c", probe], cwd=cwd, capture_output=True, text=True, check=True)
     return int(done.stdout.strip())
+
+
+def as_at_a_terminal() -> None:
+    """preexec_fn for a child that must react to Ctrl-C as it would at a terminal.
+
+    A shell starts background jobs with SIGINT ignored, and Python keeps an
+    ignored SIGINT ignored; a suite run from such a job would otherwise see its
+    SIGINT tests pass or fail by how it was started."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

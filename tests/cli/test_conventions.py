@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from mregtest import Mreg
+from mregtest import Mreg, as_at_a_terminal
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -262,7 +262,8 @@ def _interrupt_a_long_register(project, signum: int) -> subprocess.CompletedProc
         handle.truncate(8 << 30)  # sparse: 8 GiB to read, far more than the signal gives it time for
     intake = project / ".mreg" / "intake"
     process = subprocess.Popen([sys.executable, "-m", "mreg", "register", "huge", "huge.bin"], cwd=project,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+                               preexec_fn=as_at_a_terminal)
     try:
         # Wait until the copy is under way: a temporary file in intake/ that is growing.
         deadline = time.monotonic() + 30

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from mregtest import as_at_a_terminal
+
 FULL = os.environ.get("MREG_FULL") == "1"
 STRACE = shutil.which("strace")
 # Figures each test adds to, printed at the end of the session (docs/reliability.md quotes them).
@@ -79,6 +81,7 @@ def spawn(cwd, *args, env=None, **kw) -> subprocess.Popen:
     full_env = dict(os.environ, PYTHONFAULTHANDLER="1")
     if env:
         full_env.update(env)
+    kw.setdefault("preexec_fn", as_at_a_terminal)
     return subprocess.Popen(mreg_argv(*args), cwd=cwd, env=full_env, stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
 
