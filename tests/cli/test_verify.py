@@ -134,3 +134,21 @@ def test_verify_summary_counts_in_the_singular_and_the_plural(mreg, project):
     (project / "n.bin").write_bytes(b"other")
     mreg("register", "m", "n.bin")
     assert mreg("verify").out.startswith("ok: checked 2 versions, 2 objects, ")
+
+
+def test_verify_name_checks_every_version_of_that_model_only(mreg, project):
+    (project / "one.bin").write_bytes(b"first version")
+    (project / "two.bin").write_bytes(b"second version")
+    (project / "other.bin").write_bytes(b"another model")
+    mreg("register", "m", "one.bin")
+    mreg("register", "m", "two.bin")
+    mreg("register", "o", "other.bin")
+    path, digest = _object(project, b"first version")  # the older version, not m@latest
+    path.chmod(0o644)
+    path.write_bytes(b"tampered")
+    report = mreg("verify", "m", "--json", expect=3).json
+    assert report["checked"]["versions"] == 2 and report["checked"]["models"] == 1
+    assert [p["versions"] for p in report["problems"]] == [["m@1.0.0"]]
+    mreg("verify", "m@latest")
+    mreg("verify", "o")
+    mreg("verify", "nosuch", expect=1)

@@ -90,7 +90,7 @@ def gc(
 
 @app.command()
 def verify(
-    ref: Annotated[Optional[str], typer.Argument(metavar="[REF]", help="One version (default: everything).")] = None,
+    ref: Annotated[Optional[str], typer.Argument(metavar="[NAME|REF]", help="One model (every version) or one version (default: everything).")] = None,
     json: Json = False,
     quiet: Quiet = False,
     repo: Repo = None,

@@ -53,7 +53,11 @@ def verify(registry: Registry, ref: str | None = None, *, progress_for=None) -> 
 
     if ref is not None:
         reference = parse_reference(ref)
-        _, selected = registry.lookup(reference)
+        if reference.selector is None:
+            registry.model(reference.name)  # a bare NAME checks every version of that model
+            selected = None
+        else:
+            _, selected = registry.lookup(reference)
         names = [reference.name]
     else:
         names, selected = registry.model_names(), None
