@@ -10,16 +10,14 @@ import random
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from rel import check_registry, cli, read_indexes, scale, sha, tally
+from rel import check_registry, cli, init_registry, read_indexes, scale, sha, tally
 
 WRITERS = 16
 LOCK = ("--lock-timeout", "300")
 
 
 def test_sixteen_writers_with_gc_and_readers(tmp_path):
-    project = tmp_path / "project"
-    project.mkdir()
-    cli(project, "init", ".", expect=0)
+    project = init_registry(tmp_path / "project")
     src = tmp_path / "src"
     src.mkdir()
     same = src / "same.bin"

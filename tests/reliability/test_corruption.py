@@ -13,13 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from rel import check_registry, cli, read_indexes, scale, sha, tally
+from rel import check_registry, cli, init_registry, read_indexes, scale, sha, tally
 
 
 def _build(tmp_path: Path) -> Path:
-    project = tmp_path / "project"
-    project.mkdir()
-    cli(project, "init", ".", expect=0)
+    project = init_registry(tmp_path / "project")
     src = tmp_path / "src"
     src.mkdir()
     for i in range(4):
@@ -124,9 +122,7 @@ DAMAGE = {
 @pytest.mark.parametrize("how", list(DAMAGE) + ["future"])
 @pytest.mark.parametrize("which", ["index", "config"])
 def test_damaged_index_or_config_is_exit_3_and_never_overwritten(tmp_path, how, which):
-    project = tmp_path / "project"
-    project.mkdir()
-    cli(project, "init", ".", expect=0)
+    project = init_registry(tmp_path / "project")
     f = tmp_path / "w.bin"
     f.write_bytes(b"weights")
     cli(project, "register", "m", f, expect=0)
@@ -162,9 +158,7 @@ def test_damaged_index_or_config_is_exit_3_and_never_overwritten(tmp_path, how, 
 
 @pytest.mark.parametrize("edit", ["change", "delete", "reorder", "truncate", "append-garbage", "drop-last"])
 def test_history_edits_are_exit_3(tmp_path, edit):
-    project = tmp_path / "project"
-    project.mkdir()
-    cli(project, "init", ".", expect=0)
+    project = init_registry(tmp_path / "project")
     f = tmp_path / "w.bin"
     for i in range(3):
         f.write_bytes(str(i).encode())

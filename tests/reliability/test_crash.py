@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from rel import (FULL, STRACE, check_registry, cli, finish, kill_after, leftovers, lock_is_free, mreg_argv,
+from rel import (FULL, STRACE, check_registry, cli, finish, init_registry, kill_after, leftovers, lock_is_free, mreg_argv,
                       read_indexes, scale, sha, snapshot_outside, spawn, tally, tree_digest)
 
 SEED = int(os.environ.get("MREG_SEED", "0")) or random.randrange(1 << 30)
@@ -31,10 +31,7 @@ def rng():
 
 
 def registry_dir(tmp_path: Path) -> Path:
-    project = tmp_path / "project"
-    project.mkdir(parents=True)
-    cli(project, "init", ".", expect=0)
-    return project
+    return init_registry(tmp_path / "project")
 
 
 def after_kill(project: Path, attempts: dict[str, object], expected: dict[str, object]) -> None:

@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from rel import STRACE, check_registry, cli, leftovers, mreg_argv, read_indexes, sha, tally
+from rel import STRACE, check_registry, cli, init_registry, leftovers, mreg_argv, read_indexes, sha, tally
 
 
 def _one_line(run) -> None:
@@ -35,9 +35,7 @@ def _fill(point, keep: int = 0) -> None:
 
 def test_disk_full_during_register(tmpfs, tmp_path):
     point = tmpfs("8m")
-    project = point / "project"
-    project.mkdir()
-    cli(project, "init", ".", expect=0)
+    project = init_registry(point / "project")
     small = tmp_path / "small.bin"
     small.write_bytes(b"small model")
     cli(project, "register", "m", small, expect=0)
@@ -60,9 +58,7 @@ def test_disk_full_during_register(tmpfs, tmp_path):
 def test_disk_full_during_index_and_history_writes(tmpfs, tmp_path):
     """The object fits, the history or index write does not (space for about one object)."""
     point = tmpfs("8m")
-    project = point / "project"
-    project.mkdir()
-    cli(project, "init", ".", expect=0)
+    project = init_registry(point / "project")
     f = tmp_path / "w.bin"
     f.write_bytes(b"v0")
     cli(project, "register", "m", f, "-p", "blob=" + "x" * 50_000, expect=0)
@@ -86,9 +82,7 @@ def test_disk_full_during_index_and_history_writes(tmpfs, tmp_path):
 
 def test_disk_full_during_gc(tmpfs, tmp_path):
     point = tmpfs("8m")
-    project = point / "project"
-    project.mkdir()
-    cli(project, "init", ".", expect=0)
+    project = init_registry(point / "project")
     f = tmp_path / "w.bin"
     for i in range(3):
         f.write_bytes(f"v{i}".encode() * 1000)
@@ -162,9 +156,7 @@ def test_eio_at_every_fsync_of_register_and_promote(tmp_path):
 
 def test_read_only_registry(tmpfs, tmp_path):
     point = tmpfs("8m")
-    project = point / "project"
-    project.mkdir()
-    cli(project, "init", ".", expect=0)
+    project = init_registry(point / "project")
     f = tmp_path / "w.bin"
     f.write_bytes(b"weights")
     cli(project, "register", "m", f, expect=0)
