@@ -21,17 +21,15 @@ import stat
 import uuid
 from collections.abc import Iterator
 
-from mreg.core.fsutil import fsync_dir, syncfs, translate_os_errors, write_all
+from mreg.core.copying import CHUNK, copy_by_hand, copy_in_kernel, hash_fd, try_clone
+from mreg.core.fsutil import fsync_dir, syncfs, translate_os_errors
 from mreg.core.layout import Layout
 from mreg.errors import IntegrityError, RefusedError, UsageError
 
-CHUNK = 1 << 20
 DIGEST_PREFIX = "sha256:"
 # A file at least this large is copied in the kernel (copy_file_range) and
 # hashed back from the copy; smaller ones are not worth the extra calls.
 _LARGE = 8 * CHUNK
-_FICLONE = 0x40049409
-_copy_file_range = getattr(os, "copy_file_range", None)
 # From this size on, a source's digest is remembered (mreg/core/cache.py) so
 # that storing the same file again hashes it without copying it.
 _HINT_MIN = 64 * CHUNK
@@ -88,105 +86,6 @@ class Intake:
         self.close()
 
 
-def _try_clone(src_fd: int, dst_fd: int) -> bool:
-    """A copy-on-write clone (btrfs, XFS, …): instant, and a snapshot of the source."""
-    try:
-        import fcntl
-
-        fcntl.ioctl(dst_fd, _FICLONE, src_fd)
-        return True
-    except OSError:
-        return False
-
-
-def _copy_hashing(src_fd: int, dst_fd: int, size_hint: int) -> tuple[str, int]:
-    """Copy src to dst by hand, returning the SHA-256 and length of exactly the bytes written.
-
-    The fallback where the kernel cannot copy (another filesystem, an old
-    kernel). It stays on the main thread, so a signal (Ctrl-C, SIGTERM) always
-    interrupts it cleanly; where speed matters the in-kernel copy is used instead.
-    """
-    digest = hashlib.sha256()
-    total = 0
-    step = CHUNK if size_hint < _LARGE else 4 * CHUNK
-    while chunk := os.read(src_fd, step):
-        digest.update(chunk)
-        write_all(dst_fd, chunk)
-        total += len(chunk)
-    return digest.hexdigest(), total
-
-
-def _writeback_starter():
-    """A function that asks the kernel to start writing a range to disk now.
-
-    Hashing a piece while the disk already writes it means the fsync before
-    the commit finds little left to do: measured on 1 GiB here, 1.3-1.4 s in
-    all against 1.8-2.0 s with the whole write left to the fsync. Linux's
-    sync_file_range(SYNC_FILE_RANGE_WRITE) only starts the writeback; it
-    promises nothing, so the fsync stays. Elsewhere, a no-op.
-    """
-    try:
-        import ctypes
-
-        call = ctypes.CDLL(None, use_errno=True).sync_file_range
-    except (OSError, AttributeError):
-        return lambda fd, offset, length: None
-    call.argtypes = (ctypes.c_int, ctypes.c_longlong, ctypes.c_longlong, ctypes.c_uint)
-    start_write = 2  # SYNC_FILE_RANGE_WRITE
-
-    def start(fd: int, offset: int, length: int) -> None:
-        call(fd, offset, length, start_write)  # a failure only means no head start
-
-    return start
-
-
-def _copy_in_kernel(src_fd: int, dst_fd: int) -> tuple[str, int] | None:
-    """Copy with copy_file_range, hashing each piece back from the destination.
-
-    What is hashed is the stored copy itself, as with a clone, so the digest
-    names exactly the bytes kept. The kernel copies page to page; writing the
-    same bytes from Python measured 2-3x slower for 1 GiB (every write
-    allocating and dirtying page cache from user memory). None, with nothing
-    copied, where the kernel or the filesystems cannot do it.
-    """
-    if _copy_file_range is None:
-        return None
-    digest = hashlib.sha256()
-    total = 0
-    step = 16 * CHUNK
-    writeback = _writeback_starter()
-    while True:
-        try:
-            copied = _copy_file_range(src_fd, dst_fd, step)
-        except OSError:
-            if total == 0:
-                return None  # EXDEV, ENOSYS, EINVAL…: the caller copies by hand
-            raise
-        if copied == 0:
-            break
-        end = total + copied
-        writeback(dst_fd, total, copied)
-        while total < end:
-            chunk = os.pread(dst_fd, min(4 * CHUNK, end - total), total)
-            if not chunk:
-                raise OSError(5, "stored copy is shorter than what was copied")
-            digest.update(chunk)
-            total += len(chunk)
-    return digest.hexdigest(), total
-
-
-def hash_fd(fd: int, progress=None) -> tuple[str, int]:
-    """The SHA-256 and length of what is left to read in `fd`; `progress` is told each chunk's size."""
-    digest = hashlib.sha256()
-    total = 0
-    while chunk := os.read(fd, 4 * CHUNK):
-        digest.update(chunk)
-        total += len(chunk)
-        if progress:
-            progress(len(chunk))
-    return digest.hexdigest(), total
-
-
 def open_regular(path: str, *, follow: bool, expect: os.stat_result | None = None) -> tuple[int, os.stat_result]:
     """Open a source file for reading, refusing anything but a regular file.
 
@@ -241,12 +140,12 @@ class ObjectStore:
         temp = intake.temp_path()
         out = os.open(temp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
         try:
-            if size_hint and _try_clone(fd, out):
+            if size_hint and try_clone(fd, out):
                 with open(temp, "rb") as clone:
                     hexdigest, size = hash_fd(clone.fileno())
             else:
-                copied = _copy_in_kernel(fd, out) if size_hint >= _LARGE else None
-                hexdigest, size = copied if copied is not None else _copy_hashing(fd, out, size_hint)
+                copied = copy_in_kernel(fd, out) if size_hint >= _LARGE else None
+                hexdigest, size = copied if copied is not None else copy_by_hand(fd, out, size_hint)
         finally:
             os.close(out)
         if size_hint >= _HINT_MIN:
@@ -340,17 +239,10 @@ class ObjectStore:
         except FileNotFoundError:
             raise IntegrityError(f"object {hexdigest[:12]} is missing from the store") from None
         try:
-            digest = hashlib.sha256()
-            total = 0
-            while chunk := os.read(src, 4 * CHUNK):
-                digest.update(chunk)
-                write_all(dst_fd, chunk)
-                total += len(chunk)
-                if progress:
-                    progress(len(chunk))
+            actual, total = copy_by_hand(src, dst_fd, os.fstat(src).st_size, progress)
         finally:
             os.close(src)
-        if digest.hexdigest() != hexdigest:
+        if actual != hexdigest:
             raise IntegrityError(f"object {hexdigest[:12]} is corrupt (its bytes do not match its digest)")
         return total
 

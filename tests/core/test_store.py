@@ -54,7 +54,7 @@ def test_a_file_is_stored_under_the_sha256_of_its_bytes(store, tmp_path):
 
 
 def test_large_files_hash_right_by_both_copy_paths(store, tmp_path):
-    from mreg.core import store as store_mod
+    from mreg.core.copying import copy_by_hand
 
     data = os.urandom(9 << 20) + b"tail"  # past the 8 MiB in-kernel threshold, not a multiple of the chunk
     (tmp_path / "big.bin").write_bytes(data)
@@ -65,7 +65,7 @@ def test_large_files_hash_right_by_both_copy_paths(store, tmp_path):
     src = os.open(tmp_path / "big.bin", os.O_RDONLY)
     dst = os.open(tmp_path / "copy.bin", os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        assert store_mod._copy_hashing(src, dst, len(data)) == (hashlib.sha256(data).hexdigest(), len(data))
+        assert copy_by_hand(src, dst, len(data)) == (hashlib.sha256(data).hexdigest(), len(data))
     finally:
         os.close(src)
         os.close(dst)
@@ -309,3 +309,39 @@ def test_a_file_that_vanishes_after_the_scan_is_a_clear_refusal(tmp_path):
     (tree / "gone.bin").unlink()
     with pytest.raises(RefusedError, match="disappeared while being stored"):
         open_regular(source.path, follow=False, expect=source.info)
+
+
+def test_kernel_copy_hashes_the_copy_and_leaves_no_thread(tmp_path):
+    import threading
+
+    from mreg.core.copying import PIECE, copy_in_kernel
+
+    data = os.urandom(2 * PIECE + 12345)  # three pieces, the last one short
+    (tmp_path / "src.bin").write_bytes(data)
+    src = os.open(tmp_path / "src.bin", os.O_RDONLY)
+    dst = os.open(tmp_path / "dst.bin", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        assert copy_in_kernel(src, dst) == (hashlib.sha256(data).hexdigest(), len(data))
+    finally:
+        os.close(src)
+        os.close(dst)
+    assert (tmp_path / "dst.bin").read_bytes() == data
+    assert [t.name for t in threading.enumerate() if t.name == "mreg-copy"] == []
+
+
+def test_kernel_copy_gives_way_to_the_copy_by_hand_where_it_cannot_copy(tmp_path):
+    from mreg.core.copying import copy_by_hand, copy_in_kernel
+
+    # copy_file_range refuses a pipe as its source (EINVAL): nothing may be
+    # consumed, so that the copy by hand still sees every byte.
+    read_end, write_end = os.pipe()
+    os.write(write_end, b"streamed bytes")
+    os.close(write_end)
+    dst = os.open(tmp_path / "dst.bin", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        assert copy_in_kernel(read_end, dst) is None
+        assert copy_by_hand(read_end, dst, 0) == (hashlib.sha256(b"streamed bytes").hexdigest(), 14)
+    finally:
+        os.close(read_end)
+        os.close(dst)
+    assert (tmp_path / "dst.bin").read_bytes() == b"streamed bytes"

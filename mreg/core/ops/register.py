@@ -18,7 +18,8 @@ def _hash_dataset(registry: Registry, path: str) -> tuple[str, int, str]:
     import hashlib
 
     from mreg.core.artifact import encode_manifest, scan_directory
-    from mreg.core.store import hash_fd, open_regular
+    from mreg.core.copying import hash_fd
+    from mreg.core.store import open_regular
 
     def hash_file(file_path: str, follow: bool, expect=None) -> tuple[str, int]:
         fd, _ = open_regular(file_path, follow=follow, expect=expect)
