@@ -13,11 +13,12 @@ into them, so they only change when typer's templates do.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+import generated
+from generated import ROOT
+
 PROG = "mreg"
 COMPLETE_VAR = "_MREG_COMPLETE"
 FILES = {"bash": "mreg.bash", "zsh": "_mreg", "fish": "mreg.fish"}
@@ -46,31 +47,8 @@ def scripts() -> dict[str, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--check", action="store_true", help="report stale files instead of writing them")
-    args = parser.parse_args(argv)
-    folder = os.path.join(ROOT, "completions")
-    stale = []
-    for name, content in scripts().items():
-        path = os.path.join(folder, name)
-        try:
-            with open(path, encoding="utf-8") as handle:
-                current = handle.read()
-        except FileNotFoundError:
-            current = None
-        if current == content:
-            continue
-        stale.append(name)
-        if not args.check:
-            os.makedirs(folder, exist_ok=True)
-            with open(path, "w", encoding="utf-8") as handle:
-                handle.write(content)
-    if args.check and stale:
-        print(f"stale: {', '.join(stale)} (run python scripts/generate_completions.py)", file=sys.stderr)
-        return 1
-    for name in stale:
-        print(f"wrote completions/{name}")
-    return 0
+    return generated.main(argv, __doc__, "generate_completions.py",
+                          {os.path.join("completions", name): content for name, content in scripts().items()})
 
 
 if __name__ == "__main__":

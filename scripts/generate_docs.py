@@ -10,11 +10,12 @@ tests/test_docs.py fails when the committed file is stale.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+import generated
+from generated import ROOT
+
 TARGET = os.path.join(ROOT, "docs", "cli.md")
 WIDTH = 80
 
@@ -60,25 +61,7 @@ def render() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--check", action="store_true", help="report a stale docs/cli.md instead of writing it")
-    args = parser.parse_args(argv)
-    content = render()
-    try:
-        with open(TARGET, encoding="utf-8") as handle:
-            current = handle.read()
-    except FileNotFoundError:
-        current = None
-    if current == content:
-        return 0
-    if args.check:
-        print("stale: docs/cli.md (run python scripts/generate_docs.py)", file=sys.stderr)
-        return 1
-    os.makedirs(os.path.dirname(TARGET), exist_ok=True)
-    with open(TARGET, "w", encoding="utf-8") as handle:
-        handle.write(content)
-    print("wrote docs/cli.md")
-    return 0
+    return generated.main(argv, __doc__, "generate_docs.py", {os.path.relpath(TARGET, ROOT): render()})
 
 
 if __name__ == "__main__":
