@@ -6,11 +6,11 @@ from typing import Annotated, Optional
 
 import typer
 
-from mreg.cli import complete, output, settings
+from mreg.cli import actions, complete, output, settings
 from mreg.cli.app import app
 from mreg.cli.context import open_registry
 from mreg.cli.options import Json, Quiet, ReadRef, Repo
-from mreg.cli.render import show_history, show_version
+from mreg.cli.render import show_history
 from mreg.errors import UsageError
 
 
@@ -23,42 +23,7 @@ def show(ref: ReadRef, json: Json = False, quiet: Quiet = False, repo: Repo = No
       mreg show sentiment@production
       mreg show sentiment            # every version
     """
-    registry = open_registry(repo)
-    if "@" not in ref:
-        docs = registry.versions(ref)
-        if settings.wants_json(json):
-            output.print_json(docs)
-            return
-        if quiet:
-            return
-        output.table(
-            ["VERSION", "STAGE", "SIZE", "CREATED", "BY", "DIGEST"],
-            [[d["version"], d["stage"], output.human_size(d["size"]) if output.stdout_is_terminal() else d["size"],
-              output.ago(d["created_at"]), d["created_by"], d["digest"]] for d in reversed(docs)],
-            styles={1: output.styled_stage},
-        )
-        return
-    doc = registry.show(ref)
-    if settings.wants_json(json):
-        output.print_json(doc)
-    elif not quiet:
-        show_version(doc)
-
-
-def _list(json: bool, repo: Optional[str], quiet: bool = False) -> None:
-    rows = open_registry(repo).list()
-    if settings.wants_json(json):
-        output.print_json(rows)
-        return
-    if quiet:
-        return
-    if not rows and output.stdout_is_terminal():
-        output.message("no models yet: mreg register NAME PATH")
-        return
-    output.table(
-        ["NAME", "VERSIONS", "LATEST", "PRODUCTION", "UPDATED"],
-        [[r["name"], r["versions"], r["latest"], r["production"] or "-", output.ago(r["updated_at"])] for r in rows],
-    )
+    actions.show(ref, json, quiet, repo)
 
 
 @app.command("list")
@@ -70,7 +35,7 @@ def list_(json: Json = False, quiet: Quiet = False, repo: Repo = None) -> None:
       mreg list
       mreg list --json | jq -r '.[].name'
     """
-    _list(json, repo, quiet)
+    actions.list_models(json, quiet, repo)
 
 
 @app.command("ls", hidden=True)
@@ -81,7 +46,7 @@ def ls(json: Json = False, quiet: Quiet = False, repo: Repo = None) -> None:
     Example:
       mreg ls
     """
-    _list(json, repo, quiet)
+    actions.list_models(json, quiet, repo)
 
 
 @app.command()

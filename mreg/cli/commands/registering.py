@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from mreg.cli import output, settings
+from mreg.cli import actions, output, settings
 from mreg.cli.app import app
 from mreg.cli.context import open_registry
 from mreg.cli.options import (Description, Framework, Json, LockTimeout, Metric, Param, Quiet, Reason, Ref, Repo,
@@ -42,19 +42,6 @@ def init(
         print(f"registry ready at {registry.root}")
 
 
-def _total_size(path: str) -> int:
-    if os.path.isfile(path):
-        return os.path.getsize(path)
-    total = 0
-    for folder, _, files in os.walk(path):
-        for name in files:
-            try:
-                total += os.lstat(os.path.join(folder, name)).st_size
-            except OSError:
-                pass
-    return total
-
-
 @app.command()
 def register(
     name: Annotated[str, typer.Argument(metavar="NAME", help="Model name, e.g. sentiment or team/sentiment.")],
@@ -83,19 +70,8 @@ def register(
       mreg register sentiment ./model.safetensors -m accuracy=0.93 -p lr=3e-4 \\
           -t team=nlp --dataset train=./data/train.csv --bump minor
     """
-    registry = open_registry(repo, lock_timeout)
-    total = _total_size(path) if os.path.exists(path) else 0
-    with output.progress(total, f"storing {os.path.basename(path)}") as advance:
-        doc = registry.register(
-            name, path, version=version, bump=bump, metrics=metric, params=param, tags=tag, datasets=dataset,
-            description=description, framework=framework, metadata_file=metadata_file, stage=stage,
-            follow_symlinks=follow_symlinks, reason=reason, progress=advance,
-        )
-    if settings.wants_json(json):
-        output.print_json(doc)
-    elif not quiet:
-        print(f"registered {doc['name']}@{doc['version']} ({doc['stage']}, {doc['kind']}, "
-              f"{output.human_size(doc['size'])}) {doc['digest']}")
+    actions.register(name, path, version, bump, metric, param, tag, description, framework, dataset, metadata_file,
+                     stage, follow_symlinks, reason, lock_timeout, json, quiet, repo)
 
 
 @app.command()

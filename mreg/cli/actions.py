@@ -1,0 +1,87 @@
+"""What the commands on the fast path do, apart from their command-line declarations.
+
+`register`, `show` and `list` are the calls made most often, from CI jobs and
+at the terminal. Kept free of typer so that the fast path (mreg/cli/fast.py)
+can run them without importing it; the typer commands call the same
+functions, with the same parameter names.
+"""
+
+from __future__ import annotations
+
+import os
+
+from mreg.cli import output, settings
+from mreg.cli.context import open_registry
+from mreg.cli.render import show_version
+
+
+def show(ref: str, json: bool = False, quiet: bool = False, repo: str | None = None) -> None:
+    registry = open_registry(repo)
+    if "@" not in ref:
+        docs = registry.versions(ref)
+        if settings.wants_json(json):
+            output.print_json(docs)
+            return
+        if quiet:
+            return
+        output.table(
+            ["VERSION", "STAGE", "SIZE", "CREATED", "BY", "DIGEST"],
+            [[d["version"], d["stage"], output.human_size(d["size"]) if output.stdout_is_terminal() else d["size"],
+              output.ago(d["created_at"]), d["created_by"], d["digest"]] for d in reversed(docs)],
+            styles={1: output.styled_stage},
+        )
+        return
+    doc = registry.show(ref)
+    if settings.wants_json(json):
+        output.print_json(doc)
+    elif not quiet:
+        show_version(doc)
+
+
+def list_models(json: bool = False, quiet: bool = False, repo: str | None = None) -> None:
+    rows = open_registry(repo).list()
+    if settings.wants_json(json):
+        output.print_json(rows)
+        return
+    if quiet:
+        return
+    if not rows and output.stdout_is_terminal():
+        output.message("no models yet: mreg register NAME PATH")
+        return
+    output.table(
+        ["NAME", "VERSIONS", "LATEST", "PRODUCTION", "UPDATED"],
+        [[r["name"], r["versions"], r["latest"], r["production"] or "-", output.ago(r["updated_at"])] for r in rows],
+    )
+
+
+def _total_size(path: str) -> int:
+    if os.path.isfile(path):
+        return os.path.getsize(path)
+    total = 0
+    for folder, _, files in os.walk(path):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(folder, name)).st_size
+            except OSError:
+                pass
+    return total
+
+
+def register(name: str, path: str, version: str | None = None, bump: str | None = None, metric=(), param=(), tag=(),
+             description: str | None = None, framework: str | None = None, dataset=(),
+             metadata_file: str | None = None, stage: str | None = None, follow_symlinks: bool = False,
+             reason: str = "", lock_timeout: float | None = None, json: bool = False, quiet: bool = False,
+             repo: str | None = None) -> None:
+    registry = open_registry(repo, lock_timeout)
+    total = _total_size(path) if os.path.exists(path) else 0
+    with output.progress(total, f"storing {os.path.basename(path)}") as advance:
+        doc = registry.register(
+            name, path, version=version, bump=bump, metrics=list(metric), params=list(param), tags=list(tag),
+            datasets=list(dataset), description=description, framework=framework, metadata_file=metadata_file,
+            stage=stage, follow_symlinks=follow_symlinks, reason=reason, progress=advance,
+        )
+    if settings.wants_json(json):
+        output.print_json(doc)
+    elif not quiet:
+        print(f"registered {doc['name']}@{doc['version']} ({doc['stage']}, {doc['kind']}, "
+              f"{output.human_size(doc['size'])}) {doc['digest']}")
