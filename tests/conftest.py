@@ -47,3 +47,16 @@ def registry(project):
     import mreg as api
 
     return api.open(str(project))
+
+
+@pytest.fixture
+def small(mreg, project):
+    """A small registry: sentiment 1.0.0-1.0.2 (1.0.1 in production, accuracy 0.90-0.92) and segmenter 1.0.0."""
+    artifact = project / "model.bin"
+    for i in range(3):
+        artifact.write_bytes(f"weights {i}".encode())
+        mreg("register", "sentiment", artifact, "-q", "-m", f"accuracy=0.9{i}")
+    artifact.write_bytes(b"other")
+    mreg("register", "segmenter", artifact, "-q")
+    mreg("promote", "sentiment@1.0.1", "--to", "production", "--reason", "test", "-q")
+    return project

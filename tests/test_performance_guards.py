@@ -47,19 +47,6 @@ def probe(cwd: Path, *args: str, env: dict | None = None) -> dict:
     return report
 
 
-@pytest.fixture
-def small(mreg, project):
-    """Two models, one with a version in production."""
-    artifact = project / "model.bin"
-    for i in range(3):
-        artifact.write_bytes(f"weights {i}".encode())
-        mreg("register", "sentiment", artifact, "-q", "-m", f"accuracy=0.9{i}")
-    artifact.write_bytes(b"other")
-    mreg("register", "segmenter", artifact, "-q")
-    mreg("promote", "sentiment@1.0.1", "--to", "production", "--reason", "test", "-q")
-    return project
-
-
 COMPLETE_SHOW = {"_MREG_COMPLETE": "complete_bash", "COMP_WORDS": "mreg show se", "COMP_CWORD": "2"}
 COMPLETE_REF = {"_MREG_COMPLETE": "complete_bash", "COMP_WORDS": "mreg show sentiment@", "COMP_CWORD": "2"}
 
@@ -79,6 +66,23 @@ def test_read_commands_import_nothing_heavy_when_piped(small, args, env):
     # rich draws only at a terminal; pydantic arrives with typer >= 0.29 (see pyproject.toml).
     for heavy in ("rich", "pydantic", "socket", "hashlib", "mreg.core.store", "mreg.core.query"):
         assert heavy not in modules, f"`mreg {' '.join(args)}` imported {heavy}"
+
+
+@pytest.mark.parametrize("args, env", [
+    pytest.param(["--help"], {"COLUMNS": "100"}, id="help"),
+    pytest.param(["list"], None, id="list"),
+    pytest.param(["show", "sentiment@production"], None, id="show"),
+    pytest.param(["--repo", ".", "show", "sentiment", "--json"], None, id="show-versions"),
+    pytest.param(["register", "sentiment", "model.bin", "-m", "accuracy=0.95", "--lock-timeout", "5"], None,
+                 id="register"),
+    pytest.param([], COMPLETE_SHOW, id="complete-name"),
+    pytest.param([], COMPLETE_REF, id="complete-ref"),
+])
+def test_fast_path_lines_never_import_typer(small, args, env):
+    # typer and its click are about half of such a call (mreg/cli/fast.py).
+    report = probe(small, *args, env=env)
+    assert report["stdout"]
+    assert not {m for m in report["modules"] if m == "typer" or m.startswith(("typer.", "click"))}
 
 
 def test_help_imports_neither_rich_nor_pydantic(small):

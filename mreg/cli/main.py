@@ -57,13 +57,16 @@ def _global_repo(argv: list[str]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGTERM, _on_sigterm)
-    from mreg.cli.app import command
+    from mreg.cli import fast
 
     code = 0
     try:
         argv = _global_repo(list(sys.argv[1:] if argv is None else argv))
-        result = command(argv).main(args=argv, prog_name="mreg", standalone_mode=False)
-        code = result if isinstance(result, int) else 0
+        if not fast.run(argv):
+            from mreg.cli.app import command
+
+            result = command(argv).main(args=argv, prog_name="mreg", standalone_mode=False)
+            code = result if isinstance(result, int) else 0
         if code == ExitCode.INTERRUPTED:
             # typer turns Ctrl-C into a silent Exit(130) once the command has unwound.
             print(file=sys.stderr)
