@@ -40,16 +40,14 @@ def try_clone(src_fd: int, dst_fd: int) -> bool:
 
 
 def hash_fd(fd: int, progress=None) -> tuple[str, int]:
-    """The SHA-256 and length of what is left to read in `fd`; `progress` is told each chunk's size."""
-    digest = hashlib.sha256()
-    buffer = memoryview(bytearray(READ_SIZE))
-    total = 0
-    while count := os.readv(fd, [buffer]):
-        digest.update(buffer[:count])
-        total += count
-        if progress:
-            progress(count)
-    return digest.hexdigest(), total
+    """The SHA-256 and length of what is left to read in `fd`; `progress` is told each chunk's size.
+
+    The reads run on a second thread, ahead of the hash (see `_Feeder`);
+    `fd` is left at the end of the file.
+    """
+    hashed = _hash_fed(_Feeder(fd), progress)
+    os.lseek(fd, 0, os.SEEK_END)
+    return hashed
 
 
 def copy_by_hand(src_fd: int, dst_fd: int, size_hint: int, progress=None) -> tuple[str, int]:
@@ -97,41 +95,109 @@ def _writeback_starter():
     return start
 
 
-class _KernelCopier(threading.Thread):
-    """Copies src to dst piece by piece with copy_file_range, announcing each piece copied.
+class _Feeder(threading.Thread):
+    """Reads a file into a few reused buffers on its own thread while the caller hashes them.
 
-    It works on its own duplicates of the two descriptors, so that the caller
-    may close its own at any moment (an interrupt) without this thread ever
-    writing through a number the process has since reused for another file.
+    With `copy_from`, it first copies each piece into the file with
+    copy_file_range, then reads the piece back from the copy: what the caller
+    hashes is the stored copy itself. Reading (and copying) here while the
+    caller hashes takes the memory copies off the hash's path; on 1 GiB the
+    reads alone are about a quarter of a hash. The thread works on its own
+    duplicates of the descriptors, so the caller may close its own at any
+    moment (an interrupt) without this thread ever touching a number the
+    process has since reused for another file.
     """
 
-    def __init__(self, src_fd: int, dst_fd: int) -> None:
-        super().__init__(name="mreg-copy", daemon=True)
-        self.src = os.dup(src_fd)
-        self.dst = os.dup(dst_fd)
-        # (offset, length) per piece copied, then None at the end, or the
-        # OSError that stopped the copy. Unbounded: entries are tiny, and the
-        # copy never waits for the hash.
-        self.pieces: queue.SimpleQueue = queue.SimpleQueue()
+    CANNOT_COPY = "cannot copy"
+
+    def __init__(self, fd: int, copy_from: int | None = None) -> None:
+        super().__init__(name="mreg-read", daemon=True)
+        self.fd = os.dup(fd)
+        self.offset = os.lseek(fd, 0, os.SEEK_CUR) if copy_from is None else 0
+        self.source = None if copy_from is None else os.dup(copy_from)
+        # Each filled buffer goes to `filled` as (buffer, count), then None at
+        # the end, or what stopped the work (an OSError, or CANNOT_COPY before
+        # anything was copied); the caller hands buffers back through `free`.
+        self.filled: queue.SimpleQueue = queue.SimpleQueue()
+        self.free: queue.SimpleQueue = queue.SimpleQueue()
+        for _ in range(3):
+            self.free.put(memoryview(bytearray(READ_SIZE)))
         self.stopping = threading.Event()
 
+    def stop(self) -> None:
+        self.stopping.set()
+        self.free.put(None)  # wakes a thread waiting for a buffer
+
     def run(self) -> None:
-        writeback = _writeback_starter()
-        offset = 0
         try:
-            while not self.stopping.is_set():
-                copied = _copy_file_range(self.src, self.dst, PIECE)
-                if copied == 0:
-                    break
-                writeback(self.dst, offset, copied)
-                self.pieces.put((offset, copied))
-                offset += copied
-            self.pieces.put(None)
+            if self.source is None:
+                self._read(None)
+            else:
+                self._copy_and_read()
+            self.filled.put(None)
         except OSError as exc:
-            self.pieces.put(exc)
+            self.filled.put(exc)
         finally:
-            os.close(self.src)
-            os.close(self.dst)
+            os.close(self.fd)
+            if self.source is not None:
+                os.close(self.source)
+
+    def _copy_and_read(self) -> None:
+        writeback = _writeback_starter()
+        while not self.stopping.is_set():
+            try:
+                copied = _copy_file_range(self.source, self.fd, PIECE)
+            except OSError:
+                if self.offset == 0:
+                    self.filled.put(self.CANNOT_COPY)  # EXDEV, ENOSYS, EINVAL…
+                    self.stopping.set()
+                    return
+                raise
+            if copied == 0:
+                return
+            writeback(self.fd, self.offset, copied)
+            if not self._read(self.offset + copied):
+                raise OSError(errno.EIO, "stored copy is shorter than what was copied")
+
+    def _read(self, end: int | None) -> bool:
+        """Hand over the bytes from the current offset up to `end` (None: the end of the file)."""
+        while end is None or self.offset < end:
+            buffer = self.free.get()
+            if buffer is None or self.stopping.is_set():
+                return True
+            want = READ_SIZE if end is None else min(READ_SIZE, end - self.offset)
+            count = os.preadv(self.fd, [buffer[:want]], self.offset)
+            if count == 0:
+                self.free.put(buffer)
+                return end is None
+            self.filled.put((buffer, count))
+            self.offset += count
+        return True
+
+
+def _hash_fed(feeder: _Feeder, progress=None) -> tuple[str, int] | None:
+    """The SHA-256 and length of what `feeder` hands over; None if it could not copy."""
+    digest = hashlib.sha256()
+    total = 0
+    feeder.start()
+    try:
+        # The main thread only waits here and hashes: a signal (Ctrl-C,
+        # SIGTERM) interrupts the wait, and the finally stops the feeder.
+        while (item := feeder.filled.get()) is not None:
+            if item is _Feeder.CANNOT_COPY:
+                return None
+            if isinstance(item, OSError):
+                raise item
+            buffer, count = item
+            digest.update(buffer[:count])
+            feeder.free.put(buffer)
+            total += count
+            if progress:
+                progress(count)
+    finally:
+        feeder.stop()
+    feeder.join()
+    return digest.hexdigest(), total
 
 
 def copy_in_kernel(src_fd: int, dst_fd: int) -> tuple[str, int] | None:
@@ -145,28 +211,4 @@ def copy_in_kernel(src_fd: int, dst_fd: int) -> tuple[str, int] | None:
     """
     if _copy_file_range is None:
         return None
-    copier = _KernelCopier(src_fd, dst_fd)
-    digest = hashlib.sha256()
-    buffer = memoryview(bytearray(READ_SIZE))
-    total = 0
-    copier.start()
-    try:
-        # The main thread only waits here and hashes: a signal (Ctrl-C,
-        # SIGTERM) interrupts the wait, and the finally stops the copier.
-        while (piece := copier.pieces.get()) is not None:
-            if isinstance(piece, OSError):
-                if total == 0:
-                    return None  # EXDEV, ENOSYS, EINVAL…: the caller copies by hand
-                raise piece
-            offset, length = piece
-            end = offset + length
-            while total < end:
-                count = os.preadv(dst_fd, [buffer[: min(READ_SIZE, end - total)]], total)
-                if count == 0:
-                    raise OSError(errno.EIO, "stored copy is shorter than what was copied")
-                digest.update(buffer[:count])
-                total += count
-    finally:
-        copier.stopping.set()
-    copier.join()
-    return digest.hexdigest(), total
+    return _hash_fed(_Feeder(dst_fd, copy_from=src_fd))
