@@ -27,6 +27,7 @@ from mreg.core.layout import Layout
 from mreg.errors import IntegrityError, RefusedError, UsageError
 
 DIGEST_PREFIX = "sha256:"
+_HEX = frozenset("0123456789abcdef")
 # A file at least this large is copied in the kernel (copy_file_range) and
 # hashed back from the copy; smaller ones are not worth the extra calls.
 _LARGE = 8 * CHUNK
@@ -42,7 +43,8 @@ def format_digest(hexdigest: str) -> str:
 def parse_digest(digest: str) -> str:
     """The hex part of `sha256:<hex>`; an IntegrityError when malformed (it came from the index)."""
     hexpart = digest[len(DIGEST_PREFIX):] if digest.startswith(DIGEST_PREFIX) else ""
-    if len(hexpart) != 64 or any(c not in "0123456789abcdef" for c in hexpart):
+    # A set test, not a loop over characters: a 10,000-file register parses 20,000 digests.
+    if len(hexpart) != 64 or not _HEX.issuperset(hexpart):
         raise IntegrityError(f"malformed digest {digest[:80]!r} in the index")
     return hexpart
 
