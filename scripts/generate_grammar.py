@@ -59,7 +59,7 @@ def grammar() -> dict:
         arguments, options, flags = [], {}, {}
         for param in cmd.get_params(ctx):
             if param.param_type_name == "argument":
-                arguments.append((param.name, param.nargs, completers.get(param.name)))
+                arguments.append((param.name, param.nargs, param.required, completers.get(param.name)))
             elif param.is_flag:
                 for opt in param.opts:
                     flags[opt] = (param.name, True if param.name != "help" else None)

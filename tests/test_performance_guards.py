@@ -75,6 +75,7 @@ def test_read_commands_import_nothing_heavy_when_piped(small, args, env):
     pytest.param(["--repo", ".", "show", "sentiment", "--json"], None, id="show-versions"),
     pytest.param(["register", "sentiment", "model.bin", "-m", "accuracy=0.95", "--lock-timeout", "5"], None,
                  id="register"),
+    pytest.param(["history", "sentiment", "-n", "2", "--action", "promote"], None, id="history"),
     pytest.param([], COMPLETE_SHOW, id="complete-name"),
     pytest.param([], COMPLETE_REF, id="complete-ref"),
 ])

@@ -1,6 +1,6 @@
 """What the commands on the fast path do, apart from their command-line declarations.
 
-`register`, `show` and `list` are the calls made most often, from CI jobs and
+`register`, `show`, `list` and `history` are the calls made most often, from CI jobs and
 at the terminal. Kept free of typer so that the fast path (mreg/cli/fast.py)
 can run them without importing it; the typer commands call the same
 functions, with the same parameter names.
@@ -12,7 +12,7 @@ import os
 
 from mreg.cli import output, settings
 from mreg.cli.context import open_registry
-from mreg.cli.render import show_version
+from mreg.cli.render import show_history, show_version
 
 
 def show(ref: str, json: bool = False, quiet: bool = False, repo: str | None = None) -> None:
@@ -52,6 +52,16 @@ def list_models(json: bool = False, quiet: bool = False, repo: str | None = None
         ["NAME", "VERSIONS", "LATEST", "PRODUCTION", "UPDATED"],
         [[r["name"], r["versions"], r["latest"], r["production"] or "-", output.ago(r["updated_at"])] for r in rows],
     )
+
+
+def history(target: str | None = None, limit: int | None = None, since: str | None = None, action=(),
+            json: bool = False, quiet: bool = False, repo: str | None = None) -> None:
+    events = open_registry(repo).history(target, limit=limit, since=since, actions=list(action))
+    if settings.wants_json(json):
+        output.print_json(events)
+        return
+    if not quiet:
+        show_history(events)
 
 
 def _total_size(path: str) -> int:

@@ -1,4 +1,4 @@
-"""The fast path: `mreg --help`, `register`, `show`, `list` and a bash TAB, without typer.
+"""The fast path: `mreg --help`, `register`, `show`, `list`, `history` and a bash TAB, without typer.
 
 Importing typer and building its click command costs about 40-50 ms, as
 much as all the rest of such a call. These command lines need nothing of
@@ -20,6 +20,7 @@ import sys
 RUNNERS = {
     "register": ("mreg.cli.actions", "register"),
     "show": ("mreg.cli.actions", "show"),
+    "history": ("mreg.cli.actions", "history"),
     "list": ("mreg.cli.actions", "list_models"),
     "ls": ("mreg.cli.actions", "list_models"),
 }
@@ -103,9 +104,11 @@ def _run_command(name: str, words: list[str]) -> bool:
         return False
     values, positional = parsed
     arguments = spec["arguments"]
-    if len(positional) != len(arguments) or any(nargs != 1 for _, nargs, _ in arguments):
+    missing = arguments[len(positional):]
+    if len(positional) > len(arguments) or any(required for _, _, required, _ in missing) \
+            or any(nargs != 1 for _, nargs, _, _ in arguments):
         return False  # a missing or extra argument: typer's usage error
-    values.update((arg_name, word) for (arg_name, _, _), word in zip(arguments, positional))
+    values.update((arg_name, word) for (arg_name, _, _, _), word in zip(arguments, positional))
     module_name, function = RUNNERS[name]
     module = __import__(module_name, fromlist=[function])
     getattr(module, function)(**values)
@@ -157,9 +160,12 @@ def _candidates(typed: list[str] | None, incomplete: str) -> list[str] | None:
         return None  # includes completing an option's value: `--repo` last, its value not typed yet
     position = len(parsed[1])
     arguments = spec["arguments"]
-    if position >= len(arguments) or arguments[position][1] != 1 or arguments[position][2] is None:
+    if position >= len(arguments):
+        return None
+    _, nargs, _, completer = arguments[position]
+    if nargs != 1 or completer is None:
         return None
     from mreg.cli import complete
 
     # No click context here: the completion functions find a typed --repo in COMP_WORDS.
-    return getattr(complete, arguments[position][2])(None, incomplete)
+    return getattr(complete, completer)(None, incomplete)

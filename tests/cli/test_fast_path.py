@@ -41,7 +41,11 @@ COMMAND_LINES = [
     ["show", "sentiment"], ["show", "segmenter@latest", "-q"],
     ["show", "sentiment@production", "--repo", "."], ["show", "--repo=.", "sentiment@latest"],
     ["--repo", ".", "show", "sentiment@latest"],
+    ["history"], ["history", "sentiment"], ["history", "sentiment@1.0.1", "--json"], ["history", "-n", "2"],
+    ["history", "--limit=1", "--action", "promote", "-a", "register", "--since", "7d"], ["history", "-q"],
     # Mistakes, and lines the fast path leaves to typer.
+    ["history", "-n", "two"], ["history", "--since", "whenever"], ["history", "a", "b"], ["history", "-n"],
+    ["history", "nosuch"], ["history", "--action", "bogus"],
     ["show"], ["show", "a@1", "b@2"], ["show", "nope@1.0.0"], ["show", "sentiment@bogus!"],
     ["show", "--help"], ["list", "-h"], ["show", "sentiment@1.0.0", "--jsn"], ["show", "-qj", "sentiment"],
     ["show", "--json=yes", "sentiment"], ["show", "--", "sentiment@1.0.0"], ["show", "sentiment", "--repo"],

@@ -10,7 +10,6 @@ from mreg.cli import actions, complete, output, settings
 from mreg.cli.app import app
 from mreg.cli.context import open_registry
 from mreg.cli.options import Json, Quiet, ReadRef, Repo
-from mreg.cli.render import show_history
 from mreg.errors import UsageError
 
 
@@ -102,12 +101,7 @@ def history(
       mreg history sentiment --since 7d
       mreg history --action promote --action rollback -n 20
     """
-    events = open_registry(repo).history(target, limit=limit, since=since, actions=action)
-    if settings.wants_json(json):
-        output.print_json(events)
-        return
-    if not quiet:
-        show_history(events)
+    actions.history(target, limit, since, action, json, quiet, repo)
 
 
 @app.command()
