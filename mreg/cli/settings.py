@@ -32,18 +32,21 @@ def config_dir() -> str:
 @lru_cache(maxsize=1)
 def load() -> dict:
     path = os.path.join(config_dir(), "config.toml")
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read()
+    except FileNotFoundError:
+        return {}  # the usual case: no TOML parser to import (~5 ms of every call)
+    except OSError as exc:
+        raise UsageError(f"cannot read user settings {path}: {exc}") from None
     if sys.version_info >= (3, 11):
         import tomllib
     else:  # pragma: no cover
         import tomli as tomllib
     try:
-        with open(path, "rb") as handle:
-            data = tomllib.load(handle)
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError) as exc:
+        return tomllib.loads(raw.decode())
+    except ValueError as exc:  # TOMLDecodeError and UnicodeDecodeError are both ValueErrors
         raise UsageError(f"cannot read user settings {path}: {exc}") from None
-    return data
 
 
 def wants_json(flag: bool) -> bool:
