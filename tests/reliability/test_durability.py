@@ -8,6 +8,7 @@ live writer, and every fresh object for the grace period."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -20,13 +21,15 @@ from rel import STRACE, cli, mreg_argv, read_indexes, tally
 
 CALL = re.compile(r"^(\d+)\s+(\w+)\((.*)\)\s+=\s+(-?\d+)")
 FD = re.compile(r"^\d+<(.*?)>")
+FDS = re.compile(r"\d+<(.*?)>")
 QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"')
 
 
 def _trace(project: Path, *args) -> list[tuple[str, str, int]]:
     log = project.parent / "trace.txt"
     argv = [STRACE, "-f", "-qq", "-y", "-s", "0", "-o", str(log), "-e",
-            "trace=write,pwrite64,writev,fsync,fdatasync,syncfs,rename,renameat,renameat2,ftruncate",
+            "trace=write,pwrite64,writev,copy_file_range,sync_file_range,fsync,fdatasync,syncfs,rename,renameat,"
+            "renameat2,ftruncate",
             *mreg_argv(*args)]
     done = subprocess.run(argv, cwd=project, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
     assert done.returncode == 0, done.stderr
@@ -39,6 +42,9 @@ def _trace(project: Path, *args) -> list[tuple[str, str, int]]:
         if name in ("rename", "renameat", "renameat2"):
             paths = QUOTED.findall(rest)
             calls.append((name, paths[0], paths[1]))
+        elif name == "copy_file_range":
+            # copy_file_range(IN<path>, NULL, OUT<path>, NULL, n, 0): a write to OUT, made in the kernel.
+            calls.append(("write", FDS.findall(rest)[1], ""))
         else:
             fd = FD.match(rest)
             calls.append((name, fd.group(1) if fd else "", ""))
@@ -96,6 +102,23 @@ def test_every_rename_into_the_registry_follows_a_sync(project, tmp_path):
         checked += check_ordering(_trace(project, *args), root)
     assert checked >= 1 + 6 + 41 + 5, checked
     tally("durability: renames checked for a preceding sync", checked)
+
+
+@pytest.mark.skipif(not STRACE, reason="strace is not installed")
+def test_a_large_object_copied_in_the_kernel_is_synced_before_its_rename(project, tmp_path):
+    # From 8 MiB on, the bytes travel by copy_file_range on a second thread
+    # (mreg/core/copying.py), not by write: those copies count as writes here.
+    big = tmp_path / "big.bin"
+    big.write_bytes(os.urandom(40 << 20))
+    calls = _trace(project, "register", "big", big)
+    root = str(project / ".mreg")
+    copies = [a for name, a, _ in calls if name == "write" and a.startswith(root + "/intake/")]
+    assert len(copies) >= 3, "expected the 40 MiB to be copied in pieces of 16 MiB"
+    # Each piece's writeback is started at once, so the fsync finds little left.
+    assert sum(1 for name, a, _ in calls if name == "sync_file_range" and a in copies) >= 3
+    assert check_ordering(calls, root) >= 1
+    objects = [b for name, _, b in calls if name.startswith("rename") and b.startswith(root + "/objects/")]
+    assert len(objects) == 1
 
 
 HOLD_PIN = textwrap.dedent("""
