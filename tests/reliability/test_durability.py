@@ -8,6 +8,7 @@ live writer, and every fresh object for the grace period."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -196,3 +197,49 @@ def test_gc_racing_a_paused_register(project, tmp_path):
         got.unlink()
         cli(project, "rm", "new", "--all", "--yes", expect=0)
     tally("durability: gc protection scenarios", scale(6, 30))
+
+
+@pytest.mark.skipif(not STRACE, reason="strace is not installed")
+def test_a_register_puts_back_what_a_crashed_gc_left_in_its_trash(project, tmp_path):
+    """The register half of trash recovery: its object vanished into a dead gc's trash after it was checked.
+
+    The register stores bytes the store already holds (so it keeps no copy of
+    its own) and is then held for 3 s on entering the registry lock (strace
+    delays its second flock). Meanwhile the object is moved into the trash of
+    an intake whose owner is gone, as a gc killed between its two renames
+    leaves it. The register must find the object missing under the lock, put
+    the trash back, and commit a version that verifies.
+    """
+    import time
+
+    f = tmp_path / "w.bin"
+    f.write_bytes(b"bytes a gc is about to take")
+    hexdigest = cli(project, "register", "m", f, "--json", expect=0).json["digest"][7:]
+    obj = project / ".mreg" / "objects" / hexdigest[:2] / hexdigest[2:]
+    intake = project / ".mreg" / "intake"
+    argv = [STRACE, "-f", "-qq", "-o", "/dev/null", "-e", "trace=flock",
+            "-e", "inject=flock:delay_enter=3000000:when=2", *mreg_argv("register", "m", f, "--json")]
+    writer = subprocess.Popen(argv, cwd=project, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              stdin=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while True:  # the writer has pinned the object and dropped its own copy: it relies on the stored one
+            ready = [p for p in intake.iterdir() if (p / "pins").is_file()
+                     and hexdigest in (p / "pins").read_text() and not list(p.glob("tmp-*"))]
+            if ready:
+                break
+            assert time.monotonic() < deadline and writer.poll() is None, "the register never got to its lock"
+            time.sleep(0.02)
+        dead = intake / "crashed-gc"
+        (dead / "trash").mkdir(parents=True)
+        (dead / "pins").write_text("")  # nobody holds it: its gc is gone
+        os.rename(obj, dead / "trash" / hexdigest)
+        out, err = writer.communicate(timeout=60)
+    finally:
+        if writer.poll() is None:
+            writer.kill()
+    assert writer.returncode == 0, err
+    assert json.loads(out)["version"] == "1.0.1"
+    assert obj.read_bytes() == f.read_bytes()
+    assert not (dead / "trash").exists()
+    assert cli(project, "verify", "--json", expect=0).json["ok"]
