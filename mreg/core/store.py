@@ -52,13 +52,14 @@ def parse_digest(digest: str) -> str:
 class Intake:
     """One writer's workspace: temporary files and pins on the objects it will reference."""
 
-    def __init__(self, layout: Layout) -> None:
+    def __init__(self, layout: Layout, doing: str = "store the artifact") -> None:
+        """`doing` ends the error line when the intake cannot be made ("cannot <doing>: …")."""
         import fcntl
 
         self.layout = layout
         self.path = os.path.join(layout.intake, uuid.uuid4().hex)
         self._count = 0
-        with translate_os_errors("store the artifact"):
+        with translate_os_errors(doing):
             os.makedirs(self.path)
             self._pins = os.open(os.path.join(self.path, "pins"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
             fcntl.flock(self._pins, fcntl.LOCK_EX)

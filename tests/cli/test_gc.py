@@ -259,3 +259,18 @@ def test_gc_in_a_loop_beside_a_slow_register(mreg, project):
         copy = project / "back" / source.relative_to(project / "big")
         assert copy.read_bytes() == source.read_bytes(), source
     assert len(list((project / "back").rglob("*.bin"))) == count
+
+
+def test_a_storage_fault_names_what_failed(mreg, project):
+    # The intake folder replaced by a file: neither gc nor register can make its workspace.
+    (project / "a.bin").write_bytes(b"a")
+    intake = project / ".mreg" / "intake"
+    for child in intake.iterdir():
+        child.rmdir()
+    intake.rmdir()
+    intake.write_text("")
+    gc = mreg("gc", expect=5)
+    assert gc.err.startswith("mreg: error: cannot collect garbage: ") and len(gc.err.splitlines()) == 1, gc.err
+    register = mreg("register", "m", "a.bin", expect=5)
+    assert register.err.startswith("mreg: error: cannot store the artifact: "), register.err
+    assert mreg("list", "--json").json == []

@@ -129,7 +129,7 @@ def gc(registry: Registry, *, grace: str | None = None, archived_older_than: str
     now = time.time()
     report = {"removed_versions": [], "objects": 0, "bytes": 0, "dry_run": dry_run, "temporary": 0}
 
-    with registry.transaction() as tx, Intake(registry.layout) as own:
+    with registry.transaction() as tx, Intake(registry.layout, doing="collect garbage") as own:
         with translate_os_errors("collect garbage"):
             recover_trash(registry)
         models = [tx.model(name, create=True) for name in registry.model_names()]
