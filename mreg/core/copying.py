@@ -18,9 +18,13 @@ import threading
 from mreg.core.fsutil import write_all
 
 CHUNK = 1 << 20
-# Reads for hashing go into one reused buffer of this size: a fresh 4 MiB
-# bytes object per read costs an allocation and its page faults each time.
+# Reads for hashing go into one reused buffer of at most this size: a fresh
+# 4 MiB bytes object per read costs an allocation and its page faults each time.
 READ_SIZE = 4 * CHUNK
+_MIN_BUFFER = 64 * 1024
+# From this size on, reads run on a second thread ahead of the hash; below
+# it, starting the thread costs more than the overlap saves.
+READ_AHEAD_MIN = 8 * CHUNK
 # The kernel copies this much per call: small enough that the hash can start
 # early and a stop request is seen soon, large enough that calls are few.
 PIECE = 16 * CHUNK
@@ -42,9 +46,12 @@ def try_clone(src_fd: int, dst_fd: int) -> bool:
 def hash_fd(fd: int, progress=None) -> tuple[str, int]:
     """The SHA-256 and length of what is left to read in `fd`; `progress` is told each chunk's size.
 
-    The reads run on a second thread, ahead of the hash (see `_Feeder`);
-    `fd` is left at the end of the file.
+    From READ_AHEAD_MIN on, the reads run on a second thread, ahead of the
+    hash (see `_Feeder`); `fd` is left at the end of the file either way.
     """
+    left = os.fstat(fd).st_size - os.lseek(fd, 0, os.SEEK_CUR)
+    if left < READ_AHEAD_MIN:
+        return _pump(fd, None, left, progress)
     hashed = _hash_fed(_Feeder(fd), progress)
     os.lseek(fd, 0, os.SEEK_END)
     return hashed
@@ -58,13 +65,21 @@ def copy_by_hand(src_fd: int, dst_fd: int, size_hint: int, progress=None) -> tup
     on the main thread, so a signal (Ctrl-C, SIGTERM) always interrupts it
     cleanly; `progress` is told each chunk's size.
     """
+    return _pump(src_fd, dst_fd, size_hint, progress)
+
+
+def _pump(src_fd: int, dst_fd: int | None, size_hint: int, progress) -> tuple[str, int]:
+    """Read src to its end, hashing each chunk and writing it to dst (if any)."""
     digest = hashlib.sha256()
-    buffer = memoryview(bytearray(CHUNK if size_hint < 8 * CHUNK else READ_SIZE))
+    # Sized to the file: zero-filling a 4 MiB buffer for a 10 KB file costs
+    # more than reading the file (a 10,000-file register makes 10,000).
+    buffer = memoryview(bytearray(min(READ_SIZE, max(_MIN_BUFFER, size_hint))))
     total = 0
     while count := os.readv(src_fd, [buffer]):
         piece = buffer[:count]
         digest.update(piece)
-        write_all(dst_fd, piece)
+        if dst_fd is not None:
+            write_all(dst_fd, piece)
         total += count
         if progress:
             progress(count)

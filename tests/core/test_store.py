@@ -345,3 +345,21 @@ def test_kernel_copy_gives_way_to_the_copy_by_hand_where_it_cannot_copy(tmp_path
         os.close(read_end)
         os.close(dst)
     assert (tmp_path / "dst.bin").read_bytes() == b"streamed bytes"
+
+
+@pytest.mark.parametrize("size", [0, 10_000, (8 << 20) - 1, 8 << 20, (20 << 20) + 7])
+def test_hash_fd_hashes_what_is_left_on_both_sides_of_the_read_ahead(tmp_path, size):
+    from mreg.core.copying import hash_fd
+
+    data = os.urandom(size)
+    (tmp_path / "f.bin").write_bytes(data)
+    fd = os.open(tmp_path / "f.bin", os.O_RDONLY)
+    try:
+        seen = []
+        assert hash_fd(fd, seen.append) == (hashlib.sha256(data).hexdigest(), size)
+        assert sum(seen) == size
+        assert os.lseek(fd, 0, os.SEEK_CUR) == size
+        os.lseek(fd, 3, os.SEEK_SET)  # only what is left
+        assert hash_fd(fd) == (hashlib.sha256(data[3:]).hexdigest(), max(size - 3, 0))
+    finally:
+        os.close(fd)
