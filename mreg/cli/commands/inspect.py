@@ -101,7 +101,7 @@ def history(
       mreg history sentiment --since 7d
       mreg history --action promote --action rollback -n 20
     """
-    actions.history(target, limit, since, action, json, quiet, repo)
+    actions.history(target, limit=limit, since=since, action=action, json=json, quiet=quiet, repo=repo)
 
 
 @app.command()

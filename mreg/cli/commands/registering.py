@@ -70,8 +70,10 @@ def register(
       mreg register sentiment ./model.safetensors -m accuracy=0.93 -p lr=3e-4 \\
           -t team=nlp --dataset train=./data/train.csv --bump minor
     """
-    actions.register(name, path, version, bump, metric, param, tag, description, framework, dataset, metadata_file,
-                     stage, follow_symlinks, reason, lock_timeout, json, quiet, repo)
+    actions.register(name, path, version=version, bump=bump, metric=metric, param=param, tag=tag,
+                     description=description, framework=framework, dataset=dataset, metadata_file=metadata_file,
+                     stage=stage, follow_symlinks=follow_symlinks, reason=reason, lock_timeout=lock_timeout,
+                     json=json, quiet=quiet, repo=repo)
 
 
 @app.command()
