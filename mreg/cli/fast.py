@@ -130,26 +130,29 @@ def _complete(shell: str) -> bool:
     typed, incomplete = words[1:cword], (words[cword] if cword < len(words) else "")
     if incomplete.startswith("-"):
         return False  # options: typer lists them with their help
-    candidates = _candidates(_strip_global_repo(typed), incomplete)
+    # The completion functions find the PATH in COMP_WORDS themselves.
+    candidates = _candidates(leading_repo(typed)[1], incomplete)
     if candidates is None:
         return False
     sys.stdout.write("\n".join(candidates) + "\n")
     return True
 
 
-def _strip_global_repo(typed: list[str]) -> list[str] | None:
-    if typed[:1] == ["--repo"]:
-        return typed[2:] if len(typed) >= 2 else None
-    if typed[:1] and typed[0].startswith("--repo="):
-        return typed[1:]
-    return typed
+def leading_repo(words: list[str]) -> tuple[str | None, list[str]]:
+    """`mreg --repo PATH COMMAND …` (as git's -C): the PATH, and the words after it.
+
+    (None, words) when the line does not start with a `--repo` and its value.
+    """
+    if words[:1] == ["--repo"] and len(words) >= 2:
+        return words[1], words[2:]
+    if words[:1] and words[0].startswith("--repo="):
+        return words[0][len("--repo="):], words[1:]
+    return None, words
 
 
-def _candidates(typed: list[str] | None, incomplete: str) -> list[str] | None:
+def _candidates(typed: list[str], incomplete: str) -> list[str] | None:
     from mreg.cli.grammar import COMMANDS
 
-    if typed is None:
-        return None
     if not typed:
         return [name for name, spec in COMMANDS.items() if not spec["hidden"] and name.startswith(incomplete)]
     spec = COMMANDS.get(typed[0])

@@ -46,13 +46,12 @@ def _global_repo(argv: list[str]) -> list[str]:
     The leading option becomes MREG_REPO for this process, so a `--repo`
     given after the command still wins, as it would over the variable.
     """
-    if argv and argv[0] == "--repo" and len(argv) >= 2:
-        os.environ["MREG_REPO"] = argv[1]
-        return argv[2:]
-    if argv and argv[0].startswith("--repo="):
-        os.environ["MREG_REPO"] = argv[0][len("--repo="):]
-        return argv[1:]
-    return argv
+    from mreg.cli.fast import leading_repo
+
+    repo, rest = leading_repo(argv)
+    if repo is not None:
+        os.environ["MREG_REPO"] = repo
+    return rest
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -210,7 +210,9 @@ def test_corrupt_or_missing_objects_are_caught_on_the_way_out(store, tmp_path):
 
 def test_parse_digest_refuses_malformed_digests():
     assert parse_digest("sha256:" + "ab" * 32) == "ab" * 32
-    for bad in ["", "ab" * 32, "sha256:" + "AB" * 32, "sha256:" + "ab" * 31, "md5:" + "ab" * 32]:
+    # A digest becomes a path under objects/: nothing but 64 lowercase hex digits may pass.
+    for bad in ["", "ab" * 32, "sha256:" + "AB" * 32, "sha256:" + "ab" * 31, "md5:" + "ab" * 32,
+                "sha256:" + "../" * 21 + "a", "sha256:" + "ab" * 31 + "a\n"]:
         with pytest.raises(IntegrityError):
             parse_digest(bad)
 
