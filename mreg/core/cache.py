@@ -57,11 +57,9 @@ def summarize(model: dict) -> dict | None:
 
 
 def _well_formed(summary: object) -> bool:
-    if summary is None:
-        return True
-    return (isinstance(summary, dict) and isinstance(summary.get("versions"), int)
-            and isinstance(summary.get("latest"), str) and isinstance(summary.get("first_in_stage"), dict)
-            and isinstance(summary.get("updated_at"), str))
+    from mreg.core.schema import summary_fault
+
+    return summary_fault(summary) is None
 
 
 def _identity(info: os.stat_result) -> list[int]:
@@ -110,6 +108,8 @@ def _read_index(layout: Layout, name: str) -> tuple[list[int], dict] | None:
             data = handle.read()
     except (FileNotFoundError, NotADirectoryError):
         return None
+    except IsADirectoryError:
+        raise index_mod.not_a_file(path, name) from None
     return _identity(info), index_mod.parse_model(data, path, name)
 
 
@@ -191,7 +191,10 @@ def _read_sources(path: str) -> dict:
 def hinted_digest(layout: Layout, info: os.stat_result) -> str | None:
     """The hex digest this source file had when last stored, if a hint says so."""
     hexdigest = _read_sources(os.path.join(layout.cache, SOURCES_FILE)).get(_source_key(info))
-    return hexdigest if isinstance(hexdigest, str) and len(hexdigest) == 64 else None
+    from mreg.core.schema import is_digest
+
+    # The hint becomes a path in the store: nothing but 64 hex digits may reach it.
+    return hexdigest if isinstance(hexdigest, str) and is_digest("sha256:" + hexdigest) else None
 
 
 def remember_source(layout: Layout, info: os.stat_result, hexdigest: str) -> None:
@@ -289,8 +292,12 @@ class _SearchEntry:
             if len(lines) != self.count:
                 raise ValueError("damaged documents")
             self._lines = lines
+        from mreg.core.schema import version_fault
+
         doc = json.loads(self._lines[i])
-        if not isinstance(doc, dict):
+        # A document goes out to the caller as if read from the index: it must pass the same checks.
+        if (not isinstance(doc, dict) or not isinstance(doc.get("version"), str) or not isinstance(doc.get("name"), str)
+                or version_fault(doc["version"], {k: v for k, v in doc.items() if k != "name"})):
             raise ValueError("damaged document")
         return doc
 
@@ -352,7 +359,10 @@ def matching_documents(layout: Layout, names: list[str], fields: list[str], pred
                 doc.setdefault(section, {})[key] = values[i]
             if predicate(doc):
                 hits.append(i)
-        return [entry.document(i) for i in hits]
+        docs = [entry.document(i) for i in hits]
+        if any(doc["name"] != name for doc in docs):
+            raise ValueError("a document of another model")
+        return docs
 
     found = []
     for name in names:

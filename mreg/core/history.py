@@ -17,10 +17,10 @@ import json
 import os
 
 from mreg.core.fsutil import fsync_dir, write_all
+from mreg.core.schema import ACTIONS, GENESIS, event_fault  # noqa: F401 - ACTIONS and GENESIS are named from here
 from mreg.errors import IntegrityError
 
-ACTIONS = ("register", "transition", "promote", "supersede", "rollback", "update", "rm", "gc")
-GENESIS = "sha256:" + "0" * 64
+_RECOVERY = "restore the model's folder from a backup; `mreg verify` lists what else is damaged"
 
 
 def _canonical(event: dict) -> bytes:
@@ -37,71 +37,147 @@ def seal(event: dict, prev: str, seq: int) -> dict:
     return event
 
 
-def read_events(path: str, count: int) -> list[dict]:
-    """The first `count` (committed) events of a model's history, oldest first."""
+def _open(path: str):
+    """The history file for reading; None if missing. A folder in its place is damage, not an I/O error."""
+    try:
+        return open(path, "rb")
+    except FileNotFoundError:
+        return None
+    except IsADirectoryError:
+        raise IntegrityError(f"history {path} is a folder, not a file", hint=_RECOVERY) from None
+
+
+def _decode(line: bytes) -> object:
+    """One history line as JSON, or None when it is not a JSON object (however deeply it nests)."""
+    try:
+        event = json.loads(line)
+    except (ValueError, RecursionError):
+        return None
+    return event if isinstance(event, dict) else None
+
+
+def read_events(path: str, count: int, head: str | None = None, name: str | None = None) -> list[dict]:
+    """The first `count` (committed) events of a model's history, oldest first.
+
+    Each is checked against the event schema (and, given them, the model's
+    name and the index's head hash), so a caller never meets a wrong type.
+    """
     if count <= 0:
         return []
     events = []
-    try:
-        with open(path, "rb") as handle:
-            for line in handle:
-                if len(events) == count:
-                    break
-                events.append(json.loads(line))
-    except FileNotFoundError:
-        raise IntegrityError(f"history {path} is missing") from None
-    except ValueError:
-        raise IntegrityError(f"history {path} is damaged at event {len(events) + 1}") from None
+    handle = _open(path)
+    if handle is None:
+        raise IntegrityError(f"history {path} is missing", hint=_RECOVERY)
+    with handle:
+        for line in handle:
+            if len(events) == count:
+                break
+            event = _decode(line)
+            fault = "not valid JSON (one object per line)" if event is None else event_fault(event, name)
+            if fault is None and event["seq"] != len(events) + 1:
+                fault = f"seq: {event['seq']} where {len(events) + 1} belongs"
+            if fault:
+                raise IntegrityError(f"history {path} is damaged at event {len(events) + 1}: {fault}", hint=_RECOVERY)
+            events.append(event)
     if len(events) < count:
-        raise IntegrityError(f"history {path} is truncated: {len(events)} of {count} events")
+        raise IntegrityError(f"history {path} is truncated: {len(events)} of {count} events", hint=_RECOVERY)
+    if head is not None and events[-1]["hash"] != head:
+        raise IntegrityError(f"history {path} does not end at the index's history.head (event {count} differs)",
+                             hint=_RECOVERY)
     return events
 
 
-def check_chain(path: str, count: int, head: str) -> str | None:
-    """Verify a history file against the index's count and head; None if sound, else the first fault."""
+def check_chain(path: str, count: int, head: str, size: int | None = None) -> str | None:
+    """Verify a history file against the index's count, head and (given) committed byte size;
+    None if sound, else the first fault."""
     import hashlib
 
     prev = GENESIS
     seen = 0
-    try:
-        handle = open(path, "rb")
-    except FileNotFoundError:
+    read = 0
+    handle = _open(path)
+    if handle is None:
         return "history file is missing" if count else None
     with handle:
         for number, line in enumerate(handle, start=1):
             if seen == count:
                 break  # events past the head: an uncommitted operation, discarded on next write
-            try:
-                event = json.loads(line)
-                ok = isinstance(event, dict)
-            except ValueError:
-                ok = False
-            if not ok:
-                return f"event {number} is not valid JSON"
+            event = _decode(line)
+            if event is None:
+                return f"event {number} is not valid JSON (one object per line)"
             if event.get("prev") != prev:
                 return f"event {number} does not follow event {number - 1} (deleted or reordered)"
             if event.get("hash") != "sha256:" + hashlib.sha256(_canonical(event)).hexdigest():
                 return f"event {number} was edited (its hash does not match)"
             if event.get("seq") != number:
                 return f"event {number} has sequence number {event.get('seq')!r}"
+            fault = event_fault(event)
+            if fault:
+                return f"event {number}: {fault}"
             prev = event["hash"]
             seen += 1
+            read += len(line)
     if seen < count:
         return f"history is truncated: {seen} of {count} events"
     if prev != head:
         return f"last event does not match the index (history head {head[:19]}…)"
+    if size is not None and read != size:
+        return f"its {count} events take {read} bytes, but the index's history.bytes says {size}"
     return None
 
 
-def append(path: str, committed_bytes: int, events: list[dict]) -> int:
-    """Append sealed events after the committed part of the file, dropping any
-    uncommitted tail a crash left; return the file's new committed size."""
+def _check_committed(fd: int, path: str, committed_bytes: int, count: int, head: str) -> None:
+    """Refuse to write after a committed part that is not what the index says it is.
+
+    A writer truncates the file at `committed_bytes` to drop what a crash left
+    past the last commit; if the file was edited since, that cut would fall in
+    the middle of a real event. So the last committed line must end exactly at
+    `committed_bytes` and hash to the index's head (one read of one line,
+    whatever the history's length).
+    """
+    import hashlib
+
+    if committed_bytes == 0:
+        return
+    start = committed_bytes
+    tail = b""
+    while True:
+        # Read backwards until the newline that starts the last committed line.
+        step = min(start, max(4096, len(tail)))
+        start -= step
+        tail = os.pread(fd, step, start) + tail
+        cut = tail.rfind(b"\n", 0, len(tail) - 1)
+        if cut >= 0 or start == 0:
+            break
+    line = tail[cut + 1:]
+    event = _decode(line) if line.endswith(b"\n") else None
+    if (event is None or event.get("hash") != head or event.get("seq") != count
+            or "sha256:" + hashlib.sha256(_canonical(event)).hexdigest() != head):
+        raise IntegrityError(
+            f"history {path} was changed after event {count}: its committed part no longer ends at the "
+            f"index's history.bytes ({committed_bytes}) with the event history.head names; nothing was written",
+            hint=_RECOVERY,
+        )
+    fault = event_fault(event)
+    if fault:
+        raise IntegrityError(f"history {path} is damaged at event {count}: {fault}; nothing was written",
+                             hint=_RECOVERY)
+
+
+def append(path: str, committed_bytes: int, events: list[dict], *, count: int, head: str) -> int:
+    """Append sealed events after the committed part of the file (`count` events,
+    `committed_bytes` long, the last hashing to `head`), dropping any uncommitted
+    tail a crash left; return the file's new committed size."""
     data = b"".join(json.dumps(e, ensure_ascii=False, separators=(",", ":")).encode() + b"\n" for e in events)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except IsADirectoryError:
+        raise IntegrityError(f"history {path} is a folder, not a file", hint=_RECOVERY) from None
     try:
         size = os.fstat(fd).st_size
         if size < committed_bytes:
-            raise IntegrityError(f"history {path} is truncated ({size} of {committed_bytes} bytes)")
+            raise IntegrityError(f"history {path} is truncated ({size} of {committed_bytes} bytes)", hint=_RECOVERY)
+        _check_committed(fd, path, committed_bytes, count, head)
         if size > committed_bytes:
             os.ftruncate(fd, committed_bytes)
         os.lseek(fd, committed_bytes, os.SEEK_SET)

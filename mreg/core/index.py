@@ -14,8 +14,8 @@ import os
 from collections.abc import Iterator
 
 from mreg.core.fsutil import write_atomic
-from mreg.core.history import GENESIS
 from mreg.core.layout import INDEX_FILE, Layout
+from mreg.core.schema import GENESIS, is_count, model_fault
 from mreg.errors import IntegrityError
 
 INDEX_FORMAT = 1
@@ -41,7 +41,14 @@ def load_model(layout: Layout, name: str) -> dict | None:
             data = handle.read()
     except (FileNotFoundError, NotADirectoryError):
         return None
+    except IsADirectoryError:
+        raise not_a_file(path, name) from None
     return parse_model(data, path, name)
+
+
+def not_a_file(path: str, name: str) -> IntegrityError:
+    """The error for a folder (or anything else that cannot be read as a file) where an index belongs."""
+    return _damaged(path, name, ": it is a folder, not a file")
 
 
 def _damaged(path: str, name: str | None, detail: str = "") -> IntegrityError:
@@ -49,46 +56,24 @@ def _damaged(path: str, name: str | None, detail: str = "") -> IntegrityError:
 
 
 def parse_model(data: bytes, path: str, name: str | None = None) -> dict:
-    """Decode and check an index document; an IntegrityError names what is wrong with it."""
+    """Decode and check an index document; an IntegrityError names the file and the field at fault."""
     try:
         model = json.loads(data)
     except (ValueError, RecursionError):
-        raise _damaged(path, name) from None
-    if not isinstance(model, dict) or not isinstance(model.get("versions"), dict) or not isinstance(model.get("history"), dict):
-        raise _damaged(path, name)
-    if not isinstance(model.get("format"), int) or model["format"] > INDEX_FORMAT:
-        raise IntegrityError(
-            f"the index of model {name or path} has format {model.get('format')!r}, unknown to this mreg",
-            hint="upgrade mreg: pip install -U mreg",
-        )
-    if name is not None and model.get("name") != name:
-        raise IntegrityError(f"the index at {path} names model {model.get('name')!r}", hint=_RECOVERY)
-    for version, record in model["versions"].items():
-        # A hand-edited record must fail here, as an integrity error, not later as a crash.
-        fault = _record_fault(version, record)
-        if fault:
-            raise _damaged(path, name, f": version {version[:40]!r} {fault}")
+        raise _damaged(path, name, ": not valid JSON") from None
+    found = model.get("format") if isinstance(model, dict) else None
+    if isinstance(model, dict) and (not is_count(found) or not found):
+        raise _damaged(path, name, f": format: {str(found)[:40]} is not an index format")
+    if isinstance(model, dict) and found > INDEX_FORMAT:
+        raise IntegrityError(f"the index of model {name or path} has format {found!r}, unknown to this mreg",
+                             hint="upgrade mreg: pip install -U mreg")
+    if isinstance(model, dict) and name is not None and model.get("name") != name:
+        raise IntegrityError(f"the index at {path} names model {str(model.get('name'))[:80]!r}", hint=_RECOVERY)
+    # A hand-edited field must fail here, as an integrity error, not later as a crash.
+    fault = model_fault(model, name)
+    if fault:
+        raise _damaged(path, name, f": {fault}")
     return model
-
-
-def _record_fault(version: str, record: object) -> str | None:
-    from mreg.core.semver import is_version
-
-    if not is_version(version):
-        return "is not a version number"
-    if not isinstance(record, dict):
-        return "is not an object"
-    if record.get("version") != version:
-        return "holds a different version number"
-    for key in ("stage", "digest", "created_at", "created_by"):
-        if not isinstance(record.get(key), str):
-            return f"has no {key}"
-    if record.get("kind") not in ("file", "directory"):
-        return "has no kind (file or directory)"
-    for key in ("size", "files"):
-        if not isinstance(record.get(key), int) or isinstance(record.get(key), bool):
-            return f"has no {key}"
-    return None
 
 
 def save_model(layout: Layout, model: dict) -> None:

@@ -56,20 +56,34 @@ def kernel_holder(lock_fd: int) -> int | None:
     return None
 
 
-def describe_holder(info_path: str, lock_fd: int | None = None) -> str:
-    """Who holds the lock, in words: from lock.json, else from the kernel's lock table."""
+def read_info(info_path: str) -> dict | None:
+    """lock.json checked against its schema; None if it is malformed. It only names the
+    holder, so a damaged one never stops a command. FileNotFoundError if there is none."""
+    from mreg.core.schema import lock_info_fault
+
     try:
         with open(info_path, "rb") as handle:
             info = json.loads(handle.read() or b"null")
-        pid, host, since = int(info["pid"]), str(info["host"]), float(info["since"])
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(since))  # fails on NaN or absurd times
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError, RecursionError):
+        return None
+    return None if lock_info_fault(info) else info
+
+
+def describe_holder(info_path: str, lock_fd: int | None = None) -> str:
+    """Who holds the lock, in words: from lock.json, else from the kernel's lock table."""
+    try:
+        info = read_info(info_path)
     except FileNotFoundError:
         pid = kernel_holder(lock_fd) if lock_fd is not None else None
         if pid is not None:
             return f"pid {pid} on {_hostname()} (it has not written lock.json)"
         return "another process (it has not yet said who it is)"
-    except (OSError, ValueError, TypeError, KeyError, OverflowError):
+    if info is None:
         return "an unknown process (lock.json is unreadable)"
+    pid, host, since = info["pid"], info["host"], float(info["since"])
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(since))
     age = max(0.0, time.time() - since)
     command = info.get("command")
     what = f" ({command})" if isinstance(command, str) and command else ""
@@ -124,11 +138,12 @@ class RegistryLock:
 
     def _note_dead_predecessor(self) -> None:
         try:
-            with open(self.info_path, "rb") as handle:
-                info = json.loads(handle.read())
-            pid, host = int(info["pid"]), info["host"]
-        except (OSError, ValueError, TypeError, KeyError, OverflowError):
+            info = read_info(self.info_path)
+        except FileNotFoundError:
             return
+        if info is None:
+            return
+        pid, host = info["pid"], info["host"]
         if pid != os.getpid() and host == _hostname() and not _pid_alive(pid):
             notices.warn(f"broke the lock of pid {pid}, which died while holding it; recovering its work")
 

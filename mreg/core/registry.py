@@ -335,7 +335,7 @@ class Transaction:
             path = layout.history_path(name)
             with translate_os_errors(f"write the history of {name}"):
                 os.makedirs(os.path.dirname(path), exist_ok=True)
-                size = history.append(path, meta["bytes"], sealed)
+                size = history.append(path, meta["bytes"], sealed, count=meta["events"], head=meta["head"])
                 model["history"] = {"events": seq, "bytes": size, "head": prev}
                 index_mod.save_model(layout, model)
             events.clear()

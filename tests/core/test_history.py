@@ -13,7 +13,9 @@ from mreg.errors import IntegrityError
 def chain(count: int) -> list[dict]:
     events, prev = [], GENESIS
     for seq in range(1, count + 1):
-        event = seal({"action": "update", "name": "m", "version": "1.0.0", "reason": f"r{seq}"}, prev, seq)
+        event = seal({"time": "2026-01-31T12:00:00.000000Z", "user": "u", "action": "update", "name": "m",
+                      "version": "1.0.0", "from": "development", "to": "development", "reason": f"r{seq}",
+                      "details": {}}, prev, seq)
         prev = event["hash"]
         events.append(event)
     return events
@@ -21,7 +23,7 @@ def chain(count: int) -> list[dict]:
 
 def write(tmp_path, events) -> tuple[str, int, str]:
     path = str(tmp_path / "_history.jsonl")
-    size = append(path, 0, events)
+    size = append(path, 0, events, count=0, head=GENESIS)
     return path, size, events[-1]["hash"]
 
 
@@ -50,7 +52,7 @@ def test_append_drops_an_uncommitted_tail(tmp_path):
         handle.write(b'{"half an ev')  # a crash mid-append
     assert read_events(path, 2) == events[:2]
     assert check_chain(path, 2, events[1]["hash"]) is None
-    new_size = append(path, size, events[2:])
+    new_size = append(path, size, events[2:], count=2, head=events[1]["hash"])
     assert check_chain(path, 4, events[3]["hash"]) is None
     with open(path, "rb") as handle:
         assert len(handle.read()) == new_size
@@ -59,7 +61,7 @@ def test_append_drops_an_uncommitted_tail(tmp_path):
 def test_append_refuses_a_file_shorter_than_committed(tmp_path):
     path, size, _ = write(tmp_path, chain(2))
     with pytest.raises(IntegrityError, match="truncated"):
-        append(path, size + 10, chain(1))
+        append(path, size + 10, chain(1), count=2, head=GENESIS)
 
 
 def test_faults_are_named(tmp_path):

@@ -80,7 +80,8 @@ def _was_released(tx: Transaction, name: str, version: str, release: str) -> boo
     from mreg.core.history import read_events
 
     model = tx.model(name)
-    events = read_events(tx.registry.layout.history_path(name), model["history"]["events"])
+    meta = model["history"]
+    events = read_events(tx.registry.layout.history_path(name), meta["events"], meta["head"], name)
     return any(e.get("version") == version and e.get("to") == release for e in events)
 
 

@@ -45,7 +45,7 @@ def _model_events(registry: Registry, name: str) -> list[dict]:
     if model is None:
         return []
     meta = model["history"]
-    return read_events(registry.layout.history_path(name), meta["events"])
+    return read_events(registry.layout.history_path(name), meta["events"], meta["head"], name)
 
 
 def _removed_version(registry: Registry, name: str, selector: str) -> str | None:

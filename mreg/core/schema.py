@@ -1,0 +1,293 @@
+"""The shape of every JSON document mreg reads back from `.mreg/`.
+
+A registry may be edited by hand or copied from another machine, so nothing
+read from `.mreg/` is trusted until it has been checked here: a model's
+index, its history events, directory manifests, the lock's owner record and
+the cache's entries. Each check returns None for a sound document, else one
+line `FIELD: problem`; the reader turns that line into an IntegrityError
+naming its file (or, for the disposable cache, into a rebuild). Every field a
+command later uses is checked once, on load, so no command meets a wrong type.
+
+Plain isinstance tests and nothing heavier: `show` and `list` run these on
+every call. (`config.toml` has its own checks in config.py, next to the
+defaults they mirror.)
+"""
+
+from __future__ import annotations
+
+import re
+
+DIGEST_PREFIX = "sha256:"
+GENESIS = DIGEST_PREFIX + "0" * 64  # the `prev` of a history's first event
+_HEX = frozenset("0123456789abcdef")
+# As timeparse.format_time writes them: fixed width, so string order is time order.
+_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z\Z", re.ASCII)
+KINDS = ("file", "directory")
+ACTIONS = ("register", "transition", "promote", "supersede", "rollback", "update", "rm", "gc")
+_SECTIONS = ("metrics", "params", "tags", "datasets")  # as metadata.SECTIONS (kept import-free)
+
+
+def is_digest(value: object) -> bool:
+    """Whether `value` is `sha256:` and 64 lower-case hex digits."""
+    return (isinstance(value, str) and len(value) == 71 and value.startswith(DIGEST_PREFIX)
+            and _HEX.issuperset(value[7:]))
+
+
+def is_count(value: object) -> bool:
+    """A non-negative integer (JSON's true and false are not counts)."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def is_time(value: object) -> bool:
+    return isinstance(value, str) and _TIME.match(value) is not None
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _text(value: object) -> bool:
+    """Text that can be written out again (a lone surrogate from a `\\ud800` escape cannot)."""
+    if not isinstance(value, str):
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _versions_fault(field: str, value: object) -> str | None:
+    from mreg.core.semver import is_version
+
+    if not isinstance(value, list):
+        return f"{field}: not a list of versions"
+    for item in value:
+        if not isinstance(item, str) or not is_version(item):
+            return f"{field}: {str(item)[:40]!r} is not a version number"
+    return None
+
+
+# --- the index: models/NAME/_index.json ---------------------------------------------
+
+def version_fault(version: str, record: object) -> str | None:
+    """What is wrong with one version record of an index, or None."""
+    from mreg.core.semver import is_version
+
+    where = f"versions.{version[:40]}"
+    if not is_version(version):
+        return f"{where}: is not a version number"
+    if not isinstance(record, dict):
+        return f"{where}: is not an object"
+    if record.get("version") != version:
+        return f"{where}.version: holds a different version number"
+    for key in ("stage", "created_by"):
+        if not _text(record.get(key)) or not record[key]:
+            return f"{where}.{key}: missing or not text"
+    if not is_digest(record.get("digest")):
+        return f"{where}.digest: missing or not sha256:<64 hex digits>"
+    if record.get("kind") not in KINDS:
+        return f"{where}.kind: missing or not 'file' or 'directory'"
+    for key in ("size", "files"):
+        if not is_count(record.get(key)):
+            return f"{where}.{key}: missing or not a count"
+    if not is_time(record.get("created_at")):
+        return f"{where}.created_at: missing or not a time such as 2026-01-31T12:00:00.000000Z"
+    # Every later field is optional, but typed when present.
+    changed = record.get("stage_changed_at")
+    if changed is not None and not is_time(changed):
+        return f"{where}.stage_changed_at: not a time such as 2026-01-31T12:00:00.000000Z"
+    for key in ("description", "framework", "filename", "format"):
+        value = record.get(key)
+        if value is not None and not _text(value):
+            return f"{where}.{key}: not text"
+    parameters = record.get("parameters")
+    if parameters is not None and not is_count(parameters):
+        return f"{where}.parameters: not a count"
+    dtypes = record.get("dtypes")
+    if dtypes is not None and (not isinstance(dtypes, list) or not all(_text(d) for d in dtypes)):
+        return f"{where}.dtypes: not a list of text"
+    for key in (*_SECTIONS, "lineage", "metadata"):
+        # Absent is empty, but null is not: `update` adds keys to the table it finds.
+        if key in record and not isinstance(record[key], dict):
+            return f"{where}.{key}: not an object"
+    for key, value in (record.get("metrics") or {}).items():
+        if not _is_number(value):
+            return f"{where}.metrics.{key[:40]}: not a number"
+    for key, value in (record.get("tags") or {}).items():
+        if not _text(value):
+            return f"{where}.tags.{key[:40]}: not text"
+    for key, value in (record.get("datasets") or {}).items():
+        if not isinstance(value, dict):
+            return f"{where}.datasets.{key[:40]}: not an object"
+    lineage = record.get("lineage") or {}
+    if "git_commit" in lineage and not _text(lineage["git_commit"]):
+        return f"{where}.lineage.git_commit: not text"
+    return None
+
+
+def model_fault(model: object, name: str | None = None) -> str | None:
+    """What is wrong with an index document (format already checked), or None."""
+    if not isinstance(model, dict):
+        return "document: not an object"
+    if not _text(model.get("name")) or (name is not None and model["name"] != name):
+        return f"name: {str(model.get('name'))[:80]!r} is not this model's name"
+    versions = model.get("versions")
+    if not isinstance(versions, dict):
+        return "versions: missing or not an object"
+    for version, record in versions.items():
+        fault = version_fault(version, record)
+        if fault:
+            return fault
+    for key in ("released", "removed"):
+        fault = _versions_fault(key, model.get(key))
+        if fault:
+            return fault
+    again = set(model["removed"]).intersection(versions)
+    if again:
+        return f"removed: lists {sorted(again)[0]}, which is still a version"
+    return history_meta_fault(model.get("history"), bool(versions or model["removed"]))
+
+
+def history_meta_fault(meta: object, has_events: bool = True) -> str | None:
+    """What is wrong with an index's `history` (count, bytes and head of the committed events), or None."""
+    if not isinstance(meta, dict):
+        return "history: missing or not an object"
+    events, size, head = meta.get("events"), meta.get("bytes"), meta.get("head")
+    if not is_count(events):
+        return f"history.events: {str(events)[:40]} is not a count"
+    if not is_count(size):
+        return f"history.bytes: {str(size)[:40]} is not a count"
+    if not is_digest(head):
+        return "history.head: missing or not sha256:<64 hex digits>"
+    if events == 0 and (size or head != GENESIS):
+        return "history.events: 0, but history.bytes or history.head says there are events"
+    # Every event is a JSON object on its own line: a few dozen bytes at the very least.
+    if events and (size < 2 * events or head == GENESIS):
+        return f"history.bytes: {size} bytes cannot hold {events} events ending at history.head"
+    if has_events and not events:
+        # Each version came with a register event: an index with versions and no history was edited.
+        return "history.events: 0, yet the model has versions"
+    return None
+
+
+# --- the history: models/NAME/_history.jsonl ------------------------------------------
+
+_EVENT_TEXT = ("time", "user", "action", "name", "reason")
+_EVENT_OPTIONAL = ("version", "from", "to")
+
+
+def event_fault(event: object, name: str | None = None) -> str | None:
+    """What is wrong with one decoded history line, or None (the chain is checked elsewhere)."""
+    if not isinstance(event, dict):
+        return "not a JSON object"
+    for key in _EVENT_TEXT:
+        if not _text(event.get(key)):
+            return f"{key}: missing or not text"
+    if not is_time(event["time"]):
+        return "time: not a time such as 2026-01-31T12:00:00.000000Z"
+    if event["action"] not in ACTIONS:
+        return f"action: {event['action'][:40]!r} is not one of {', '.join(ACTIONS)}"
+    if name is not None and event["name"] != name:
+        return f"name: {event['name'][:80]!r} is not this model"
+    for key in _EVENT_OPTIONAL:
+        if event.get(key) is not None and not _text(event[key]):
+            return f"{key}: not text"
+    if not isinstance(event.get("details"), dict):
+        return "details: missing or not an object"
+    if not is_count(event.get("seq")) or not event["seq"]:
+        return "seq: missing or not a positive integer"
+    for key in ("prev", "hash"):
+        if not is_digest(event.get(key)):
+            return f"{key}: missing or not sha256:<64 hex digits>"
+    return None
+
+
+# --- directory manifests (objects) ---------------------------------------------------
+
+def manifest_fault(document: object, max_format: int) -> str | None:
+    """What is wrong with a decoded manifest, or None: every path relative, inside, listed once."""
+    if not isinstance(document, dict):
+        return "not a JSON object"
+    version = document.get("format")
+    if not is_count(version) or version > max_format:
+        return f"format: {str(version)[:40]} is not a manifest format this mreg knows"
+    files = document.get("files")
+    if not isinstance(files, list):
+        return "files: missing or not a list"
+    seen: set[str] = set()
+    directories: set[str] = set()
+    for number, entry in enumerate(files, start=1):
+        if not isinstance(entry, dict):
+            return f"files[{number}]: not an object"
+        path = entry.get("path")
+        fault = _path_fault(path)
+        if fault:
+            return f"files[{number}].path: {fault}"
+        if not is_digest(entry.get("digest")):
+            return f"files[{number}].digest: missing or not sha256:<64 hex digits>"
+        if not is_count(entry.get("size")):
+            return f"files[{number}].size: missing or not a count"
+        if not isinstance(entry.get("executable", False), bool):
+            return f"files[{number}].executable: not true or false"
+        if path in seen:
+            return f"files[{number}].path: lists {path[:80]!r} twice"
+        if path in directories:
+            return f"files[{number}].path: {path[:80]!r} is used both as a file and as a folder"
+        seen.add(path)
+        parts = path.split("/")
+        for i in range(1, len(parts)):
+            directories.add("/".join(parts[:i]))
+    clash = seen & directories
+    if clash:
+        return f"files: {sorted(clash)[0][:80]!r} is used both as a file and as a folder"
+    return None
+
+
+def _path_fault(path: object) -> str | None:
+    if not isinstance(path, str):
+        return "missing or not text"
+    if not _text(path):
+        return f"unsafe path {path[:80].encode('utf-8', 'replace').decode()!r}: not valid UTF-8"
+    if not path or "\x00" in path or "\\" in path or path.startswith("/") or any(p in ("", ".", "..") for p in path.split("/")):
+        return f"unsafe path {path[:80]!r}"
+    return None
+
+
+# --- the lock's owner record: lock.json ---------------------------------------------
+
+def lock_info_fault(info: object) -> str | None:
+    """What is wrong with lock.json, or None. It only names the holder, so a bad one is never fatal."""
+    if not isinstance(info, dict):
+        return "not a JSON object"
+    pid, host, since = info.get("pid"), info.get("host"), info.get("since")
+    if not is_count(pid) or not 0 < pid < 2**31:
+        return "pid: not a process id"
+    if not _text(host):
+        return "host: not text"
+    if not _is_number(since) or not 0 <= since < 2**40:
+        return "since: not a time in seconds"
+    command = info.get("command")
+    if command is not None and not _text(command):
+        return "command: not text"
+    return None
+
+
+# --- the cache: derived, so a fault means "rebuild", never an error --------------------
+
+def summary_fault(summary: object) -> str | None:
+    """What is wrong with a cached `list` summary of one model (None is a model without versions)."""
+    if summary is None:
+        return None
+    if not isinstance(summary, dict):
+        return "not an object"
+    if not is_count(summary.get("versions")):
+        return "versions: not a count"
+    if not _text(summary.get("latest")):
+        return "latest: not text"
+    first = summary.get("first_in_stage")
+    if not isinstance(first, dict) or not all(_text(v) for v in first.values()):
+        return "first_in_stage: not an object of versions"
+    if not is_time(summary.get("updated_at")):
+        return "updated_at: not a time"
+    return None
