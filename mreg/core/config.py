@@ -150,7 +150,7 @@ def parse_lifecycle(table: object) -> Lifecycle:
             if target not in known:
                 raise _fail(f"lifecycle.transitions.{source}", f"unknown stage {target!r}")
         transitions[source] = targets
-    return Lifecycle(
+    lifecycle = Lifecycle(
         stages=stages,
         initial=stage_key("initial", promotion[0]),
         promotion=promotion,
@@ -159,6 +159,28 @@ def parse_lifecycle(table: object) -> Lifecycle:
         archived=stage_key("archived", DEFAULT_ARCHIVED if DEFAULT_ARCHIVED in known else stages[-1]),
         transitions=transitions,
     )
+    _check_consistent(lifecycle)
+    return lifecycle
+
+
+def _check_consistent(lifecycle: Lifecycle) -> None:
+    """Refuse the stage roles that would break what the commands promise, each naming its key.
+
+    An exclusive stage has at most one holder only because every way into it
+    supersedes the holder; a new version (initial), a superseded one (retired)
+    and an archived one enter their stages without that step.
+    """
+    for key in ("initial", "retired", "archived"):
+        stage = getattr(lifecycle, key)
+        if stage in lifecycle.exclusive:
+            raise _fail(f"lifecycle.{key}", f"{stage!r} is an exclusive stage (lifecycle.exclusive): versions "
+                        "entering it there would not replace its holder, and it would have two")
+    if lifecycle.retired == lifecycle.release:
+        raise _fail("lifecycle.retired", f"{lifecycle.retired!r} is the release stage: a superseded or "
+                    "rolled-back version would stay in it")
+    if lifecycle.archived in lifecycle.promotion:
+        raise _fail("lifecycle.archived", f"{lifecycle.archived!r} is on the promotion path: gc deletes "
+                    "archived versions, and would delete versions on their way to release")
 
 
 def load_config(path: str) -> Config:
@@ -174,9 +196,16 @@ def load_config(path: str) -> Config:
         raise IntegrityError(
             f"{path} is missing", hint="run `mreg init` in the project folder to recreate the default config"
         ) from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+    except IsADirectoryError:
+        raise IntegrityError(f"{path} is a folder, not a file",
+                             hint="move it away and run `mreg init` to write the default config") from None
+    except (ValueError, RecursionError) as exc:
+        # TOMLDecodeError and UnicodeDecodeError are ValueErrors, as is an
+        # integer longer than Python converts; RecursionError is an array
+        # nested thousands deep. Each is a damaged file, not a crash.
+        detail = str(exc)[:200] if not isinstance(exc, RecursionError) else "nested too deeply"
         raise IntegrityError(
-            f"config.toml is damaged: {exc}",
+            f"config.toml is damaged: {detail}",
             hint="restore .mreg/config.toml from a backup, or move it away and run `mreg init` to write the defaults",
         ) from None
     version = data.get("format")
@@ -184,7 +213,7 @@ def load_config(path: str) -> Config:
         raise _fail("format", "missing format version")
     if version > FORMAT_VERSION:
         raise IntegrityError(
-            f"this registry has format {version}, newer than this mreg understands ({FORMAT_VERSION})",
+            f"this registry has format {str(version)[:20]}, newer than this mreg understands ({FORMAT_VERSION})",
             hint="upgrade mreg: pip install -U mreg",
         )
     gc = data.get("gc", {})
