@@ -37,6 +37,25 @@ def _stored_size(registry: Registry, hexdigests) -> int:
     return total
 
 
+def stage_problems(registry: Registry, name: str, model: dict) -> list[dict]:
+    """Versions in a stage the config does not list, and exclusive stages with more than one holder."""
+    lifecycle = registry.lifecycle
+    index = _relative(registry, registry.layout.index_path(name))
+    problems = []
+    holders: dict[str, list[str]] = {}
+    for version, record in model["versions"].items():
+        holders.setdefault(record["stage"], []).append(version)
+    for stage, versions in sorted(holders.items()):
+        labels = [f"{name}@{v}" for v in sorted(versions)]
+        if stage not in lifecycle.stages:
+            problems.append({"file": index, "problem": f"stage {stage[:40]!r} is not one of the stages in "
+                             f"config.toml (lifecycle.stages)", "versions": labels})
+        elif stage in lifecycle.exclusive and len(versions) > 1:
+            problems.append({"file": index, "problem": f"{len(versions)} versions are in {stage}, which only "
+                             f"one may hold (lifecycle.exclusive)", "versions": labels})
+    return problems
+
+
 def verify(registry: Registry, ref: str | None = None, *, progress_for=None) -> dict:
     """Check everything (or one version, with its model's index and history); never raises for damage found.
 
@@ -73,10 +92,12 @@ def verify(registry: Registry, ref: str | None = None, *, progress_for=None) -> 
             continue
         models_checked += 1
         meta = model["history"]
-        fault = check_chain(registry.layout.history_path(name), meta.get("events", 0), meta.get("head", ""))
+        fault = check_chain(registry.layout.history_path(name), meta.get("events", 0), meta.get("head", ""),
+                            meta.get("bytes"))
         if fault:
             problems.append({"file": _relative(registry, registry.layout.history_path(name)),
                              "problem": f"history: {fault}", "versions": [f"{name}@*"]})
+        problems += stage_problems(registry, name, model)
         for version, record in model["versions"].items():
             if selected is not None and version != selected:
                 continue
