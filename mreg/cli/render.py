@@ -52,10 +52,8 @@ def show_version(doc: dict) -> None:
     pairs += _pairs("params", doc.get("params"))
     pairs += _pairs("tags", doc.get("tags"))
     for key, dataset in (doc.get("datasets") or {}).items():
-        text = dataset.get("uri", "")
-        if dataset.get("digest"):
-            text += f" {dataset['digest']}"
-        pairs.append((f"datasets.{key}", text))
+        # A dataset object from a metadata file holds whatever types its author wrote.
+        pairs.append((f"datasets.{key}", _dataset_text(dataset, False)))
     pairs += _pairs("lineage", doc.get("lineage"))
     pairs += _pairs("metadata", doc.get("metadata"))
     output.key_values(f"{doc['name']}@{doc['version']}", pairs)
