@@ -48,6 +48,14 @@ def test_show_ref_plain_lines_hold_whole_values(mreg, project):
     assert "\x1b" not in out
 
 
+def test_show_prints_a_dataset_object_whatever_types_its_metadata_file_gave(mreg, project):
+    (project / "a.bin").write_bytes(b"first")
+    (project / "meta.json").write_text('{"datasets": {"train": {"uri": 5, "digest": "d1"}, "eval": {"rows": 3}}}')
+    mreg("register", "m", "a.bin", "--metadata-file", "meta.json", "-q")
+    lines = dict(line.split(": ", 1) for line in mreg("show", "m@1.0.0").out.splitlines())
+    assert lines["datasets.train"] == "5 d1" and lines["datasets.eval"] == ""
+
+
 def test_show_name_lists_its_versions(mreg, project):
     _setup(mreg, project)
     docs = mreg("show", "sentiment", "--json").json
