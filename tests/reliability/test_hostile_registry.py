@@ -334,3 +334,23 @@ def test_a_malformed_manifest_is_an_integrity_error(project, tmp_path, body):
     refused(project, "verify", names="manifest")
     assert not (tmp_path / "out").exists()
     assert registry_digest(project) == before
+
+
+# --- a running writer's pins ------------------------------------------------------------
+
+def test_gc_reads_pins_that_are_not_text(project):
+    """A live intake's pins file holding bytes that are no digest protects nothing and breaks nothing."""
+    import fcntl
+    import os
+
+    intake = project / ".mreg" / "intake" / "forged"
+    intake.mkdir(parents=True)
+    pins = intake / "pins"
+    pins.write_bytes(b"\xff" * 64 + b"\n" + b"\x00" * 64 + b"\n")
+    fd = os.open(pins, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # held, as a running writer holds it
+        cli(project, "gc", "--grace", "0s", expect=0)
+    finally:
+        os.close(fd)
+    cli(project, "verify", expect=0)

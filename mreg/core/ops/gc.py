@@ -75,7 +75,8 @@ def live_pins(registry: Registry, skip: str | None = None) -> set[str]:
         except FileNotFoundError:
             continue
         # Only whole lines: a pin being written right now is re-read in step 3.
-        pinned.update(line.decode() for line in data.split(b"\n")[:-1] if len(line) == 64)
+        # latin-1 decodes any bytes: a pin that is not hex protects nothing, and crashes nothing.
+        pinned.update(line.decode("latin-1") for line in data.split(b"\n")[:-1] if len(line) == 64)
     return pinned
 
 
