@@ -17,20 +17,22 @@ from __future__ import annotations
 
 import re
 
+from mreg.core.semver import is_canonical
+
 DIGEST_PREFIX = "sha256:"
 GENESIS = DIGEST_PREFIX + "0" * 64  # the `prev` of a history's first event
-_HEX = frozenset("0123456789abcdef")
+_DIGEST = re.compile(r"sha256:[0-9a-f]{64}\Z", re.ASCII)
 # As timeparse.format_time writes them: fixed width, so string order is time order.
 _TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z\Z", re.ASCII)
 KINDS = ("file", "directory")
 ACTIONS = ("register", "transition", "promote", "supersede", "rollback", "update", "rm", "gc")
 _SECTIONS = ("metrics", "params", "tags", "datasets")  # as metadata.SECTIONS (kept import-free)
+_EMPTY: dict = {}
 
 
 def is_digest(value: object) -> bool:
     """Whether `value` is `sha256:` and 64 lower-case hex digits."""
-    return (isinstance(value, str) and len(value) == 71 and value.startswith(DIGEST_PREFIX)
-            and _HEX.issuperset(value[7:]))
+    return isinstance(value, str) and _DIGEST.match(value) is not None
 
 
 def is_count(value: object) -> bool:
@@ -50,6 +52,8 @@ def _text(value: object) -> bool:
     """Text that can be written out again (a lone surrogate from a `\\ud800` escape cannot)."""
     if not isinstance(value, str):
         return False
+    if value.isascii():
+        return True
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
@@ -58,69 +62,79 @@ def _text(value: object) -> bool:
 
 
 def _versions_fault(field: str, value: object) -> str | None:
-    from mreg.core.semver import is_version
-
     if not isinstance(value, list):
         return f"{field}: not a list of versions"
     for item in value:
-        if not isinstance(item, str) or not is_version(item):
+        if not isinstance(item, str) or not is_canonical(item):
             return f"{field}: {str(item)[:40]!r} is not a version number"
     return None
 
 
 # --- the index: models/NAME/_index.json ---------------------------------------------
 
-def version_fault(version: str, record: object) -> str | None:
-    """What is wrong with one version record of an index, or None."""
-    from mreg.core.semver import is_version
+_OPTIONAL_TEXT = ("description", "framework", "filename", "format")
+_TABLES = (*_SECTIONS, "lineage", "metadata")
 
+
+def version_fault(version: str, record: object) -> str | None:
+    """What is wrong with one version record of an index, or None.
+
+    Written for speed (it runs for every version of every index read): the
+    common, sound case costs a few microseconds.
+    """
     where = f"versions.{version[:40]}"
-    if not is_version(version):
+    if not is_canonical(version):
         return f"{where}: is not a version number"
     if not isinstance(record, dict):
         return f"{where}: is not an object"
-    if record.get("version") != version:
+    get = record.get
+    if get("version") != version:
         return f"{where}.version: holds a different version number"
     for key in ("stage", "created_by"):
-        if not _text(record.get(key)) or not record[key]:
+        value = get(key)
+        if not value or not _text(value):
             return f"{where}.{key}: missing or not text"
-    if not is_digest(record.get("digest")):
+    if not is_digest(get("digest")):
         return f"{where}.digest: missing or not sha256:<64 hex digits>"
-    if record.get("kind") not in KINDS:
+    if get("kind") not in KINDS:
         return f"{where}.kind: missing or not 'file' or 'directory'"
     for key in ("size", "files"):
-        if not is_count(record.get(key)):
+        if not is_count(get(key)):
             return f"{where}.{key}: missing or not a count"
-    if not is_time(record.get("created_at")):
+    if not is_time(get("created_at")):
         return f"{where}.created_at: missing or not a time such as 2026-01-31T12:00:00.000000Z"
     # Every later field is optional, but typed when present.
-    changed = record.get("stage_changed_at")
-    if changed is not None and not is_time(changed):
+    value = get("stage_changed_at")
+    if value is not None and not is_time(value):
         return f"{where}.stage_changed_at: not a time such as 2026-01-31T12:00:00.000000Z"
-    for key in ("description", "framework", "filename", "format"):
-        value = record.get(key)
+    for key in _OPTIONAL_TEXT:
+        value = get(key)
         if value is not None and not _text(value):
             return f"{where}.{key}: not text"
-    parameters = record.get("parameters")
-    if parameters is not None and not is_count(parameters):
+    value = get("parameters")
+    if value is not None and not is_count(value):
         return f"{where}.parameters: not a count"
-    dtypes = record.get("dtypes")
-    if dtypes is not None and (not isinstance(dtypes, list) or not all(_text(d) for d in dtypes)):
-        return f"{where}.dtypes: not a list of text"
-    for key in (*_SECTIONS, "lineage", "metadata"):
+    value = get("dtypes")
+    if value is not None:
+        if not isinstance(value, list):
+            return f"{where}.dtypes: not a list of text"
+        for item in value:
+            if not _text(item):
+                return f"{where}.dtypes: not a list of text"
+    for key in _TABLES:
         # Absent is empty, but null is not: `update` adds keys to the table it finds.
         if key in record and not isinstance(record[key], dict):
             return f"{where}.{key}: not an object"
-    for key, value in (record.get("metrics") or {}).items():
+    for key, value in get("metrics", _EMPTY).items():
         if not _is_number(value):
             return f"{where}.metrics.{key[:40]}: not a number"
-    for key, value in (record.get("tags") or {}).items():
+    for key, value in get("tags", _EMPTY).items():
         if not _text(value):
             return f"{where}.tags.{key[:40]}: not text"
-    for key, value in (record.get("datasets") or {}).items():
+    for key, value in get("datasets", _EMPTY).items():
         if not isinstance(value, dict):
             return f"{where}.datasets.{key[:40]}: not an object"
-    lineage = record.get("lineage") or {}
+    lineage = get("lineage", _EMPTY)
     if "git_commit" in lineage and not _text(lineage["git_commit"]):
         return f"{where}.lineage.git_commit: not text"
     return None
@@ -130,8 +144,10 @@ def model_fault(model: object, name: str | None = None) -> str | None:
     """What is wrong with an index document (format already checked), or None."""
     if not isinstance(model, dict):
         return "document: not an object"
-    if not _text(model.get("name")) or (name is not None and model["name"] != name):
-        return f"name: {str(model.get('name'))[:80]!r} is not this model's name"
+    if not _text(model.get("name")):
+        return "name: missing or not valid UTF-8 text"
+    if name is not None and model["name"] != name:
+        return f"name: {model['name'][:80]!r} is not this model's name"
     versions = model.get("versions")
     if not isinstance(versions, dict):
         return "versions: missing or not an object"

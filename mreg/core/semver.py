@@ -99,3 +99,8 @@ def is_version(text: str) -> bool:
     except UsageError:
         return False
     return True
+
+
+def is_canonical(text: str) -> bool:
+    """True when `text` is a version as the index writes it: `1.2.3` or `1.2.3-rc.1`, no `v`, no spaces."""
+    return len(text) <= 128 and _SEMVER.fullmatch(text) is not None
