@@ -354,3 +354,34 @@ def test_gc_reads_pins_that_are_not_text(project):
     finally:
         os.close(fd)
     cli(project, "verify", expect=0)
+
+
+# --- the cache: derived, so damage is rebuilt, never reported -------------------------------
+
+def _age_index(project: Path) -> None:
+    """Make the index look old enough for a cache entry derived from it to be trusted."""
+    import os
+
+    os.utime(project / INDEX, (1_600_000_000, 1_600_000_000))
+
+
+def test_a_list_summary_of_the_wrong_types_is_rebuilt(project):
+    _age_index(project)
+    expected = cli(project, "list", "--json", expect=0).json
+    path = project / ".mreg" / "cache" / "models.json"
+    cache = json.loads(path.read_text())
+    cache["models"]["m"]["summary"].update(versions=True, first_in_stage={"production": ["1.0.0"]})
+    path.write_text(json.dumps(cache))
+    assert cli(project, "list", "--json", expect=0).json == expected
+
+
+def test_a_search_document_of_the_wrong_types_is_rebuilt(project):
+    _age_index(project)
+    expected = cli(project, "search", "stage = 'development'", "--json", expect=0).json
+    path = project / ".mreg" / "cache" / "search" / "m.json"
+    data = path.read_bytes()
+    header, rest = data.split(b"\n", 1)
+    # The column still says development, so the filter picks the document; the document says otherwise.
+    assert rest.count(b'"stage":"development"') == 1
+    path.write_bytes(header + b"\n" + rest.replace(b'"stage":"development"', b'"stage":5'))
+    assert cli(project, "search", "stage = 'development'", "--json", expect=0).json == expected
