@@ -98,7 +98,8 @@ def test_dead_holder_lock_is_broken_with_a_warning(project, tmp_path):
 @pytest.mark.parametrize("content", ["", "{", "null", "[1,2]", '{"pid": "x", "host": 1}', "\x00\xff garbage",
                                      '{"pid": 1e400, "host": "h", "since": "yesterday"}',
                                      '{"pid": 1000000000000000000000, "host": "vm", "since": 1e300}',
-                                     '{"pid": 12, "host": "h", "since": NaN}'])
+                                     '{"pid": 12, "host": "h", "since": NaN}', "[" * 10_000 + "]" * 10_000,
+                                     '{"pid": 12, "host": ["h"], "since": 1.5e9}'])
 def test_garbage_lock_json(project, hold, tmp_path, content):
     f = tmp_path / "w.bin"
     f.write_bytes(b"w")
