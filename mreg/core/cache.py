@@ -102,15 +102,10 @@ def _read_index(layout: Layout, name: str) -> tuple[list[int], dict] | None:
     from mreg.core import index as index_mod
 
     path = layout.index_path(name)
-    try:
-        with open(path, "rb") as handle:
-            info = os.fstat(handle.fileno())
-            data = handle.read()
-    except (FileNotFoundError, NotADirectoryError):
+    read = index_mod.read_index_file(path, name)
+    if read is None:
         return None
-    except IsADirectoryError:
-        raise index_mod.not_a_file(path, name) from None
-    return _identity(info), index_mod.parse_model(data, path, name)
+    return _identity(read[0]), index_mod.parse_model(read[1], path, name)
 
 
 def _derive(layout: Layout, name: str) -> tuple[list[int], dict | None] | None:

@@ -189,15 +189,17 @@ def load_config(path: str) -> Config:
         import tomllib
     else:  # pragma: no cover - Python 3.10
         import tomli as tomllib
+    from mreg.core.fsutil import NotAFile, open_regular
+
     try:
-        with open(path, "rb") as handle:
+        with open_regular(path) as handle:
             data = tomllib.load(handle)
     except FileNotFoundError:
         raise IntegrityError(
             f"{path} is missing", hint="run `mreg init` in the project folder to recreate the default config"
         ) from None
-    except IsADirectoryError:
-        raise IntegrityError(f"{path} is a folder, not a file",
+    except (NotAFile, IsADirectoryError):
+        raise IntegrityError(f"{path} is not a regular file",
                              hint="move it away and run `mreg init` to write the default config") from None
     except (ValueError, RecursionError) as exc:
         # TOMLDecodeError and UnicodeDecodeError are ValueErrors, as is an

@@ -100,3 +100,26 @@ def syncfs(path: str) -> None:
             os.sync()  # no syncfs here (not Linux): flush everything
     finally:
         os.close(fd)
+
+
+class NotAFile(Exception):
+    """What should be a regular file is something else: a folder, a FIFO, a device."""
+
+
+def open_regular(path: str):
+    """Open `path` for reading in binary, refusing anything but a regular file.
+
+    A registry copied from elsewhere may hold a folder or a FIFO where a file
+    belongs; O_NONBLOCK keeps a FIFO from hanging the open, and fstat then
+    names it. FileNotFoundError and NotADirectoryError pass through.
+    """
+    import stat
+
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise NotAFile(path)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 
-from mreg.core.fsutil import fsync_dir, write_all
+from mreg.core.fsutil import NotAFile, fsync_dir, open_regular, write_all
 from mreg.core.schema import ACTIONS, GENESIS, event_fault  # noqa: F401 - ACTIONS and GENESIS are named from here
 from mreg.errors import IntegrityError
 
@@ -38,13 +39,13 @@ def seal(event: dict, prev: str, seq: int) -> dict:
 
 
 def _open(path: str):
-    """The history file for reading; None if missing. A folder in its place is damage, not an I/O error."""
+    """The history file for reading; None if missing. A folder or FIFO in its place is damage, not an I/O error."""
     try:
-        return open(path, "rb")
+        return open_regular(path)
     except FileNotFoundError:
         return None
-    except IsADirectoryError:
-        raise IntegrityError(f"history {path} is a folder, not a file", hint=_RECOVERY) from None
+    except (NotAFile, IsADirectoryError, NotADirectoryError):
+        raise IntegrityError(f"history {path} is not a regular file", hint=_RECOVERY) from None
 
 
 def _decode(line: bytes) -> object:
@@ -170,11 +171,14 @@ def append(path: str, committed_bytes: int, events: list[dict], *, count: int, h
     tail a crash left; return the file's new committed size."""
     data = b"".join(json.dumps(e, ensure_ascii=False, separators=(",", ":")).encode() + b"\n" for e in events)
     try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NONBLOCK, 0o644)
     except IsADirectoryError:
-        raise IntegrityError(f"history {path} is a folder, not a file", hint=_RECOVERY) from None
+        raise IntegrityError(f"history {path} is not a regular file", hint=_RECOVERY) from None
     try:
-        size = os.fstat(fd).st_size
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise IntegrityError(f"history {path} is not a regular file", hint=_RECOVERY)
+        size = info.st_size
         if size < committed_bytes:
             raise IntegrityError(f"history {path} is truncated ({size} of {committed_bytes} bytes)", hint=_RECOVERY)
         _check_committed(fd, path, committed_bytes, count, head)

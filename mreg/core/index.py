@@ -13,7 +13,7 @@ import json
 import os
 from collections.abc import Iterator
 
-from mreg.core.fsutil import write_atomic
+from mreg.core.fsutil import NotAFile, open_regular, write_atomic
 from mreg.core.layout import INDEX_FILE, Layout
 from mreg.core.schema import GENESIS, is_count, model_fault
 from mreg.errors import IntegrityError
@@ -36,19 +36,23 @@ def new_model(name: str) -> dict:
 def load_model(layout: Layout, name: str) -> dict | None:
     """A model's index document, or None if the model was never registered."""
     path = layout.index_path(name)
+    read = read_index_file(path, name)
+    return None if read is None else parse_model(read[1], path, name)
+
+
+def read_index_file(path: str, name: str) -> tuple[os.stat_result, bytes] | None:
+    """(identity, bytes) of an index file, read from one open file; None if there is none.
+
+    A folder, FIFO or device in its place is damage (exit 3), never a hang or an I/O error.
+    """
     try:
-        with open(path, "rb") as handle:
-            data = handle.read()
+        handle = open_regular(path)
     except (FileNotFoundError, NotADirectoryError):
         return None
-    except IsADirectoryError:
-        raise not_a_file(path, name) from None
-    return parse_model(data, path, name)
-
-
-def not_a_file(path: str, name: str) -> IntegrityError:
-    """The error for a folder (or anything else that cannot be read as a file) where an index belongs."""
-    return _damaged(path, name, ": it is a folder, not a file")
+    except (NotAFile, IsADirectoryError):
+        raise _damaged(path, name, ": it is not a regular file") from None
+    with handle:
+        return os.fstat(handle.fileno()), handle.read()
 
 
 def _damaged(path: str, name: str | None, detail: str = "") -> IntegrityError:

@@ -129,9 +129,19 @@ def test_a_hand_edited_index_is_an_integrity_error(project, edit):
     assert registry_digest(project) == before
 
 
-def test_an_index_replaced_by_a_folder_is_an_integrity_error(project):
-    (project / INDEX).unlink()
-    (project / INDEX).mkdir()
+def _replace(path: Path, kind: str) -> None:
+    import os
+
+    path.unlink()
+    if kind == "folder":
+        path.mkdir()
+    else:
+        os.mkfifo(path)  # an open() that waited for a writer would hang the command
+
+
+@pytest.mark.parametrize("kind", ["folder", "fifo"])
+def test_an_index_replaced_by_a_folder_or_fifo_is_an_integrity_error(project, kind):
+    _replace(project / INDEX, kind)
     before = registry_digest(project)
     for args in (("show", "m"), ("list",), ("search", "stage = 'development'"), ("verify",),
                  ("update", "m@1.0.0", "-t", "a=b")):
@@ -225,9 +235,9 @@ def test_a_history_line_that_is_not_an_event_is_an_integrity_error(project, line
     assert registry_digest(project) == before
 
 
-def test_a_history_replaced_by_a_folder_is_an_integrity_error(project):
-    (project / HISTORY).unlink()
-    (project / HISTORY).mkdir()
+@pytest.mark.parametrize("kind", ["folder", "fifo"])
+def test_a_history_replaced_by_a_folder_or_fifo_is_an_integrity_error(project, kind):
+    _replace(project / HISTORY, kind)
     before = registry_digest(project)
     for args in (("history", "m"), ("verify",), ("update", "m@1.0.0", "-t", "a=b")):
         refused(project, *args, names="_history.jsonl")
@@ -262,6 +272,12 @@ def test_a_hand_edited_config_is_an_integrity_error(project, edit):
                  ("register", "m", "a.bin")):
         refused(project, *args, names="config.toml")
     assert registry_digest(project) == before
+
+
+@pytest.mark.parametrize("kind", ["folder", "fifo"])
+def test_init_over_a_config_that_is_no_file_is_an_integrity_error(project, kind):
+    _replace(project / CONFIG, kind)
+    refused(project, "init", ".", names="config.toml")
 
 
 def test_retired_production_no_longer_leaves_two_production_versions(project):
