@@ -28,6 +28,7 @@ KINDS = ("file", "directory")
 ACTIONS = ("register", "transition", "promote", "supersede", "rollback", "update", "rm", "gc")
 _SECTIONS = ("metrics", "params", "tags", "datasets")  # as metadata.SECTIONS (kept import-free)
 _EMPTY: dict = {}
+_MAX_FLOAT = 1.7976931348623157e308  # sys.float_info.max: NaN and the infinities fall outside
 
 
 def is_digest(value: object) -> bool:
@@ -126,8 +127,9 @@ def version_fault(version: str, record: object) -> str | None:
         if key in record and not isinstance(record[key], dict):
             return f"{where}.{key}: not an object"
     for key, value in get("metrics", _EMPTY).items():
-        if not _is_number(value):
-            return f"{where}.metrics.{key[:40]}: not a number"
+        # JSON as Python reads it also holds NaN and Infinity, which no metric may be.
+        if not _is_number(value) or (isinstance(value, float) and not -_MAX_FLOAT <= value <= _MAX_FLOAT):
+            return f"{where}.metrics.{key[:40]}: not a finite number"
     for key, value in get("tags", _EMPTY).items():
         if not _text(value):
             return f"{where}.tags.{key[:40]}: not text"

@@ -52,6 +52,8 @@ def test_a_sound_index_passes():
     (record(datasets=None), "versions.1.0.0.datasets"),
     (record(datasets={"train": "s3://x"}), "versions.1.0.0.datasets.train"),
     (record(metrics={"acc": True}), "versions.1.0.0.metrics.acc"),
+    (record(metrics={"acc": float("nan")}), "versions.1.0.0.metrics.acc"),
+    (record(metrics={"acc": float("-inf")}), "versions.1.0.0.metrics.acc"),
     (record(tags={"team": 5}), "versions.1.0.0.tags.team"),
     (record(stage_changed_at=5), "versions.1.0.0.stage_changed_at"),
     (record(created_at="2026-01-31"), "versions.1.0.0.created_at"),
