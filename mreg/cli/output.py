@@ -12,6 +12,10 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
+# A value never spans lines or columns, nor drives the terminal: its controls
+# are written escaped, the same way in piped lines and (see `escaped`) at a terminal.
+from mreg.core.text import one_line
+
 PROGRESS_MIN_BYTES = 64 << 20
 
 
@@ -20,7 +24,12 @@ def stdout_is_terminal() -> bool:
 
 
 def print_json(document: object) -> None:
-    sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    text = json.dumps(document, indent=2, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate (read from a hostile file): as JSON's \uXXXX escape
+        text = json.dumps(document, indent=2)
+    sys.stdout.write(text + "\n")
 
 
 def console(stderr: bool = False):
@@ -125,12 +134,11 @@ def short_user(user: str) -> str:
     return local if at and local and "." in domain else user
 
 
-_CONTROL = {i: f"\\x{i:02x}" for i in (*range(32), 127)} | {9: "\\t", 10: "\\n", 13: "\\r"}
+def escaped(text: str) -> str:
+    """Text for rich markup at a terminal: controls escaped as when piped, and rich's own `[`."""
+    from rich.markup import escape
 
-
-def one_line(text: str) -> str:
-    """A piped value never spans lines or columns: newlines, tabs and other controls are written escaped."""
-    return text.translate(_CONTROL)
+    return escape(one_line(text))
 
 
 def table(columns: Sequence[str], rows: Sequence[Sequence[object]], *, styles: dict[int, Callable[[str], str]] | None = None,
@@ -145,7 +153,6 @@ def table(columns: Sequence[str], rows: Sequence[Sequence[object]], *, styles: d
         for row in rows:
             out.write("\t".join("" if cell is None else one_line(str(cell)) for cell in row) + "\n")
         return
-    from rich.markup import escape
     from rich.table import Table
 
     grid = Table(show_edge=False, pad_edge=False, header_style="bold")
@@ -168,7 +175,7 @@ def table(columns: Sequence[str], rows: Sequence[Sequence[object]], *, styles: d
                 raw = short_digest(raw)
             elif column in ("USER", "BY"):
                 raw = short_user(raw)
-            text = raw if markup and i in markup else escape(raw)
+            text = raw if markup and i in markup else escaped(raw)
             if styles and i in styles:
                 text = styles[i](text)
             elif column in _STAGE_COLUMNS and not (markup and i in markup):
@@ -184,9 +191,8 @@ def key_values(title: str, pairs: Sequence[tuple[str, object]], *, subtitle: str
     """A panel at a terminal; `key: value` lines when piped."""
     if not stdout_is_terminal():
         for key, value in pairs:
-            sys.stdout.write(f"{key}: {'' if value is None else one_line(str(value))}\n")
+            sys.stdout.write(f"{one_line(key)}: {'' if value is None else one_line(str(value))}\n")
         return
-    from rich.markup import escape
     from rich.panel import Panel
     from rich.table import Table
 
@@ -194,9 +200,9 @@ def key_values(title: str, pairs: Sequence[tuple[str, object]], *, subtitle: str
     grid.add_column(style="bold")
     grid.add_column(overflow="fold")
     for key, value in pairs:
-        text = "" if value is None else str(value)
-        grid.add_row(escape(key), styled_stage(text) if key == "stage" else escape(text))
-    console().print(Panel(grid, title=escape(title), subtitle=subtitle or None, expand=False))
+        text = escaped("" if value is None else str(value))
+        grid.add_row(escaped(key), styled_stage(text) if key == "stage" else text)
+    console().print(Panel(grid, title=escaped(title), subtitle=subtitle or None, expand=False))
 
 
 def message(text: str) -> None:

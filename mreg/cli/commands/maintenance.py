@@ -117,7 +117,7 @@ def verify(
         else:
             for problem in report["problems"]:
                 what = problem.get("object") or problem.get("file")
-                print(f"{what}: {problem['problem']} (affects {', '.join(problem['versions'])})")
+                print(output.one_line(f"{what}: {problem['problem']} (affects {', '.join(problem['versions'])})"))
     if not report["ok"]:
         count = len(report["problems"])
         raise IntegrityError(f"{count} problem{'s' if count != 1 else ''} found", hint="see above; `mreg get` refuses corrupt artifacts")
