@@ -17,6 +17,7 @@ import math
 import os
 import re
 
+from mreg.core.text import check_text
 from mreg.errors import UsageError
 
 MAX_BYTES = 1 << 20
@@ -32,6 +33,7 @@ TEXT_FIELDS = ("description", "framework")
 def _check_key(key: object, where: str) -> str:
     if not isinstance(key, str) or not key:
         raise UsageError(f"invalid key {key!r} in {where}: keys must be non-empty text")
+    check_text(key, f"a key in {where}")
     if len(key) > MAX_KEY:
         raise UsageError(f"key in {where} is longer than {MAX_KEY} characters ({len(key)})")
     if any(ord(ch) < 32 or ord(ch) == 127 for ch in key):
@@ -149,6 +151,7 @@ def option_pairs(metrics=(), params=(), tags=()) -> list[tuple[str, str, object]
             raise UsageError(f"{section} takes a list of KEY=VALUE strings or a dict, not one string {items!r}")
         for item in items:
             key, text = split_pair(item, option, value_required=section != "tags")
+            check_text(text, f"{option} {key}")
             if section == "metrics":
                 value: object = parse_number(text, f"metric {key!r}")
             elif section == "params":

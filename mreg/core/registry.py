@@ -20,6 +20,7 @@ from mreg.core.layout import REGISTRY_DIR, Layout, find_registry
 from mreg.core.lock import DEFAULT_TIMEOUT, RegistryLock
 from mreg.core.names import Reference, parse_reference, validate_name
 from mreg.core.semver import Version, is_version
+from mreg.core.text import check_text
 from mreg.errors import NotFoundError, UsageError
 
 
@@ -302,6 +303,7 @@ class Transaction:
     def record(self, model: dict, action: str, version: str | None, *, source: str | None = None,
                target: str | None = None, reason: str = "", details: dict | None = None) -> dict:
         """Buffer one event for `model`."""
+        check_text(reason, "--reason")
         event = {
             "time": self.now,
             "user": self.registry.user,

@@ -37,9 +37,8 @@ def _is_encodable(text: str) -> bool:
     return True
 
 
-def check_text(text: str, what: str) -> str:
-    """`text` if it is valid Unicode; else a usage error naming `what` (an option, a file)."""
+def check_text(text: str, what: str, hint: str = "write it in UTF-8") -> str:
+    """`text` if it is valid Unicode; else a usage error naming `what` (an option, a variable, a file)."""
     if not text.isascii() and not _is_encodable(text):
-        raise UsageError(f"{what} is not valid UTF-8 text: {one_line(text)[:80]}",
-                         hint="bytes that are not UTF-8 cannot be stored; write the text in UTF-8")
+        raise UsageError(f"{what} is not valid UTF-8: {one_line(text)[:80]}", hint=hint)
     return text

@@ -1,0 +1,138 @@
+"""Untrusted text and values from users and artifacts: bytes that are not UTF-8,
+special files named as datasets, absurd facts in a header, numbers that do not
+survive parsing. Each gets one error line and exit 2, and changes nothing.
+
+Arguments are passed to the real CLI as bytes (as a shell passes them), on the
+fast path and through typer alike.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from mregtest import write_safetensors
+
+PATHS = {"fast": {}, "typer": {"_MREG_TYPER_ONLY": "1"}}
+
+
+def run(cwd: Path, *args, env: dict | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
+    """The real CLI with arguments as bytes (str arguments are encoded as the OS does)."""
+    argv = [sys.executable.encode(), b"-m", b"mreg", *(os.fsencode(a) if isinstance(a, str) else a for a in args)]
+    environ = {**os.environ, **(env or {})}
+    environ = {key: value for key, value in environ.items() if value is not None}  # None: unset
+    done = subprocess.run(argv, cwd=cwd, capture_output=True, env=environ, timeout=timeout,
+                          stdin=subprocess.DEVNULL)
+    assert b"Traceback" not in done.stderr and b"internal error" not in done.stderr, done.stderr
+    return done
+
+
+def registry_state(project: Path) -> dict[str, str]:
+    """Every file of the registry but its lock, with a digest: what "no change" compares."""
+    state = {}
+    root = project / ".mreg"
+    for folder, _, files in os.walk(root):
+        for name in files:
+            path = Path(folder, name)
+            rel = str(path.relative_to(root))
+            if rel not in ("lock", "lock.json"):
+                state[rel] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return state
+
+
+def refused(project: Path, *args, env: dict | None = None, naming: bytes, code: int = 2) -> None:
+    """`args` is refused with `code` on both paths, with one error line naming the fault, and changes nothing."""
+    before = registry_state(project)
+    for path, path_env in PATHS.items():
+        done = run(project, *args, env={**(env or {}), **path_env})
+        assert done.returncode == code, (path, args, done.stderr)
+        first = done.stderr.splitlines()[0]
+        assert first.startswith(b"mreg: error: ") and naming in first, (path, done.stderr)
+        assert registry_state(project) == before, (path, args)
+
+
+# --- text that is not UTF-8 ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args, naming",
+    [
+        ([b"-m", b"\xff=1"], b"--metric"),
+        ([b"-p", b"lr=\xff"], b"--param lr"),
+        ([b"-t", b"team=\xffnlp"], b"--tag team"),
+        ([b"-t", b"te\xffam=nlp"], b"--tag"),
+        ([b"--reason", b"because \xff"], b"--reason"),
+        ([b"--description", b"\xfe\xff"], b"--description"),
+        ([b"--framework", b"\xff"], b"--framework"),
+        ([b"--dataset", b"tr\xffain=s3://b/x"], b"--dataset"),
+        ([b"--dataset", b"train=s3://b/\xff"], b"dataset train"),
+    ],
+    ids=lambda v: v.decode("ascii", "backslashreplace") if isinstance(v, bytes) else None,
+)
+def test_register_refuses_options_that_are_not_utf8(project, args, naming):
+    (project / "a.bin").write_bytes(b"a")
+    refused(project, "register", "m", "a.bin", *args, naming=naming)
+    assert run(project, "list").stdout == b""
+
+
+def test_register_refuses_a_user_that_is_not_utf8(project):
+    (project / "a.bin").write_bytes(b"a")
+    refused(project, "register", "m", "a.bin", env={"MREG_USER": os.fsdecode(b"ana\xff")}, naming=b"MREG_USER")
+
+
+def test_register_refuses_a_git_user_email_that_is_not_utf8(project, tmp_path):
+    (project / "a.bin").write_bytes(b"a")
+    gitconfig = tmp_path / "gitconfig"
+    gitconfig.write_bytes(b"[user]\n\temail = ana\xff@example.com\n")
+    refused(project, "register", "m", "a.bin", env={"MREG_USER": None, "GIT_CONFIG_GLOBAL": str(gitconfig)},
+            naming=b"user.email")
+
+
+def test_a_file_whose_name_is_not_utf8_is_refused_before_it_is_stored(project):
+    # The name is recorded with the version (and is where `get` writes by default).
+    (project / os.fsdecode(b"model\xff.bin")).write_bytes(b"weights")
+    refused(project, "register", "m", b"model\xff.bin", naming=b"name of")
+    assert not list((project / ".mreg" / "objects").rglob("*"))  # not a byte stored
+
+
+def test_lone_surrogates_in_a_metadata_file_are_refused(project):
+    (project / "a.bin").write_bytes(b"a")
+    (project / "keys.json").write_text('{"params": {"\\ud800": 1}}')
+    (project / "top.json").write_text('{"\\udfff": 1}')
+    (project / "value.json").write_text('{"tags": {"t": "x\\ud800"}}')
+    for name in ("keys.json", "top.json", "value.json"):
+        refused(project, "register", "m", "a.bin", "--metadata-file", name, naming=name.encode())
+
+
+@pytest.mark.parametrize(
+    "args, naming",
+    [
+        ([b"update", b"m@1.0.0", b"-t", b"team=\xff"], b"--tag team"),
+        ([b"update", b"m@1.0.0", b"-t", b"\xff=x"], b"--tag"),
+        ([b"update", b"m@1.0.0", b"-m", b"a\xff=1"], b"--metric"),
+        ([b"update", b"m@1.0.0", b"-p", b"\xff=1"], b"--param"),
+        ([b"update", b"m@1.0.0", b"-m", b"a=2", b"--reason", b"\xff"], b"--reason"),
+        ([b"promote", b"m@1.0.0", b"--reason", b"\xff"], b"--reason"),
+        ([b"transition", b"m@1.0.0", b"testing", b"--reason", b"\xff"], b"--reason"),
+        ([b"rm", b"m@1.0.0", b"--reason", b"\xff"], b"--reason"),
+    ],
+    ids=lambda v: b" ".join(v[:1]).decode() if isinstance(v, list) else None,
+)
+def test_changes_refuse_text_that_is_not_utf8(project, args, naming):
+    (project / "a.bin").write_bytes(b"a")
+    assert run(project, "register", "m", "a.bin", "-q").returncode == 0
+    refused(project, *args, naming=naming)
+
+
+def test_a_user_that_is_not_utf8_cannot_change_anything(project):
+    (project / "a.bin").write_bytes(b"a")
+    assert run(project, "register", "m", "a.bin", "-q").returncode == 0
+    refused(project, "promote", "m@1.0.0", env={"MREG_USER": os.fsdecode(b"\xffana")}, naming=b"MREG_USER")
