@@ -16,7 +16,9 @@ import json
 import math
 import os
 import re
+import stat
 
+from mreg.core.fsutil import file_kind, open_for_reading
 from mreg.core.text import check_text
 from mreg.errors import UsageError
 
@@ -211,7 +213,10 @@ def load_metadata_file(path: str) -> dict:
     """Read a JSON or TOML metadata file (by suffix; else sniffed) into a plain dict."""
     path = os.fspath(path)
     try:
-        with open(path, "rb") as handle:
+        fd, info = open_for_reading(path)  # a FIFO is refused, not waited on
+        with open(fd, "rb") as handle:
+            if not stat.S_ISREG(info.st_mode):
+                raise UsageError(f"metadata file {path} is a {file_kind(info.st_mode)}, not a regular file")
             data = handle.read(MAX_BYTES + 1)
     except OSError as exc:
         raise UsageError(f"cannot read metadata file {path}: {exc.strerror or exc}") from None
@@ -245,7 +250,12 @@ def describe_dataset(spec: str, *, hasher) -> dict:
     """A dataset reference: a URI recorded as given, or a local path hashed for lineage."""
     if "://" in spec:
         return {"uri": spec}
-    if not os.path.exists(spec):
-        raise UsageError(f"dataset path {spec!r} does not exist (a URI needs a scheme, e.g. s3://…)")
+    try:
+        mode = os.stat(spec).st_mode
+    except OSError:
+        raise UsageError(f"dataset path {spec!r} does not exist (a URI needs a scheme, e.g. s3://…)") from None
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        # Reading a FIFO would wait for a writer forever; a device never ends.
+        raise UsageError(f"dataset path {spec!r} is a {file_kind(mode)}: only files and directories are hashed")
     digest, size, kind = hasher(spec)
     return {"uri": spec, "digest": digest, "size": size, "kind": kind}

@@ -24,7 +24,7 @@ from mregtest import write_safetensors
 PATHS = {"fast": {}, "typer": {"_MREG_TYPER_ONLY": "1"}}
 
 
-def run(cwd: Path, *args, env: dict | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
+def run(cwd: Path, *args, env: dict | None = None, timeout: float = 20) -> subprocess.CompletedProcess:
     """The real CLI with arguments as bytes (str arguments are encoded as the OS does)."""
     argv = [sys.executable.encode(), b"-m", b"mreg", *(os.fsencode(a) if isinstance(a, str) else a for a in args)]
     environ = {**os.environ, **(env or {})}
@@ -136,3 +136,42 @@ def test_a_user_that_is_not_utf8_cannot_change_anything(project):
     (project / "a.bin").write_bytes(b"a")
     assert run(project, "register", "m", "a.bin", "-q").returncode == 0
     refused(project, "promote", "m@1.0.0", env={"MREG_USER": os.fsdecode(b"\xffana")}, naming=b"MREG_USER")
+
+
+# --- special files named as datasets or metadata -----------------------------
+
+
+@pytest.fixture
+def specials(project):
+    """A FIFO and a socket in the project (opening the FIFO for reading waits for a writer forever)."""
+    os.mkfifo(project / "fifo")
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(str(project / "sock"))
+    (project / "a.bin").write_bytes(b"a")
+    yield project
+    listener.close()
+
+
+@pytest.mark.parametrize(
+    "spec, naming",
+    [("./fifo", b"FIFO"), ("./sock", b"socket"), ("/dev/zero", b"device")],
+)
+def test_a_dataset_that_is_not_a_file_or_directory_is_refused_without_waiting(specials, spec, naming):
+    refused(specials, "register", "m", "a.bin", "--dataset", f"train={spec}", naming=naming)
+    (specials / "meta.json").write_text(json.dumps({"datasets": {"train": spec}}))
+    refused(specials, "register", "m", "a.bin", "--metadata-file", "meta.json", naming=naming)
+
+
+@pytest.mark.parametrize("name, naming", [("fifo", b"FIFO"), ("sock", b"socket"), ("/dev/zero", b"device")])
+def test_a_metadata_file_that_is_not_a_regular_file_is_refused_without_waiting(specials, name, naming):
+    refused(specials, "register", "m", "a.bin", "--metadata-file", name, naming=naming)
+
+
+def test_a_dataset_directory_is_still_hashed_and_a_fifo_inside_it_refused(specials):
+    data = specials / "data"
+    data.mkdir()
+    (data / "train.csv").write_text("x,y\n")
+    done = run(specials, "register", "m", "a.bin", "--dataset", "train=data", "--json")
+    assert done.returncode == 0 and json.loads(done.stdout)["datasets"]["train"]["kind"] == "directory"
+    os.mkfifo(data / "pipe")
+    refused(specials, "register", "m", "a.bin", "--dataset", "train=data", naming=b"FIFO")
