@@ -38,10 +38,24 @@ def console(stderr: bool = False):
     return Console(stderr=stderr, highlight=False, soft_wrap=False)
 
 
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _beyond_floats(number: int) -> str:
+    # An integer past a float's range (a hostile registry's, or a crafted header's): its order of magnitude.
+    return f"about 10^{int(abs(number).bit_length() * 0.30103)}"
+
+
 def human_size(size: int | None) -> str:
     if size is None:
         return ""
-    value = float(size)
+    if not _is_number(size):  # a registry from elsewhere can hold anything: shown, never a crash
+        return str(size)
+    try:
+        value = float(size)
+    except OverflowError:
+        return f"{_beyond_floats(size)} B"
     for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
         if value < 1024 or unit == "TiB":
             return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
@@ -52,6 +66,12 @@ def human_size(size: int | None) -> str:
 def human_count(count: int | None) -> str:
     if count is None:
         return ""
+    if not _is_number(count):
+        return str(count)
+    try:
+        float(count)
+    except OverflowError:
+        return _beyond_floats(count)
     for limit, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")):
         if count >= limit:
             return f"{count / limit:.1f}{suffix}"

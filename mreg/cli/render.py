@@ -46,8 +46,8 @@ def show_version(doc: dict) -> None:
             pairs.append((key, doc[key]))
     if doc.get("parameters") is not None:
         pairs.append(("parameters", doc["parameters"]))
-    if doc.get("dtypes"):
-        pairs.append(("dtypes", ", ".join(doc["dtypes"])))
+    if doc.get("dtypes") and isinstance(doc["dtypes"], list):
+        pairs.append(("dtypes", ", ".join(map(str, doc["dtypes"]))))
     pairs += _pairs("metrics", doc.get("metrics"))
     pairs += _pairs("params", doc.get("params"))
     pairs += _pairs("tags", doc.get("tags"))
@@ -79,7 +79,8 @@ def _version_panel(doc: dict) -> None:
     size = doc.get("size")
     files = doc.get("files")
     what = doc["kind"] if doc["kind"] != "directory" else f"directory of {files} file{'s' if files != 1 else ''}"
-    row("artifact", f"{what}, {output.human_size(size)}" + (f" ({size:,} bytes)" if size and size >= 1024 else ""))
+    exact = f" ({size:,} bytes)" if isinstance(size, int) and size >= 1024 else ""
+    row("artifact", f"{what}, {output.human_size(size)}{exact}")
     if doc.get("filename"):
         row("filename", doc["filename"])
     facts = [doc[k] for k in ("format", "framework") if doc.get(k)]
@@ -87,8 +88,9 @@ def _version_panel(doc: dict) -> None:
         row("format", " · ".join(str(f) for f in facts))
     if doc.get("parameters") is not None:
         count = doc["parameters"]
-        dtypes = f", {', '.join(doc['dtypes'])}" if doc.get("dtypes") else ""
-        row("parameters", f"{output.human_count(count)} ({count:,}{dtypes})")
+        dtypes = f", {', '.join(map(str, doc['dtypes']))}" if isinstance(doc.get("dtypes"), list) else ""
+        exact = f"{count:,}" if isinstance(count, int) else str(count)
+        row("parameters", f"{output.human_count(count)} ({exact}{dtypes})")
     created = output.ago(doc.get("created_at"))
     row("created", f"{created} ({doc.get('created_at')})" + (f" by {doc['created_by']}" if doc.get("created_by") else ""))
     if doc.get("description"):
@@ -182,7 +184,10 @@ def diff_rows(doc: dict, *, terminal: bool) -> list[tuple[str, str, str, str, st
                 arrow = "↑" if d > 0 else "↓"
                 text = f"{arrow} {_signed(d)}" if terminal else _signed(d)
                 if terminal and _is_number(a) and a != 0:
-                    text += f" ({d / abs(a):+.1%})"
+                    try:
+                        text += f" ({d / abs(a):+.1%})"
+                    except OverflowError:  # numbers past a float's range, from a registry made elsewhere
+                        pass
                 style = "green" if better else "red"
         else:
             text = "=" if change == "unchanged" else change

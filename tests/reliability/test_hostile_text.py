@@ -175,3 +175,90 @@ def test_a_dataset_directory_is_still_hashed_and_a_fifo_inside_it_refused(specia
     assert done.returncode == 0 and json.loads(done.stdout)["datasets"]["train"]["kind"] == "directory"
     os.mkfifo(data / "pipe")
     refused(specials, "register", "m", "a.bin", "--dataset", "train=data", naming=b"FIFO")
+
+
+# --- facts read from an artifact, and facts read from a registry --------------
+
+
+def _crafted_safetensors(path: Path, dimensions: int) -> None:
+    """A well-formed safetensors header claiming one tensor of `dimensions` dimensions of 10**18."""
+    import struct
+
+    raw = json.dumps({"w": {"dtype": "F32", "shape": [10**18] * dimensions, "data_offsets": [0, 0]}}).encode()
+    path.write_bytes(struct.pack("<Q", len(raw)) + raw)
+
+
+def at_terminal(cwd: Path, *args: str) -> tuple[int, str, str]:
+    """(exit code, what stdout drew on a pseudo-terminal, stderr)."""
+    import pty
+
+    main, child = pty.openpty()
+    env = {**os.environ, "COLUMNS": "120", "LINES": "50", "TERM": "xterm-256color"}
+    proc = subprocess.Popen([sys.executable, "-m", "mreg", *args], cwd=cwd, stdin=subprocess.DEVNULL, stdout=child,
+                            stderr=subprocess.PIPE, env=env)
+    os.close(child)
+    chunks = []
+    reader = threading.Thread(target=lambda: chunks.append(proc.stderr.read()))
+    reader.start()
+    drawn = []
+    while True:
+        try:
+            data = os.read(main, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        drawn.append(data)
+    proc.wait(timeout=60)
+    reader.join()
+    os.close(main)
+    return proc.returncode, b"".join(drawn).decode(errors="replace"), chunks[0].decode(errors="replace")
+
+
+@pytest.mark.parametrize("dimensions", [200, 250])
+def test_a_crafted_safetensors_shape_is_not_believed(project, dimensions):
+    # 250 dimensions of 10**18 is a 4,500-digit count (past Python's int-to-text
+    # limit: register crashed); 200 is 3,600 digits (past a float: show crashed).
+    _crafted_safetensors(project / "crafted.safetensors", dimensions)
+    done = run(project, "register", "m", "crafted.safetensors", "--json")
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    assert doc["format"] == "safetensors" and doc["parameters"] is None
+    assert b"warning:" in done.stderr and b"no parameter count recorded" in done.stderr
+    assert len(done.stderr.splitlines()) == 1
+    (project / "plain.bin").write_bytes(b"x")
+    assert run(project, "register", "m", "plain.bin", "-q").returncode == 0
+    for args in (["show", "m@1.0.0"], ["diff", "m@1.0.0", "m@1.0.1"], ["list"]):
+        code, drawn, err = at_terminal(project, *args)
+        assert code == 0 and "Traceback" not in err and "internal error" not in err, (args, err)
+
+
+def test_a_sound_header_is_still_counted_next_to_a_crafted_one(project, tmp_path):
+    model = project / "model"
+    model.mkdir()
+    write_safetensors(model / "a.safetensors", {"w": ("F32", [3, 4])})
+    done = run(project, "register", "ok", "model", "--json")
+    assert json.loads(done.stdout)["parameters"] == 12
+    _crafted_safetensors(model / "b.safetensors", 70)
+    done = run(project, "register", "ok", "model", "--json")
+    assert done.returncode == 0 and json.loads(done.stdout)["parameters"] == 12  # b's shape is not believed
+    assert b"b.safetensors" in done.stderr and b"not believed" in done.stderr
+
+
+def test_huge_numbers_in_a_registry_from_elsewhere_never_crash_the_views(project):
+    (project / "a.bin").write_bytes(b"a")
+    for _ in range(2):
+        assert run(project, "register", "m", "a.bin", "-q", "-m", "loss=1").returncode == 0
+    index = project / ".mreg" / "models" / "m" / "_index.json"
+    doc = json.loads(index.read_text())
+    doc["versions"]["1.0.0"].update(parameters=10**3600, size=10**3000, dtypes=[1, "F32"])
+    doc["versions"]["1.0.0"]["metrics"]["loss"] = 10**3000
+    doc["versions"]["1.0.1"].update(parameters=7, dtypes="F32")
+    index.write_text(json.dumps(doc))
+    for args in (["show", "m@1.0.0"], ["show", "m"], ["diff", "m@1.0.0", "m@1.0.1"], ["list"],
+                 ["search", "parameters > 5"]):
+        code, drawn, err = at_terminal(project, *args)
+        # A validating reader may refuse such a file (exit 3); no reader may crash on it.
+        assert code in (0, 3) and "Traceback" not in err and "internal error" not in err, (args, err)
+        piped = run(project, *args)
+        assert piped.returncode in (0, 3), (args, piped.stderr)
