@@ -95,7 +95,25 @@ def parse_number(text: str, where: str) -> int | float:
         raise UsageError(f"{where} must be a number of at most {MAX_INT_DIGITS} digits, got {text[:40]!r}…") from None
     if isinstance(value, float) and not math.isfinite(value):
         raise UsageError(f"{where} must be a finite number, got {text!r}")
+    if _underflows(text, value):
+        raise UsageError(f"{where} is too small for a number: {text.strip()!r} would be stored as 0.0")
     return check_value(value, where)  # type: ignore[return-value]
+
+
+def _underflows(text: str, value: object) -> bool:
+    """A literal with a nonzero digit that a float can only hold as zero (1e-400)."""
+    if value != 0 or not isinstance(value, float):
+        return False
+    mantissa = text.strip().lstrip("+-").partition("e")[0].partition("E")[0]
+    return any(digit in mantissa for digit in "123456789")
+
+
+def _parse_float(text: str) -> float:
+    """A float in a metadata file, refusing one that would silently become 0.0."""
+    value = float(text)
+    if _underflows(text, value):
+        raise UsageError(f"{text[:40]} is too small for a number: it would be stored as 0.0")
+    return value
 
 
 def parse_scalar(text: str) -> object:
@@ -107,8 +125,8 @@ def parse_scalar(text: str) -> object:
     except (ValueError, RecursionError):
         return text
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        if isinstance(value, float) and not math.isfinite(value):
-            return text
+        if isinstance(value, float) and (not math.isfinite(value) or _underflows(text, value)):
+            return text  # kept as written rather than as a number it is not
         return value
     return text
 
@@ -184,7 +202,8 @@ def loads_strict(data: bytes, where: str) -> object:
     except UnicodeDecodeError as exc:
         raise UsageError(f"{where} is not valid UTF-8 (byte {exc.start})") from None
     try:
-        return json.loads(text, object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant)
+        return json.loads(text, object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant,
+                          parse_float=_parse_float)
     except UsageError as exc:
         raise UsageError(f"{where}: {exc.message}") from None
     except RecursionError:
@@ -209,6 +228,26 @@ def _jsonable_toml(value: object) -> object:
     return value
 
 
+# A TOML table header on a line of its own: `[metrics]`, `[[runs]]`, `[a."b c"]`, maybe a comment after it.
+_TOML_KEY = r"""(?:[A-Za-z0-9_-]+|"[^"\n]*"|'[^'\n]*')"""
+_TABLE_HEADER = re.compile(rf"""\[\[?[ \t]*{_TOML_KEY}(?:[ \t]*\.[ \t]*{_TOML_KEY})*[ \t]*\]\]?[ \t]*(?:#.*)?""")
+
+
+def _looks_like_toml(data: bytes) -> bool:
+    """A file with neither suffix: JSON if it opens with `{`, TOML otherwise.
+
+    `[` opens a TOML table header (`[metrics]`) as often as a JSON array;
+    the first line tells them apart (and an array is no metadata file anyway).
+    """
+    text = data.lstrip()
+    if text[:1] == b"{":
+        return False
+    if text[:1] != b"[":
+        return True
+    first = text.split(b"\n", 1)[0].rstrip(b"\r").decode("utf-8", "replace")
+    return _TABLE_HEADER.fullmatch(first) is not None
+
+
 def load_metadata_file(path: str) -> dict:
     """Read a JSON or TOML metadata file (by suffix; else sniffed) into a plain dict."""
     path = os.fspath(path)
@@ -223,7 +262,7 @@ def load_metadata_file(path: str) -> dict:
     if len(data) > MAX_BYTES:
         raise UsageError(f"metadata file {path} is larger than {MAX_BYTES} bytes (1 MiB)")
     data = data.removeprefix(b"\xef\xbb\xbf")  # the byte-order mark Windows editors write
-    is_toml = path.endswith(".toml") or (not path.endswith(".json") and not data.lstrip()[:1] in (b"{", b"["))
+    is_toml = path.endswith(".toml") or (not path.endswith(".json") and _looks_like_toml(data))
     if is_toml:
         import sys
 
@@ -232,7 +271,9 @@ def load_metadata_file(path: str) -> dict:
         else:  # pragma: no cover
             import tomli as tomllib
         try:
-            document = _jsonable_toml(tomllib.loads(data.decode("utf-8")))
+            document = _jsonable_toml(tomllib.loads(data.decode("utf-8"), parse_float=_parse_float))
+        except UsageError as exc:
+            raise UsageError(f"metadata file {path}: {exc.message}") from None
         except UnicodeDecodeError as exc:
             raise UsageError(f"metadata file {path} is not valid UTF-8 (byte {exc.start})") from None
         except (ValueError, RecursionError) as exc:  # ValueError: TOMLDecodeError, and integers past Python's digit limit
