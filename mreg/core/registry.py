@@ -243,11 +243,15 @@ class Registry:
 
         return all_documents(self)
 
-    def remove(self, ref: str, *, all_versions: bool = False, force: bool = False, reason: str = "") -> list[str]:
-        """Remove a version (or a whole model) from the index; the bytes go at the next gc."""
+    def remove(self, ref: str, *, all_versions: bool = False, force: bool = False, reason: str = "",
+               dry_run: bool = False) -> list[str]:
+        """Remove a version (or a whole model) from the index; the bytes go at the next gc.
+
+        With `dry_run`, only what would be removed (or the refusal), changing nothing.
+        """
         from mreg.core.ops.remove import remove
 
-        return remove(self, ref, all_versions=all_versions, force=force, reason=reason)
+        return remove(self, ref, all_versions=all_versions, force=force, reason=reason, dry_run=dry_run)
 
     def gc(self, **options) -> dict:
         """Delete unreferenced objects older than the grace period."""
