@@ -241,5 +241,5 @@ def progress(total: int, label: str) -> Iterator[Callable[[int], None] | None]:
 
     with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(binary_units=True),
                   TransferSpeedColumn(), TimeRemainingColumn(), console=console(stderr=True), transient=True) as bar:
-        task = bar.add_task(label, total=total)
+        task = bar.add_task(escaped(label), total=total)  # the label names a file: rich markup and controls escaped
         yield lambda n: bar.advance(task, n)

@@ -189,3 +189,13 @@ def _run_on_pty_status(args: list[str], cwd) -> str:
     os.close(main)
     assert proc.returncode != 0
     return b"".join(chunks).decode()
+
+
+def test_a_file_name_in_a_progress_bar_never_drives_the_terminal(project):
+    big = project / "big\x1b[2J[bold]x\u202e.bin"
+    with open(big, "wb") as handle:
+        handle.truncate(80 << 20)  # sparse: large enough for a bar
+    out, drawn = _stderr_at_terminal(["register", "big", big.name], project)
+    assert "storing big" in drawn and out.startswith("registered big@1.0.0")
+    _assert_no_user_controls(drawn, "the progress bar")
+    assert "[bold]x" in drawn  # shown as written, not read as markup

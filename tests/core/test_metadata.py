@@ -228,3 +228,15 @@ def test_a_metadata_file_number_too_small_for_a_float_is_refused(tmp_path, filen
 
 def test_a_param_too_small_for_a_float_is_kept_as_written():
     assert md.parse_scalar("1e-400") == "1e-400" and md.parse_scalar("1e-300") == 1e-300
+
+
+def test_a_long_number_is_judged_in_linear_time():
+    # `\d+\.?\d*` tried every split of the digits: minutes for a 100,000-digit argument.
+    import time
+
+    started = time.perf_counter()
+    for text in ("1" * 100_000 + "x", "1" * 100_000 + ".5x", "." + "1" * 100_000 + "e"):
+        with pytest.raises(UsageError):
+            md.parse_number(text, "metric 'x'")
+    assert time.perf_counter() - started < 1.0
+    assert md.parse_number("1.", "m") == 1.0 and md.parse_number("1.5e3", "m") == 1500.0
