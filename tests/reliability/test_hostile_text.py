@@ -262,3 +262,17 @@ def test_huge_numbers_in_a_registry_from_elsewhere_never_crash_the_views(project
         assert code in (0, 3) and "Traceback" not in err and "internal error" not in err, (args, err)
         piped = run(project, *args)
         assert piped.returncode in (0, 3), (args, piped.stderr)
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device", "deep"])
+def test_user_settings_that_are_not_a_small_file_are_refused_without_waiting(project, tmp_path, kind):
+    settings = tmp_path / "settings"
+    settings.mkdir()
+    if kind == "fifo":
+        os.mkfifo(settings / "config.toml")
+    elif kind == "device":
+        os.symlink("/dev/zero", settings / "config.toml")  # endless: never read whole
+    else:
+        (settings / "config.toml").write_text("a = " + "{b = " * 5000 + "1" + "}" * 5000 + "\n")
+    done = run(project, "list", env={"MREG_CONFIG_DIR": str(settings)})
+    assert done.returncode == 2 and done.stderr.startswith(b"mreg: error: cannot read user settings"), done.stderr
