@@ -276,3 +276,21 @@ def test_user_settings_that_are_not_a_small_file_are_refused_without_waiting(pro
         (settings / "config.toml").write_text("a = " + "{b = " * 5000 + "1" + "}" * 5000 + "\n")
     done = run(project, "list", env={"MREG_CONFIG_DIR": str(settings)})
     assert done.returncode == 2 and done.stderr.startswith(b"mreg: error: cannot read user settings"), done.stderr
+
+
+def test_lone_surrogates_in_a_registry_from_elsewhere_are_shown_escaped(project):
+    # JSON can spell text that is not Unicode ("\ud800"); writing it to stdout as is fails.
+    (project / "a.bin").write_bytes(b"a")
+    assert run(project, "register", "m", "a.bin", "-q", "-t", "t=x").returncode == 0
+    index = project / ".mreg" / "models" / "m" / "_index.json"
+    index.write_text(index.read_text().replace('"t": "x"', '"t": "\\ud800\\u001b[2J"'))
+    for args in (["show", "m@1.0.0"], ["show", "m@1.0.0", "--json"], ["show", "m"], ["list"]):
+        piped = run(project, *args)
+        assert piped.returncode in (0, 3), (args, piped.stderr)
+        assert b"\x1b" not in piped.stdout
+        code, drawn, err = at_terminal(project, *args)
+        assert code in (0, 3) and "Traceback" not in err and "internal error" not in err, (args, err)
+        assert "\x1b[2J" not in drawn
+    shown = run(project, "show", "m@1.0.0", "--json")
+    if shown.returncode == 0:
+        assert json.loads(shown.stdout)["tags"]["t"] == "\ud800\x1b[2J"  # JSON keeps what it read
