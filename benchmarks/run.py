@@ -46,6 +46,7 @@ FULL = {
     "models": 1_000,
     "versions_per_model": 100,
     "parallel": 16,
+    "like_lengths": [125_000, 250_000, 500_000, 1_000_000],
 }
 QUICK = {
     "reps_fast": 5,
@@ -57,6 +58,7 @@ QUICK = {
     "models": 50,
     "versions_per_model": 20,
     "parallel": 8,
+    "like_lengths": [50_000, 100_000, 200_000],
 }
 
 
@@ -542,7 +544,44 @@ class Bench:
                  target="<= sequential", ok=par["median"] <= seq["median"])
 
 
-SCENARIOS = ["startup", "big", "memory", "small_files", "large", "parallel"]
+    # matching ------------------------------------------------------------------
+    def matching(self) -> None:
+        """`like` with many % against ever longer text: the time must double with the text, not worse.
+
+        Measured in this process (the filter is compiled once, matched on one
+        document): names and tags may come from anyone's registry, and a
+        backtracking matcher takes minutes on the first of these at 200
+        characters.
+        """
+        sys.path.insert(0, os.path.dirname(HERE))
+        from mreg.core.query import compile_filter
+
+        patterns = [
+            ("like, 9 %", "tags.t like '" + "%a" * 8 + "%c%'"),
+            ("like, a _ in a middle piece", "tags.t like '%a_c%'"),
+            ("ilike, 9 %", "tags.t ilike '" + "%A" * 8 + "%C%'"),
+        ]
+        reps = self.sizes["reps_fast"]
+        for label, text in patterns:
+            matcher = compile_filter(text)
+            previous = None
+            for length in self.sizes["like_lengths"]:
+                doc = {"name": "m", "version": "1.0.0", "tags": {"t": "a" * length}}
+                samples = []
+                for _ in range(reps):
+                    started = time.perf_counter()
+                    matched = matcher.matches(doc)
+                    samples.append((time.perf_counter() - started) * 1e6)
+                assert not matched
+                measured = summary(samples)
+                ratio_ok = None if previous is None else measured["median"] <= 3 * previous["median"]
+                self.row(f"{label}, {length:,} characters", measured, unit="µs",
+                         baseline=previous, baseline_name="half as long" if previous else "",
+                         target="<= 3x per doubling" if previous else "", ok=ratio_ok)
+                previous = measured
+
+
+SCENARIOS = ["startup", "big", "memory", "small_files", "large", "parallel", "matching"]
 
 
 def format_row(entry: dict) -> str:

@@ -12,6 +12,10 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
+# A value never spans lines or columns, nor drives the terminal: its controls
+# are written escaped, the same way in piped lines and (see `escaped`) at a terminal.
+from mreg.core.text import one_line
+
 PROGRESS_MIN_BYTES = 64 << 20
 
 
@@ -20,7 +24,12 @@ def stdout_is_terminal() -> bool:
 
 
 def print_json(document: object) -> None:
-    sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    text = json.dumps(document, indent=2, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate (read from a hostile file): as JSON's \uXXXX escape
+        text = json.dumps(document, indent=2)
+    sys.stdout.write(text + "\n")
 
 
 def console(stderr: bool = False):
@@ -29,10 +38,24 @@ def console(stderr: bool = False):
     return Console(stderr=stderr, highlight=False, soft_wrap=False)
 
 
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _beyond_floats(number: int) -> str:
+    # An integer past a float's range (a hostile registry's, or a crafted header's): its order of magnitude.
+    return f"about 10^{int(abs(number).bit_length() * 0.30103)}"
+
+
 def human_size(size: int | None) -> str:
     if size is None:
         return ""
-    value = float(size)
+    if not _is_number(size):  # a registry from elsewhere can hold anything: shown, never a crash
+        return str(size)
+    try:
+        value = float(size)
+    except OverflowError:
+        return f"{_beyond_floats(size)} B"
     for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
         if value < 1024 or unit == "TiB":
             return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
@@ -43,6 +66,12 @@ def human_size(size: int | None) -> str:
 def human_count(count: int | None) -> str:
     if count is None:
         return ""
+    if not _is_number(count):
+        return str(count)
+    try:
+        float(count)
+    except OverflowError:
+        return _beyond_floats(count)
     for limit, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")):
         if count >= limit:
             return f"{count / limit:.1f}{suffix}"
@@ -125,12 +154,11 @@ def short_user(user: str) -> str:
     return local if at and local and "." in domain else user
 
 
-_CONTROL = {i: f"\\x{i:02x}" for i in (*range(32), 127)} | {9: "\\t", 10: "\\n", 13: "\\r"}
+def escaped(text: str) -> str:
+    """Text for rich markup at a terminal: controls escaped as when piped, and rich's own `[`."""
+    from rich.markup import escape
 
-
-def one_line(text: str) -> str:
-    """A piped value never spans lines or columns: newlines, tabs and other controls are written escaped."""
-    return text.translate(_CONTROL)
+    return escape(one_line(text))
 
 
 def table(columns: Sequence[str], rows: Sequence[Sequence[object]], *, styles: dict[int, Callable[[str], str]] | None = None,
@@ -145,7 +173,6 @@ def table(columns: Sequence[str], rows: Sequence[Sequence[object]], *, styles: d
         for row in rows:
             out.write("\t".join("" if cell is None else one_line(str(cell)) for cell in row) + "\n")
         return
-    from rich.markup import escape
     from rich.table import Table
 
     grid = Table(show_edge=False, pad_edge=False, header_style="bold")
@@ -168,7 +195,7 @@ def table(columns: Sequence[str], rows: Sequence[Sequence[object]], *, styles: d
                 raw = short_digest(raw)
             elif column in ("USER", "BY"):
                 raw = short_user(raw)
-            text = raw if markup and i in markup else escape(raw)
+            text = raw if markup and i in markup else escaped(raw)
             if styles and i in styles:
                 text = styles[i](text)
             elif column in _STAGE_COLUMNS and not (markup and i in markup):
@@ -184,9 +211,8 @@ def key_values(title: str, pairs: Sequence[tuple[str, object]], *, subtitle: str
     """A panel at a terminal; `key: value` lines when piped."""
     if not stdout_is_terminal():
         for key, value in pairs:
-            sys.stdout.write(f"{key}: {'' if value is None else one_line(str(value))}\n")
+            sys.stdout.write(f"{one_line(key)}: {'' if value is None else one_line(str(value))}\n")
         return
-    from rich.markup import escape
     from rich.panel import Panel
     from rich.table import Table
 
@@ -194,9 +220,9 @@ def key_values(title: str, pairs: Sequence[tuple[str, object]], *, subtitle: str
     grid.add_column(style="bold")
     grid.add_column(overflow="fold")
     for key, value in pairs:
-        text = "" if value is None else str(value)
-        grid.add_row(escape(key), styled_stage(text) if key == "stage" else escape(text))
-    console().print(Panel(grid, title=escape(title), subtitle=subtitle or None, expand=False))
+        text = escaped("" if value is None else str(value))
+        grid.add_row(escaped(key), styled_stage(text) if key == "stage" else text)
+    console().print(Panel(grid, title=escaped(title), subtitle=subtitle or None, expand=False))
 
 
 def message(text: str) -> None:
@@ -215,5 +241,5 @@ def progress(total: int, label: str) -> Iterator[Callable[[int], None] | None]:
 
     with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(binary_units=True),
                   TransferSpeedColumn(), TimeRemainingColumn(), console=console(stderr=True), transient=True) as bar:
-        task = bar.add_task(label, total=total)
+        task = bar.add_task(escaped(label), total=total)  # the label names a file: rich markup and controls escaped
         yield lambda n: bar.advance(task, n)

@@ -46,8 +46,8 @@ def show_version(doc: dict) -> None:
             pairs.append((key, doc[key]))
     if doc.get("parameters") is not None:
         pairs.append(("parameters", doc["parameters"]))
-    if doc.get("dtypes"):
-        pairs.append(("dtypes", ", ".join(doc["dtypes"])))
+    if doc.get("dtypes") and isinstance(doc["dtypes"], list):
+        pairs.append(("dtypes", ", ".join(map(str, doc["dtypes"]))))
     pairs += _pairs("metrics", doc.get("metrics"))
     pairs += _pairs("params", doc.get("params"))
     pairs += _pairs("tags", doc.get("tags"))
@@ -61,7 +61,6 @@ def show_version(doc: dict) -> None:
 
 def _version_panel(doc: dict) -> None:
     """The terminal view: facts first, then metrics, params, tags, datasets, lineage, each under a heading."""
-    from rich.markup import escape
     from rich.panel import Panel
     from rich.table import Table
 
@@ -71,14 +70,15 @@ def _version_panel(doc: dict) -> None:
 
     def row(key: str, value: object, *, markup: bool = False) -> None:
         text = "" if value is None else str(value)
-        grid.add_row(escape(key), text if markup else escape(text))
+        grid.add_row(output.escaped(key), text if markup else output.escaped(text))
 
-    row("stage", output.styled_stage(escape(doc["stage"])), markup=True)
+    row("stage", output.styled_stage(output.escaped(doc["stage"])), markup=True)
     row("digest", doc["digest"])
     size = doc.get("size")
     files = doc.get("files")
     what = doc["kind"] if doc["kind"] != "directory" else f"directory of {files} file{'s' if files != 1 else ''}"
-    row("artifact", f"{what}, {output.human_size(size)}" + (f" ({size:,} bytes)" if size and size >= 1024 else ""))
+    exact = f" ({size:,} bytes)" if isinstance(size, int) and size >= 1024 else ""
+    row("artifact", f"{what}, {output.human_size(size)}{exact}")
     if doc.get("filename"):
         row("filename", doc["filename"])
     facts = [doc[k] for k in ("format", "framework") if doc.get(k)]
@@ -86,8 +86,9 @@ def _version_panel(doc: dict) -> None:
         row("format", " · ".join(str(f) for f in facts))
     if doc.get("parameters") is not None:
         count = doc["parameters"]
-        dtypes = f", {', '.join(doc['dtypes'])}" if doc.get("dtypes") else ""
-        row("parameters", f"{output.human_count(count)} ({count:,}{dtypes})")
+        dtypes = f", {', '.join(map(str, doc['dtypes']))}" if isinstance(doc.get("dtypes"), list) else ""
+        exact = f"{count:,}" if isinstance(count, int) else str(count)
+        row("parameters", f"{output.human_count(count)} ({exact}{dtypes})")
     created = output.ago(doc.get("created_at"))
     row("created", f"{created} ({doc.get('created_at')})" + (f" by {doc['created_by']}" if doc.get("created_by") else ""))
     if doc.get("description"):
@@ -97,9 +98,9 @@ def _version_panel(doc: dict) -> None:
         if not items:
             return
         grid.add_row("", "")
-        grid.add_row(f"[bold underline]{escape(title)}[/]", "")
+        grid.add_row(f"[bold underline]{output.escaped(title)}[/]", "")
         for key, text in items:
-            grid.add_row(f"  {escape(key)}", escape(text))
+            grid.add_row(f"  {output.escaped(key)}", output.escaped(text))
 
     def plain(table: dict | None) -> list[tuple[str, str]]:
         return [(k, v if isinstance(v, str) else jsonlib.dumps(v, ensure_ascii=False)) for k, v in (table or {}).items()]
@@ -115,7 +116,7 @@ def _version_panel(doc: dict) -> None:
     items += plain(lineage)
     section("lineage", items)
     section("metadata", plain(doc.get("metadata")))
-    title = f"[bold]{escape(doc['name'])}@{escape(doc['version'])}[/]"
+    title = f"[bold]{output.escaped(doc['name'])}@{output.escaped(doc['version'])}[/]"
     output.console().print(Panel(grid, title=title, title_align="left", expand=False))
 
 # Metrics where lower is better: their falls are shown as improvements.
@@ -165,7 +166,7 @@ def diff_rows(doc: dict, *, terminal: bool) -> list[tuple[str, str, str, str, st
         elif key == "digest" and terminal:
             a, b = _short_digest(a), _short_digest(b)
         if key == "stage" and terminal:
-            a, b = output.styled_stage(_text(a)), output.styled_stage(_text(b))
+            a, b = output.styled_stage(output.escaped(_text(a))), output.styled_stage(output.escaped(_text(b)))
             rows.append((key, a, b, change, "markup"))
             continue
         rows.append((key, _text(a), _text(b), change, style))
@@ -181,7 +182,10 @@ def diff_rows(doc: dict, *, terminal: bool) -> list[tuple[str, str, str, str, st
                 arrow = "↑" if d > 0 else "↓"
                 text = f"{arrow} {_signed(d)}" if terminal else _signed(d)
                 if terminal and _is_number(a) and a != 0:
-                    text += f" ({d / abs(a):+.1%})"
+                    try:
+                        text += f" ({d / abs(a):+.1%})"
+                    except OverflowError:  # numbers past a float's range, from a registry made elsewhere
+                        pass
                 style = "green" if better else "red"
         else:
             text = "=" if change == "unchanged" else change
@@ -235,15 +239,14 @@ def show_diff(doc: dict) -> None:
     if not terminal:
         output.table([], [(key, a, b, change) for key, a, b, change, _ in rows])
         return
-    from rich.markup import escape
     from rich.table import Table
 
     left, right = doc["left"], doc["right"]
     same_model = left["name"] == right["name"]
     left_label = left["version"] if same_model else f"{left['name']}@{left['version']}"
     right_label = right["version"] if same_model else f"{right['name']}@{right['version']}"
-    title = (f"{escape(left['name'])}  {escape(left['version'])} → {escape(right['version'])}" if same_model
-             else f"{escape(left['name'])}@{escape(left['version'])} → {escape(right['name'])}@{escape(right['version'])}")
+    title = (f"{output.escaped(left['name'])}  {output.escaped(left['version'])} → {output.escaped(right['version'])}" if same_model
+             else f"{output.escaped(left['name'])}@{output.escaped(left['version'])} → {output.escaped(right['name'])}@{output.escaped(right['version'])}")
     console = output.console()
     console.print(f"[bold]{title}[/]" + ("  [dim](same artifact)[/]" if doc["same_artifact"] else ""))
     if not rows:
@@ -251,14 +254,14 @@ def show_diff(doc: dict) -> None:
         return
     grid = Table(show_edge=False, pad_edge=False, header_style="bold")
     grid.add_column("")
-    grid.add_column(escape(left_label), overflow="fold")
-    grid.add_column(escape(right_label), overflow="fold")
+    grid.add_column(output.escaped(left_label), overflow="fold")
+    grid.add_column(output.escaped(right_label), overflow="fold")
     grid.add_column("CHANGE", overflow="fold")
     for key, a, b, change, style in rows:
         if style == "markup":
-            cells = (escape(key), a, b, escape(change))
+            cells = (output.escaped(key), a, b, output.escaped(change))
         else:
-            cells = (escape(key), escape(a), escape(b), f"[{style}]{escape(change)}[/]" if style else escape(change))
+            cells = (output.escaped(key), output.escaped(a), output.escaped(b), f"[{style}]{output.escaped(change)}[/]" if style else output.escaped(change))
         grid.add_row(*cells)
     console.print(grid)
     files = doc.get("files")
@@ -274,13 +277,12 @@ def show_history(events: list[dict]) -> None:
         output.table([], [[output.ago(e["time"]), e["user"], e["action"], e["name"], e["version"] or "",
                            e["from"] or "-", e["to"] or "-", e["reason"]] for e in events])
         return
-    from rich.markup import escape
 
     rows = []
     for e in events:
         ref = f"{e['name']}@{e['version']}" if e.get("version") else e["name"]
         source, target = e.get("from"), e.get("to")
-        stages = [output.styled_stage(escape(stage)) for stage in (source, target) if stage]
+        stages = [output.styled_stage(output.escaped(stage)) for stage in (source, target) if stage]
         move = " → ".join(stages)
         rows.append([output.ago(e["time"]), e["user"], e["action"], ref, move, e["reason"]])
     output.table(["TIME", "USER", "ACTION", "VERSION", "STAGE", "REASON"], rows, markup={4})

@@ -10,6 +10,7 @@ The folder is platformdirs' user config dir for "mreg", or $MREG_CONFIG_DIR.
 from __future__ import annotations
 
 import os
+import stat
 import sys
 from functools import lru_cache
 
@@ -29,16 +30,26 @@ def config_dir() -> str:
     return user_config_dir("mreg")
 
 
+_MAX_BYTES = 1 << 20
+
+
 @lru_cache(maxsize=1)
 def load() -> dict:
     path = os.path.join(config_dir(), "config.toml")
+    from mreg.core.fsutil import file_kind, open_for_reading
+
     try:
-        with open(path, "rb") as handle:
-            raw = handle.read()
+        fd, info = open_for_reading(path)  # a FIFO there must not hang every command
+        with open(fd, "rb") as handle:
+            if not stat.S_ISREG(info.st_mode):
+                raise UsageError(f"cannot read user settings {path}: it is a {file_kind(info.st_mode)}")
+            raw = handle.read(_MAX_BYTES + 1)
     except FileNotFoundError:
         return {}  # the usual case: no TOML parser to import (~5 ms of every call)
     except OSError as exc:
         raise UsageError(f"cannot read user settings {path}: {exc}") from None
+    if len(raw) > _MAX_BYTES:
+        raise UsageError(f"cannot read user settings {path}: larger than {_MAX_BYTES} bytes")
     if sys.version_info >= (3, 11):
         import tomllib
     else:  # pragma: no cover
@@ -47,6 +58,8 @@ def load() -> dict:
         return tomllib.loads(raw.decode())
     except ValueError as exc:  # TOMLDecodeError and UnicodeDecodeError are both ValueErrors
         raise UsageError(f"cannot read user settings {path}: {exc}") from None
+    except RecursionError:
+        raise UsageError(f"cannot read user settings {path}: nested too deeply") from None
 
 
 def wants_json(flag: bool) -> bool:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from mreg.core import facts as facts_mod
 from mreg.core import notices
 from mreg.core.store import Intake, ObjectStore, format_digest, open_regular, parse_digest
+from mreg.core.text import check_text
 from mreg.errors import IntegrityError, RefusedError, UsageError
 
 MANIFEST_FORMAT = 1
@@ -156,6 +157,8 @@ def store_artifact(
     except FileNotFoundError:
         raise RefusedError(f"no such file or directory: {path}") from None
     filename = os.path.basename(os.path.normpath(os.path.abspath(path)))
+    # The name is recorded (and is `get`'s default destination): it must be text.
+    check_text(filename, f"the name of {path}", hint="rename it with a UTF-8 name, then register it")
     registry_root = os.path.realpath(store.layout.root)
     if _inside(os.path.realpath(path), registry_root):
         raise UsageError(f"cannot store {path}: it is inside the registry ({store.layout.root})")

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import struct
+
+from mreg.core import notices
 
 # Magic numbers at offset 0.
 _MAGIC = (
@@ -38,6 +41,17 @@ _BY_SUFFIX = {
     ".mlmodel": "coreml",
 }
 _MAX_HEADER = 100 * 1024 * 1024
+# A header is the artifact's own word, and an artifact can come from anyone:
+# a shape beyond these is not believed. (The largest models have about 2**40
+# parameters; tensors have a handful of dimensions.)
+MAX_DIMENSIONS = 64
+MAX_PARAMETERS = 2**53  # also exact as a JSON number in any reader
+MAX_DTYPES = 32
+_DTYPE = re.compile(r"[A-Za-z0-9_]{1,32}", re.ASCII)  # F32, BF16, F8_E4M3…
+
+
+class ImplausibleHeader(ValueError):
+    """A well-formed header whose shapes cannot be true: no parameter count is recorded."""
 
 
 def safetensors_header(path: str) -> dict | None:
@@ -63,7 +77,12 @@ def safetensors_header(path: str) -> dict | None:
 
 
 def safetensors_summary(header: dict) -> tuple[int, list[str]] | None:
-    """(parameter count, sorted dtypes) of a safetensors header; None if malformed."""
+    """(parameter count, sorted dtypes) of a safetensors header; None if malformed.
+
+    ImplausibleHeader when a tensor has more than MAX_DIMENSIONS dimensions or
+    the count passes MAX_PARAMETERS (checked as it grows, so a crafted shape
+    never builds a huge integer).
+    """
     parameters = 0
     dtypes: set[str] = set()
     for key, tensor in header.items():
@@ -72,15 +91,25 @@ def safetensors_summary(header: dict) -> tuple[int, list[str]] | None:
         if not isinstance(tensor, dict):
             return None
         shape, dtype = tensor.get("shape"), tensor.get("dtype")
-        if not isinstance(shape, list) or not isinstance(dtype, str):
+        if not isinstance(shape, list) or not isinstance(dtype, str) or not _DTYPE.fullmatch(dtype):
+            return None
+        if len(shape) > MAX_DIMENSIONS:
+            raise ImplausibleHeader(f"tensor {str(key)[:80]!r} has {len(shape)} dimensions (at most {MAX_DIMENSIONS} are believed)")
+        if not all(isinstance(dim, int) and not isinstance(dim, bool) and dim >= 0 for dim in shape):
             return None
         count = 1
         for dim in shape:
-            if not isinstance(dim, int) or isinstance(dim, bool) or dim < 0:
-                return None
-            count *= dim
+            count *= min(dim, MAX_PARAMETERS + 1)
+            if count > MAX_PARAMETERS:
+                # Only a zero elsewhere in the shape could bring it back: that tensor is empty.
+                count = 0 if 0 in shape else count
+                break
         parameters += count
+        if parameters > MAX_PARAMETERS:
+            raise ImplausibleHeader(f"its shapes add up to more than {MAX_PARAMETERS:,} parameters")
         dtypes.add(dtype)
+        if len(dtypes) > MAX_DTYPES:
+            raise ImplausibleHeader(f"it names more than {MAX_DTYPES} dtypes")
     return parameters, sorted(dtypes)
 
 
@@ -110,11 +139,22 @@ def file_facts(path: str, name: str) -> dict:
     """Facts of a single-file artifact stored at `path`, originally called `name`."""
     facts: dict = {"format": _sniff(path, name)}
     if facts["format"] == "safetensors":
-        header = safetensors_header(path)
-        summary = safetensors_summary(header) if header is not None else None
+        summary = _summary(path, name)
         if summary is not None:
             facts["parameters"], facts["dtypes"] = summary
     return facts
+
+
+def _summary(path: str, name: str) -> tuple[int, list[str]] | None:
+    """The header's summary; an implausible one is reported and gives none."""
+    header = safetensors_header(path)
+    if header is None:
+        return None
+    try:
+        return safetensors_summary(header)
+    except ImplausibleHeader as exc:
+        notices.warn(f"{name}: safetensors header not believed: {exc}; no parameter count recorded")
+        return None
 
 
 def directory_facts(files: list[tuple[str, str]]) -> dict:
@@ -126,8 +166,7 @@ def directory_facts(files: list[tuple[str, str]]) -> dict:
     counted = False
     for rel, path in files:
         if rel.endswith(".safetensors"):
-            header = safetensors_header(path)
-            summary = safetensors_summary(header) if header is not None else None
+            summary = _summary(path, rel)
             if summary is not None:
                 parameters += summary[0]
                 dtypes.update(summary[1])
@@ -141,6 +180,10 @@ def directory_facts(files: list[tuple[str, str]]) -> dict:
         if len(kinds) == 1:
             formats.append(kinds.pop())
     facts: dict = {"format": formats[0] if formats else None}
+    if counted and parameters > MAX_PARAMETERS:
+        notices.warn(f"the safetensors files add up to more than {MAX_PARAMETERS:,} parameters; "
+                     "no parameter count recorded")
+        counted = False
     if counted:
         facts["parameters"] = parameters
         facts["dtypes"] = sorted(dtypes)

@@ -35,6 +35,43 @@ def storage_error(exc: OSError, what: str) -> MregError:
     return StorageError(f"cannot {what}: {reason}{where}")
 
 
+def file_kind(mode: int) -> str:
+    """What a file is, in a word, for messages: "regular file", "directory", "FIFO"…"""
+    import stat
+
+    for test, kind in ((stat.S_ISREG, "regular file"), (stat.S_ISDIR, "directory"), (stat.S_ISFIFO, "FIFO"),
+                       (stat.S_ISSOCK, "socket"), (stat.S_ISCHR, "device"), (stat.S_ISBLK, "device")):
+        if test(mode):
+            return kind
+    return "special file"
+
+
+def open_for_reading(path: str, flags: int = 0) -> tuple[int, os.stat_result]:
+    """Open a file to read without blocking on a FIFO or a device; (fd, its stat).
+
+    `open()` of a FIFO waits for a writer forever. O_NONBLOCK returns at once
+    (and changes nothing for a regular file); the caller looks at the stat
+    before reading a byte, and the flag is cleared for what follows.
+    """
+    import fcntl
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | flags)
+    except OSError as exc:
+        if exc.errno == errno.ENXIO:  # a socket, or a device with nothing behind it
+            from mreg.errors import UsageError
+
+            raise UsageError(f"{path} is not a regular file: a socket or a device") from None
+        raise
+    try:
+        info = os.fstat(fd)
+        fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, info
+
+
 @contextlib.contextmanager
 def translate_os_errors(what: str) -> Iterator[None]:
     """Re-raise any OSError inside the block as a StorageError about `what`."""

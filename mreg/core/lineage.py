@@ -6,15 +6,16 @@ import getpass
 import os
 import subprocess
 
+from mreg.core.text import check_text
+
 
 def _git(args: list[str], cwd: str) -> str | None:
     try:
-        done = subprocess.run(
-            ["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10, stdin=subprocess.DEVNULL
-        )
+        done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, timeout=10, stdin=subprocess.DEVNULL)
     except (OSError, subprocess.SubprocessError):
         return None
-    return done.stdout.strip() if done.returncode == 0 else None
+    # Bytes that are not UTF-8 (a file name in `git status`) kept as surrogates, never a crash.
+    return done.stdout.decode("utf-8", "surrogateescape").strip() if done.returncode == 0 else None
 
 
 def _inside_git(start: str) -> bool:
@@ -33,14 +34,15 @@ def current_user(cwd: str | None = None) -> str:
     """MREG_USER, else git's user.email, else the login name (SPEC §2)."""
     user = (os.environ.get("MREG_USER") or "").strip()
     if user:
-        return user
+        return check_text(user, "MREG_USER")
     email = _git(["config", "user.email"], cwd or os.getcwd())
     if email:
-        return email
+        return check_text(email, "git's user.email", hint="fix it, or set MREG_USER")
     try:
-        return getpass.getuser()
+        login = getpass.getuser()
     except (KeyError, OSError):  # no passwd entry (containers)
         return f"uid-{os.getuid()}"
+    return check_text(login, "the login name (LOGNAME or USER)", hint="set MREG_USER")
 
 
 def git_state(cwd: str | None = None) -> dict:

@@ -16,7 +16,10 @@ import json
 import math
 import os
 import re
+import stat
 
+from mreg.core.fsutil import file_kind, open_for_reading
+from mreg.core.text import check_text
 from mreg.errors import UsageError
 
 MAX_BYTES = 1 << 20
@@ -32,6 +35,7 @@ TEXT_FIELDS = ("description", "framework")
 def _check_key(key: object, where: str) -> str:
     if not isinstance(key, str) or not key:
         raise UsageError(f"invalid key {key!r} in {where}: keys must be non-empty text")
+    check_text(key, f"a key in {where}")
     if len(key) > MAX_KEY:
         raise UsageError(f"key in {where} is longer than {MAX_KEY} characters ({len(key)})")
     if any(ord(ch) < 32 or ord(ch) == 127 for ch in key):
@@ -75,7 +79,9 @@ def check_size(document: dict, where: str = "metadata") -> None:
 # A number as people write one: ASCII digits, optional sign, fraction and
 # exponent. Python's int()/float() also take "1_000", "١٢" (non-ASCII digits),
 # "nan" and "infinity", none of which a metric should silently become.
-_NUMBER = re.compile(r"\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*\Z", re.ASCII)
+# (`\d+(?:\.\d*)?`, not `\d+\.?\d*`: two runs of digits side by side make a
+# regex try every split of a long number, quadratic time on `-m x=111…1x`.)
+_NUMBER = re.compile(r"\s*[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\s*\Z", re.ASCII)
 _INTEGER = re.compile(r"\s*[+-]?\d+\s*\Z", re.ASCII)
 
 
@@ -91,7 +97,25 @@ def parse_number(text: str, where: str) -> int | float:
         raise UsageError(f"{where} must be a number of at most {MAX_INT_DIGITS} digits, got {text[:40]!r}…") from None
     if isinstance(value, float) and not math.isfinite(value):
         raise UsageError(f"{where} must be a finite number, got {text!r}")
+    if _underflows(text, value):
+        raise UsageError(f"{where} is too small for a number: {text.strip()!r} would be stored as 0.0")
     return check_value(value, where)  # type: ignore[return-value]
+
+
+def _underflows(text: str, value: object) -> bool:
+    """A literal with a nonzero digit that a float can only hold as zero (1e-400)."""
+    if value != 0 or not isinstance(value, float):
+        return False
+    mantissa = text.strip().lstrip("+-").partition("e")[0].partition("E")[0]
+    return any(digit in mantissa for digit in "123456789")
+
+
+def _parse_float(text: str) -> float:
+    """A float in a metadata file, refusing one that would silently become 0.0."""
+    value = float(text)
+    if _underflows(text, value):
+        raise UsageError(f"{text[:40]} is too small for a number: it would be stored as 0.0")
+    return value
 
 
 def parse_scalar(text: str) -> object:
@@ -103,8 +127,8 @@ def parse_scalar(text: str) -> object:
     except (ValueError, RecursionError):
         return text
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        if isinstance(value, float) and not math.isfinite(value):
-            return text
+        if isinstance(value, float) and (not math.isfinite(value) or _underflows(text, value)):
+            return text  # kept as written rather than as a number it is not
         return value
     return text
 
@@ -149,6 +173,7 @@ def option_pairs(metrics=(), params=(), tags=()) -> list[tuple[str, str, object]
             raise UsageError(f"{section} takes a list of KEY=VALUE strings or a dict, not one string {items!r}")
         for item in items:
             key, text = split_pair(item, option, value_required=section != "tags")
+            check_text(text, f"{option} {key}")
             if section == "metrics":
                 value: object = parse_number(text, f"metric {key!r}")
             elif section == "params":
@@ -179,7 +204,8 @@ def loads_strict(data: bytes, where: str) -> object:
     except UnicodeDecodeError as exc:
         raise UsageError(f"{where} is not valid UTF-8 (byte {exc.start})") from None
     try:
-        return json.loads(text, object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant)
+        return json.loads(text, object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant,
+                          parse_float=_parse_float)
     except UsageError as exc:
         raise UsageError(f"{where}: {exc.message}") from None
     except RecursionError:
@@ -204,18 +230,41 @@ def _jsonable_toml(value: object) -> object:
     return value
 
 
+# A TOML table header on a line of its own: `[metrics]`, `[[runs]]`, `[a."b c"]`, maybe a comment after it.
+_TOML_KEY = r"""(?:[A-Za-z0-9_-]+|"[^"\n]*"|'[^'\n]*')"""
+_TABLE_HEADER = re.compile(rf"""\[\[?[ \t]*{_TOML_KEY}(?:[ \t]*\.[ \t]*{_TOML_KEY})*[ \t]*\]\]?[ \t]*(?:#.*)?""")
+
+
+def _looks_like_toml(data: bytes) -> bool:
+    """A file with neither suffix: JSON if it opens with `{`, TOML otherwise.
+
+    `[` opens a TOML table header (`[metrics]`) as often as a JSON array;
+    the first line tells them apart (and an array is no metadata file anyway).
+    """
+    text = data.lstrip()
+    if text[:1] == b"{":
+        return False
+    if text[:1] != b"[":
+        return True
+    first = text.split(b"\n", 1)[0].rstrip(b"\r").decode("utf-8", "replace")
+    return _TABLE_HEADER.fullmatch(first) is not None
+
+
 def load_metadata_file(path: str) -> dict:
     """Read a JSON or TOML metadata file (by suffix; else sniffed) into a plain dict."""
     path = os.fspath(path)
     try:
-        with open(path, "rb") as handle:
+        fd, info = open_for_reading(path)  # a FIFO is refused, not waited on
+        with open(fd, "rb") as handle:
+            if not stat.S_ISREG(info.st_mode):
+                raise UsageError(f"metadata file {path} is a {file_kind(info.st_mode)}, not a regular file")
             data = handle.read(MAX_BYTES + 1)
     except OSError as exc:
         raise UsageError(f"cannot read metadata file {path}: {exc.strerror or exc}") from None
     if len(data) > MAX_BYTES:
         raise UsageError(f"metadata file {path} is larger than {MAX_BYTES} bytes (1 MiB)")
     data = data.removeprefix(b"\xef\xbb\xbf")  # the byte-order mark Windows editors write
-    is_toml = path.endswith(".toml") or (not path.endswith(".json") and not data.lstrip()[:1] in (b"{", b"["))
+    is_toml = path.endswith(".toml") or (not path.endswith(".json") and _looks_like_toml(data))
     if is_toml:
         import sys
 
@@ -224,7 +273,9 @@ def load_metadata_file(path: str) -> dict:
         else:  # pragma: no cover
             import tomli as tomllib
         try:
-            document = _jsonable_toml(tomllib.loads(data.decode("utf-8")))
+            document = _jsonable_toml(tomllib.loads(data.decode("utf-8"), parse_float=_parse_float))
+        except UsageError as exc:
+            raise UsageError(f"metadata file {path}: {exc.message}") from None
         except UnicodeDecodeError as exc:
             raise UsageError(f"metadata file {path} is not valid UTF-8 (byte {exc.start})") from None
         except (ValueError, RecursionError) as exc:  # ValueError: TOMLDecodeError, and integers past Python's digit limit
@@ -242,7 +293,12 @@ def describe_dataset(spec: str, *, hasher) -> dict:
     """A dataset reference: a URI recorded as given, or a local path hashed for lineage."""
     if "://" in spec:
         return {"uri": spec}
-    if not os.path.exists(spec):
-        raise UsageError(f"dataset path {spec!r} does not exist (a URI needs a scheme, e.g. s3://…)")
+    try:
+        mode = os.stat(spec).st_mode
+    except OSError:
+        raise UsageError(f"dataset path {spec!r} does not exist (a URI needs a scheme, e.g. s3://…)") from None
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        # Reading a FIFO would wait for a writer forever; a device never ends.
+        raise UsageError(f"dataset path {spec!r} is a {file_kind(mode)}: only files and directories are hashed")
     digest, size, kind = hasher(spec)
     return {"uri": spec, "digest": digest, "size": size, "kind": kind}

@@ -11,7 +11,9 @@ from collections.abc import Callable
 
 
 def _to_stderr(message: str) -> None:
-    print(f"mreg: warning: {message}", file=sys.stderr)
+    from mreg.core.text import one_line  # a file name in a warning must not drive the terminal
+
+    print(f"mreg: warning: {one_line(message)}", file=sys.stderr)
 
 
 handler: Callable[[str], None] = _to_stderr

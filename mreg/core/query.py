@@ -829,35 +829,153 @@ def _membership_test(literals: list[_Literal]) -> Callable[[object], "bool | Non
 
 
 def _like_test(pattern: str, ignore_case: bool) -> Callable[[object], "bool | None"]:
-    """SQL LIKE over the whole string: `%` any run, `_` one character, `\\` escapes."""
-    parts = []
-    wildcards = False
+    """SQL LIKE over the whole string: `%` any run, `_` one character, `\\` escapes.
+
+    Matched without a backtracking regex, in time linear in the value (times
+    the pattern's length): a regex takes minutes over `'%a%a%a%a%a%c'` and a
+    long name, and names and tags may come from anyone's registry.
+    """
+    if ignore_case:
+        matches = _segments_test(_like_segments(_fold(pattern)))
+        return lambda value: matches(_fold(value)) if isinstance(value, str) else None
+    segments = _like_segments(pattern)
+    if len(segments) == 2 and not segments[0].wild and not segments[1].length:
+        # `'sent%'`, the usual shape, without a second call per value.
+        prefix = segments[0].text
+        return lambda value: value.startswith(prefix) if isinstance(value, str) else None
+    matches = _segments_test(segments)
+    return lambda value: matches(value) if isinstance(value, str) else None
+
+
+def _segments_test(segments: list["_Segment"]) -> Callable[[str], bool]:
+    """The matcher for a split pattern; the usual shapes (`'sent%'`, `'%bert%'`…) as one string method."""
+    first, last = segments[0], segments[-1]
+    plain = not any(segment.wild for segment in segments)
+    if plain and len(segments) == 1:
+        return first.text.__eq__
+    if plain and len(segments) == 2:
+        prefix, suffix = first.text, last.text
+        if not suffix:
+            return lambda value: value.startswith(prefix)
+        if not prefix:
+            return lambda value: value.endswith(suffix)
+    if plain and len(segments) == 3 and not first.length and not last.length:
+        middle = segments[1].text
+        return lambda value: middle in value
+    return lambda value: _like_match(segments, value)
+
+
+class _Segment:
+    """The text between two `%` of a LIKE pattern; `_` stands for any one character."""
+
+    __slots__ = ("length", "pieces", "wild", "text", "anchor")
+
+    def __init__(self, chars: list) -> None:  # a character, or None for `_`
+        self.length = len(chars)
+        self.wild = None in chars
+        self.text = "".join(char for char in chars if char is not None)
+        # The runs of literal characters, each with its offset in the segment.
+        self.pieces: list[tuple[int, str]] = []
+        run_start = None
+        for position, char in enumerate([*chars, None]):
+            if char is None and run_start is not None:
+                self.pieces.append((run_start, "".join(chars[run_start:position])))
+                run_start = None
+            elif char is not None and run_start is None:
+                run_start = position
+        # The longest run is searched for with str.find; the others are checked where it lands.
+        self.anchor = max(self.pieces, key=lambda piece: len(piece[1])) if self.pieces else None
+
+    def at(self, value: str, position: int) -> bool:
+        """Whether the segment matches `value` at `position` (which leaves room for it)."""
+        for offset, piece in self.pieces:
+            if not value.startswith(piece, position + offset):
+                return False
+        return True
+
+    def find(self, value: str, start: int, end: int) -> int:
+        """The leftmost position from `start` where the segment matches and ends by `end`, or -1."""
+        last = end - self.length
+        if last < start:
+            return -1
+        if self.anchor is None:
+            return start
+        offset, piece = self.anchor
+        while start <= last:
+            # Each search starts past the previous hit, so the scans add up to one pass.
+            hit = value.find(piece, start + offset, last + offset + len(piece))
+            if hit < 0:
+                return -1
+            position = hit - offset
+            if self.at(value, position):
+                return position
+            start = position + 1
+        return -1
+
+
+def _like_segments(pattern: str) -> list[_Segment]:
+    """The pattern split at its unescaped `%`: always at least one segment."""
+    segments: list[_Segment] = []
+    chars: list = []
     position = 0
     while position < len(pattern):
         char = pattern[position]
         if char == "\\" and position + 1 < len(pattern):
-            parts.append(re.escape(pattern[position + 1]))
+            chars.append(pattern[position + 1])
             position += 2
             continue
         if char == "%":
-            parts.append(".*")
-            wildcards = True
-        elif char == "_":
-            parts.append(".")
-            wildcards = True
-        else:  # a trailing lone backslash matches itself
-            parts.append(re.escape(char))
+            segments.append(_Segment(chars))
+            chars = []
+        else:  # `_` is any one character; a trailing lone backslash matches itself
+            chars.append(None if char == "_" else char)
         position += 1
-    if not ignore_case and not wildcards:
-        literal = re.sub(r"\\(.)", r"\1", pattern, flags=re.DOTALL)
-        return lambda value: (value == literal) if isinstance(value, str) else None
-    if not ignore_case and parts.count(".*") == 1 and parts[-1] == ".*" and "." not in parts:
-        # `'sent%'`, the usual shape, as a prefix test: several times faster than re.
-        prefix = re.sub(r"\\(.)", r"\1", pattern[:-1], flags=re.DOTALL)
-        return lambda value: value.startswith(prefix) if isinstance(value, str) else None
-    flags = re.DOTALL | (re.IGNORECASE if ignore_case else 0)
-    matcher = re.compile("".join(parts), flags).fullmatch
-    return lambda value: (matcher(value) is not None) if isinstance(value, str) else None
+    segments.append(_Segment(chars))
+    return segments
+
+
+def _like_match(segments: list[_Segment], value: str) -> bool:
+    """Greedy: the first segment at the start, the last at the end, each middle one leftmost.
+
+    The leftmost place for a middle segment leaves the most room for the
+    rest, so no other choice can succeed where it fails: no backtracking.
+    """
+    size = len(value)
+    first = segments[0]
+    if len(segments) == 1:
+        return size == first.length and first.at(value, 0)
+    last = segments[-1]
+    end = size - last.length
+    if first.length > end or not first.at(value, 0) or not last.at(value, end):
+        return False
+    position = first.length
+    for segment in segments[1:-1]:
+        found = segment.find(value, position, end)
+        if found < 0:
+            return False
+        position = found + segment.length
+    return True
+
+
+class _CaseFolds(dict):
+    """Each character's simple case fold, found on first use (one character for one, so `_` still counts one)."""
+
+    def __missing__(self, code: int) -> str:
+        char = chr(code)
+        upper = char.upper()
+        folded = upper.lower() if len(upper) == 1 else char.lower()
+        if len(folded) != 1:  # "İ" lowers to two characters: kept as it is
+            folded = char
+        self[code] = folded
+        return folded
+
+
+_CASE_FOLDS = _CaseFolds()
+
+
+def _fold(text: str) -> str:
+    """`ilike`'s view of a text: case folded character by character (σ, ς and Σ alike)."""
+    return text.lower() if text.isascii() else text.translate(_CASE_FOLDS)
 
 
 # --- bringing document values to a literal's kind -------------------------

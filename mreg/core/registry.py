@@ -20,6 +20,7 @@ from mreg.core.layout import REGISTRY_DIR, Layout, find_registry
 from mreg.core.lock import DEFAULT_TIMEOUT, RegistryLock
 from mreg.core.names import Reference, parse_reference, validate_name
 from mreg.core.semver import Version, is_version
+from mreg.core.text import check_text
 from mreg.errors import NotFoundError, UsageError
 
 
@@ -242,11 +243,15 @@ class Registry:
 
         return all_documents(self)
 
-    def remove(self, ref: str, *, all_versions: bool = False, force: bool = False, reason: str = "") -> list[str]:
-        """Remove a version (or a whole model) from the index; the bytes go at the next gc."""
+    def remove(self, ref: str, *, all_versions: bool = False, force: bool = False, reason: str = "",
+               dry_run: bool = False) -> list[str]:
+        """Remove a version (or a whole model) from the index; the bytes go at the next gc.
+
+        With `dry_run`, only what would be removed (or the refusal), changing nothing.
+        """
         from mreg.core.ops.remove import remove
 
-        return remove(self, ref, all_versions=all_versions, force=force, reason=reason)
+        return remove(self, ref, all_versions=all_versions, force=force, reason=reason, dry_run=dry_run)
 
     def gc(self, **options) -> dict:
         """Delete unreferenced objects older than the grace period."""
@@ -302,6 +307,7 @@ class Transaction:
     def record(self, model: dict, action: str, version: str | None, *, source: str | None = None,
                target: str | None = None, reason: str = "", details: dict | None = None) -> dict:
         """Buffer one event for `model`."""
+        check_text(reason, "--reason")
         event = {
             "time": self.now,
             "user": self.registry.user,

@@ -22,7 +22,7 @@ import uuid
 from collections.abc import Iterator
 
 from mreg.core.copying import CHUNK, copy_by_hand, copy_in_kernel, hash_fd, try_clone
-from mreg.core.fsutil import fsync_dir, syncfs, translate_os_errors
+from mreg.core.fsutil import file_kind, fsync_dir, open_for_reading, syncfs, translate_os_errors
 from mreg.core.layout import Layout
 from mreg.errors import IntegrityError, RefusedError, UsageError
 
@@ -95,9 +95,8 @@ def open_regular(path: str, *, follow: bool, expect: os.stat_result | None = Non
     With `expect`, the opened file must be the one seen when the folder was
     scanned: a file swapped for a link or another file in between is refused.
     """
-    flags = os.O_RDONLY | (0 if follow else os.O_NOFOLLOW)
     try:
-        fd = os.open(path, flags)
+        fd, info = open_for_reading(path, 0 if follow else os.O_NOFOLLOW)  # never blocks on a FIFO
     except FileNotFoundError:
         if expect is not None:
             raise RefusedError(f"{path} disappeared while being stored; register again") from None
@@ -106,10 +105,9 @@ def open_regular(path: str, *, follow: bool, expect: os.stat_result | None = Non
         if exc.errno == errno.ELOOP:  # it became a symbolic link
             raise UsageError(f"{path} changed into a symbolic link while being stored") from None
         raise
-    info = os.fstat(fd)
     if not stat.S_ISREG(info.st_mode):
         os.close(fd)
-        raise UsageError(f"{path} is not a regular file")
+        raise UsageError(f"{path} is a {file_kind(info.st_mode)}, not a regular file")
     if expect is not None and (info.st_dev, info.st_ino) != (expect.st_dev, expect.st_ino):
         os.close(fd)
         raise UsageError(f"{path} was replaced while being stored; register again")

@@ -3,6 +3,7 @@ units at a real terminal (a pty); JSON untouched."""
 
 from __future__ import annotations
 
+import json
 import os
 import pty
 import subprocess
@@ -128,3 +129,73 @@ def test_a_reader_that_stops_early_gets_the_sigpipe_status_not_refused(mreg, pro
     process.stdout.close()
     err = process.stderr.read()
     assert process.wait(timeout=60) == 141 and err == b""
+
+
+# Text that drives a terminal: clear the screen, set the window title, a C1
+# CSI (ESC [ in one character), and a right-to-left override.
+HOSTILE = "\x1b[2J\x1b]0;pwned\x07\x9b31m\u202eevil"
+HOSTILE_SEQUENCES = ("\x1b[2J", "\x1b]0;", "\x07", "\x9b", "\u202e")
+
+
+def _assert_no_user_controls(drawn: str, where: str) -> None:
+    for sequence in HOSTILE_SEQUENCES:
+        assert sequence not in drawn, f"{sequence!r} reached the terminal in {where}: {drawn!r}"
+
+
+def test_user_text_never_drives_the_terminal(mreg, project):
+    # Every kind of text a version carries, at a terminal: it is shown escaped
+    # exactly as when piped, in tables, panels, history and diff alike.
+    artifact = project / f"m{HOSTILE[:4]}.bin"
+    artifact.write_bytes(b"x")
+    (project / "meta.json").write_text(json.dumps({"custom": {"k": HOSTILE}, "params": {"p": HOSTILE}}))
+    env = {"MREG_USER": f"ana{HOSTILE}@example.com"}
+    mreg("register", "m", str(artifact), "-t", f"t={HOSTILE}", "-t", "k\x9b31m\u202e=x", "-m", "accuracy=0.5",
+         "--description", HOSTILE, "--framework", HOSTILE, "--reason", HOSTILE, "--dataset", f"train=s3://{HOSTILE}",
+         "--metadata-file", "meta.json", "-q", env=env)
+    mreg("register", "m", "meta.json", "-t", "t=plain", "-q")
+    mreg("update", "m@1.0.0", "-p", f"q={HOSTILE}", "--reason", HOSTILE, "-q", env=env)
+    for args in (["show", "m@1.0.0"], ["show", "m"], ["list"], ["history"], ["history", "m@1.0.0"],
+                 ["diff", "m@1.0.0", "m@1.0.1"], ["search", "name = 'm'"]):
+        drawn = at_terminal(args, project, columns=200)
+        _assert_no_user_controls(drawn, " ".join(args))
+        piped = mreg(*args).out
+        _assert_no_user_controls(piped, " ".join(args) + " (piped)")
+    panel = at_terminal(["show", "m@1.0.0"], project, columns=200)
+    assert "\\x1b[2J" in panel and "\\u202e" in panel  # shown, as escapes
+
+
+def test_user_text_in_an_error_never_drives_the_terminal(mreg, project):
+    drawn = _run_on_pty_status(["show", f"m{HOSTILE}"], project)
+    _assert_no_user_controls(drawn, "an error")
+    assert "mreg: error:" in drawn
+
+
+def _run_on_pty_status(args: list[str], cwd) -> str:
+    """What a failing mreg drew with stderr on a pseudo-terminal."""
+    main, child = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "mreg", *args], cwd=cwd, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=child)
+    os.close(child)
+    chunks = []
+    while True:
+        try:
+            data = os.read(main, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    proc.communicate(timeout=120)
+    os.close(main)
+    assert proc.returncode != 0
+    return b"".join(chunks).decode()
+
+
+def test_a_file_name_in_a_progress_bar_never_drives_the_terminal(project):
+    big = project / "big\x1b[2J[bold]x\u202e.bin"
+    with open(big, "wb") as handle:
+        handle.truncate(80 << 20)  # sparse: large enough for a bar
+    out, drawn = _stderr_at_terminal(["register", "big", big.name], project)
+    assert "storing big" in drawn and out.startswith("registered big@1.0.0")
+    _assert_no_user_controls(drawn, "the progress bar")
+    assert "[bold]x" in drawn  # shown as written, not read as markup

@@ -166,6 +166,18 @@ def test_a_removed_version_keeps_its_history_and_says_it_was_removed(mreg, proje
     assert mreg("history", "m@1.0.1", "--json").json[0]["action"] == "rm"
 
 
+def test_a_whole_model_holding_production_is_refused_before_asking(mreg, project, three):
+    # Asking first and refusing after the "y" wastes the answer: the refusal comes first.
+    mreg("promote", "m@1.0.2", "--to", "production", "--reason", "ship")
+    code, shown = run_at_terminal(project, ["rm", "m", "--all"], b"y\n")
+    assert code == 1 and "m@1.0.2 is in production" in shown and "--force" in shown, shown
+    assert "Remove" not in shown and "[y/N]" not in shown, shown
+    assert len(mreg("show", "m", "--json").json) == 3
+    code, shown = run_at_terminal(project, ["rm", "m", "--all", "--force"], b"y\n")
+    assert code == 0 and "Remove all 3 versions of m?" in shown, shown
+    mreg("show", "m", expect=1)
+
+
 def test_no_answer_at_the_prompt_is_a_no_not_an_interruption(mreg, project, three):
     code, shown = run_at_terminal(project, ["rm", "m", "--all"], b"\x04")  # Ctrl-D
     assert code == 1 and "nothing removed" in shown and "interrupted" not in shown, shown

@@ -118,3 +118,37 @@ def test_pickle_is_recognised_without_being_unpickled(tmp_path):
     # The payload really is armed: loading it is what would create the marker.
     pickle.loads(path.read_bytes()).close()
     assert marker.exists()
+
+
+def _header_file(path, header: dict) -> None:
+    raw = json.dumps(header).encode()
+    path.write_bytes(struct.pack("<Q", len(raw)) + raw)
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [[10**18] * 250, [10**18] * 200, [2] * (facts.MAX_DIMENSIONS + 1), [2**40, 2**40], [facts.MAX_PARAMETERS + 1]],
+)
+def test_a_shape_beyond_belief_gives_no_count_and_a_warning(tmp_path, shape, monkeypatch):
+    warnings = []
+    monkeypatch.setattr(facts.notices, "handler", warnings.append)
+    path = tmp_path / "crafted.safetensors"
+    _header_file(path, {"w": {"dtype": "F32", "shape": shape, "data_offsets": [0, 0]}})
+    found = facts.file_facts(str(path), "crafted.safetensors")
+    assert found == {"format": "safetensors"}
+    assert len(warnings) == 1 and "crafted.safetensors" in warnings[0]
+
+
+def test_the_bounds_keep_real_shapes(tmp_path):
+    path = tmp_path / "real.safetensors"
+    _header_file(path, {"emb": {"dtype": "BF16", "shape": [152064, 8192], "data_offsets": [0, 0]},
+                        "empty": {"dtype": "F32", "shape": [0, 10**18, 10**18], "data_offsets": [0, 0]},
+                        "deep": {"dtype": "F8_E4M3", "shape": [1] * facts.MAX_DIMENSIONS, "data_offsets": [0, 0]}})
+    assert facts.file_facts(str(path), "real.safetensors")["parameters"] == 152064 * 8192 + 0 + 1
+
+
+@pytest.mark.parametrize("dtype", ["", "F32\x1b[2J", "X" * 33, "F 32"])
+def test_a_dtype_that_is_not_a_name_gives_no_count(tmp_path, dtype):
+    path = tmp_path / "odd.safetensors"
+    _header_file(path, {"w": {"dtype": dtype, "shape": [2], "data_offsets": [0, 0]}})
+    assert "parameters" not in facts.file_facts(str(path), "odd.safetensors")

@@ -181,3 +181,62 @@ def test_a_byte_order_mark_is_ignored(tmp_path, filename):
     text = '{"metrics": {"acc": 0.5}}' if filename != "m.toml" else "[metrics]\nacc = 0.5\n"
     (tmp_path / filename).write_bytes(b"\xef\xbb\xbf" + text.encode())
     assert md.load_metadata_file(str(tmp_path / filename)) == {"metrics": {"acc": 0.5}}
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"[metrics]\naccuracy = 0.5\n", b"\n  [metrics] # scores\naccuracy = 0.5\n", b"\xef\xbb\xbf[metrics]\naccuracy = 0.5\n",
+     b'["metrics"]\naccuracy = 0.5\n', b"[[metrics.runs]]\nx = 1\n[metrics]\naccuracy = 0.5\n"],
+)
+def test_a_toml_file_without_suffix_that_opens_with_a_table_is_toml(tmp_path, data):
+    path = tmp_path / "meta"
+    path.write_bytes(data)
+    assert md.load_metadata_file(str(path))["metrics"]["accuracy" if b"accuracy" in data else "runs"] == 0.5
+
+
+@pytest.mark.parametrize("data", [b"[1, 2]", b'["a", "b"]', b'[\n  {"metrics": {}}\n]'])
+def test_a_json_array_without_suffix_is_still_read_as_json_and_refused(tmp_path, data):
+    path = tmp_path / "meta"
+    path.write_bytes(data)
+    with pytest.raises(UsageError) as caught:
+        md.load_metadata_file(str(path))
+    assert "object at the top level" in caught.value.message
+
+
+@pytest.mark.parametrize("text", ["1e-400", "-1e-400", "0.0000001e-320", "5E-324000"])
+def test_a_metric_too_small_for_a_float_is_refused_not_stored_as_zero(text):
+    with pytest.raises(UsageError) as caught:
+        md.parse_number(text, "metric 'x'")
+    assert "metric 'x'" in caught.value.message and "0.0" in caught.value.message
+
+
+@pytest.mark.parametrize("text", ["0", "0.0", "-0.0", "0e-400", "0.000e5", "5e-324"])
+def test_zero_written_as_zero_is_still_zero(text):
+    assert md.parse_number(text, "metric 'x'") == float(text)
+
+
+@pytest.mark.parametrize(("filename", "data"), [("m.json", b'{"metrics": {"x": 1e-400}}'),
+                                                ("m.toml", b"[metrics]\nx = 1e-400\n"),
+                                                ("p.json", b'{"params": {"lr": [2.5e-999]}}')])
+def test_a_metadata_file_number_too_small_for_a_float_is_refused(tmp_path, filename, data):
+    path = tmp_path / filename
+    path.write_bytes(data)
+    with pytest.raises(UsageError) as caught:
+        md.load_metadata_file(str(path))
+    assert filename in caught.value.message and "0.0" in caught.value.message
+
+
+def test_a_param_too_small_for_a_float_is_kept_as_written():
+    assert md.parse_scalar("1e-400") == "1e-400" and md.parse_scalar("1e-300") == 1e-300
+
+
+def test_a_long_number_is_judged_in_linear_time():
+    # `\d+\.?\d*` tried every split of the digits: minutes for a 100,000-digit argument.
+    import time
+
+    started = time.perf_counter()
+    for text in ("1" * 100_000 + "x", "1" * 100_000 + ".5x", "." + "1" * 100_000 + "e"):
+        with pytest.raises(UsageError):
+            md.parse_number(text, "metric 'x'")
+    assert time.perf_counter() - started < 1.0
+    assert md.parse_number("1.", "m") == 1.0 and md.parse_number("1.5e3", "m") == 1500.0

@@ -22,6 +22,7 @@ from mreg.core.query import (
     sort_documents,
     sort_key,
 )
+from mreg.core.query import _like_test
 from mreg.core.semver import Version
 from mreg.core.timeparse import format_time
 from mreg.errors import ExitCode, UsageError
@@ -281,6 +282,73 @@ def test_like_on_a_non_string_is_unknown():
 def test_like_works_on_the_raw_text_of_typed_fields():
     assert match("version like '1.10.%'")
     assert match("created_at like '2026-11-%'")
+
+
+def _like_reference(pattern: str, value: str, ignore_case: bool) -> bool:
+    """LIKE by dynamic programming over (pattern token, value position): slow, obviously right."""
+    tokens = []
+    position = 0
+    while position < len(pattern):
+        char = pattern[position]
+        if char == "\\" and position + 1 < len(pattern):
+            tokens.append(("char", pattern[position + 1]))
+            position += 2
+            continue
+        tokens.append(("any", None) if char == "%" else ("one", None) if char == "_" else ("char", char))
+        position += 1
+
+    def same(a: str, b: str) -> bool:
+        return a == b or (ignore_case and re.fullmatch(re.escape(a), b, re.IGNORECASE) is not None)
+
+    reachable = {0}
+    for kind, char in tokens:
+        if kind == "any":
+            reachable = set(range(min(reachable), len(value) + 1)) if reachable else set()
+        else:
+            reachable = {i + 1 for i in reachable if i < len(value) and (kind == "one" or same(char, value[i]))}
+    return len(value) in reachable
+
+
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.text("ab%_\\", max_size=8), st.text("ab%_\\", max_size=10))
+def test_like_agrees_with_a_reference_matcher(pattern, value):
+    assert _like_test(pattern, False)(value) is _like_reference(pattern, value, False)
+
+
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.text("aAb%_σςΣ", max_size=7), st.text("aAbBσςΣ", max_size=9))
+def test_ilike_agrees_with_a_reference_matcher(pattern, value):
+    assert _like_test(pattern, True)(value) is _like_reference(pattern, value, True)
+
+
+@pytest.mark.parametrize(
+    "text, doc",
+    [
+        ("name like '%a%a%a%a%a%c'", make_doc(name="a" * 200)),
+        ("name ilike '%A%A%A%A%A%C'", make_doc(name="a" * 200)),
+        ("tags.t like '%a%a%ab'", make_doc(tags={"t": "a" * 3000})),
+        ("tags.t like '%a_a%a_%_c'", make_doc(tags={"t": "a" * 3000})),
+        ("tags.t like '" + "%a" * 40 + "%c'", make_doc(tags={"t": "a" * 100_000})),
+    ],
+)
+def test_like_takes_linear_time_whatever_the_pattern(text, doc):
+    # A backtracking regex takes minutes on each of these (names and tags may
+    # come from anyone's registry); the alarm ends the test if one comes back.
+    import signal
+
+    def too_slow(signum, frame):
+        raise TimeoutError(f"{text!r} still matching after 10 s")
+
+    previous = signal.signal(signal.SIGALRM, too_slow)
+    signal.alarm(10)
+    try:
+        started = time.perf_counter()
+        assert not match(text, doc)
+        elapsed = time.perf_counter() - started
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert elapsed < 1.0
 
 
 # --- in ---------------------------------------------------------------------

@@ -36,9 +36,10 @@ def rm(
     """
     registry = open_registry(repo, lock_timeout)
     if all_versions and not yes:
+        # Whatever would refuse the removal (a version in production) refuses it before anyone is asked.
+        count = len(registry.remove(ref, all_versions=True, force=force, reason=reason, dry_run=True))
         if not sys.stdin.isatty():
             raise RefusedError(f"removing every version of {ref} needs --yes (no terminal to ask)")
-        count = len(registry.versions(ref))
         what = "the only version" if count == 1 else f"all {count} versions"
         print(f"Remove {what} of {ref}? [y/N]: ", end="", file=sys.stderr, flush=True)
         answer = sys.stdin.readline()  # Ctrl-D (no answer) is a no; Ctrl-C stays an interruption
@@ -117,7 +118,7 @@ def verify(
         else:
             for problem in report["problems"]:
                 what = problem.get("object") or problem.get("file")
-                print(f"{what}: {problem['problem']} (affects {', '.join(problem['versions'])})")
+                print(output.one_line(f"{what}: {problem['problem']} (affects {', '.join(problem['versions'])})"))
     if not report["ok"]:
         count = len(report["problems"])
         raise IntegrityError(f"{count} problem{'s' if count != 1 else ''} found", hint="see above; `mreg get` refuses corrupt artifacts")

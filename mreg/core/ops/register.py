@@ -10,6 +10,7 @@ from mreg.core.ops.lifecycle import enter_stage, promotion_steps
 from mreg.core.registry import Registry, document
 from mreg.core.semver import BUMPS, Version
 from mreg.core.store import Intake, format_digest
+from mreg.core.text import check_text
 from mreg.errors import IntegrityError, RefusedError, UsageError
 
 
@@ -74,15 +75,16 @@ def build_metadata(registry: Registry, *, metrics=(), params=(), tags=(), datase
     fields["datasets"] = {}
     for key, spec in datasets_in.items():
         if isinstance(spec, str):
+            check_text(spec, f"dataset {key}")
             fields["datasets"][key] = md.describe_dataset(spec, hasher=lambda p: _hash_dataset(registry, p))
         elif isinstance(spec, dict):
             fields["datasets"][key] = spec
         else:
             raise UsageError(f"dataset {key!r} must be a path, a URI or an object")
     if description is not None:
-        fields["description"] = description
+        fields["description"] = check_text(description, "--description")
     if framework is not None:
-        fields["framework"] = framework
+        fields["framework"] = check_text(framework, "--framework")
     checked = md.check_value(fields, "metadata")
     md.check_size(checked)
     return checked  # type: ignore[return-value]
@@ -127,6 +129,8 @@ def register(
 
     # Everything that can be refused is checked before a byte is stored.
     validate_name(name)
+    check_text(reason, "--reason")
+    registry.user  # a user that is not valid text is refused now, not after the copy
     if bump is not None and version is not None:
         raise UsageError("--version and --bump do not go together: give an exact version or a part to bump")
     bump = bump or "patch"

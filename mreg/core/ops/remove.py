@@ -5,6 +5,7 @@ from __future__ import annotations
 from mreg.core.names import parse_reference
 from mreg.core.registry import Registry, Transaction
 from mreg.core.semver import Version
+from mreg.core.text import check_text
 from mreg.errors import RefusedError, UsageError
 
 
@@ -16,19 +17,36 @@ def drop_version(tx: Transaction, model: dict, version: str, action: str, reason
               details={"digest": record["digest"]})
 
 
-def remove(registry: Registry, ref: str, *, all_versions: bool = False, force: bool = False, reason: str = "") -> list[str]:
+def _refuse_protected(registry: Registry, model: dict, targets: list[str], force: bool) -> None:
+    """A version in an exclusive stage (production) is removed only with `force`."""
+    protected = [v for v in targets if model["versions"][v]["stage"] in registry.lifecycle.exclusive]
+    if protected and not force:
+        stage = model["versions"][protected[0]]["stage"]
+        raise RefusedError(f"{model['name']}@{protected[0]} is in {stage}", hint="pass --force to remove it anyway")
+
+
+def remove(registry: Registry, ref: str, *, all_versions: bool = False, force: bool = False, reason: str = "",
+           dry_run: bool = False) -> list[str]:
     """Remove `NAME@SEL`, or every version of `NAME` with all_versions; return `NAME@VERSION`s removed.
 
     A version in an exclusive stage (production) is removed only with `force`.
-    Confirmation of a whole-model removal is the caller's business.
+    Confirmation of a whole-model removal is the caller's business: `dry_run`
+    says what would go, refused as the removal would be, so that it is
+    refused before anyone is asked.
     """
     reference = parse_reference(ref)
+    check_text(reason, "--reason")
     if all_versions and reference.selector is not None:
         raise UsageError("--all takes a model name, not a reference", hint=f"mreg rm {reference.name} --all")
     if not all_versions and reference.selector is None:
         raise UsageError(f"{reference.name!r} names a whole model",
                          hint=f"remove one version with {reference.name}@VERSION, or all with --all")
-    exclusive = registry.lifecycle.exclusive
+    if dry_run:
+        model = registry.model(reference.name)
+        targets = (sorted(model["versions"], key=Version.parse) if all_versions
+                   else [registry.resolve(model, reference.selector)])
+        _refuse_protected(registry, model, targets, force)
+        return [f"{model['name']}@{v}" for v in targets]
     with registry.transaction() as tx:
         if all_versions:
             model = tx.model(reference.name)
@@ -36,10 +54,7 @@ def remove(registry: Registry, ref: str, *, all_versions: bool = False, force: b
         else:
             model, version = tx.lookup(ref)
             targets = [version]
-        protected = [v for v in targets if model["versions"][v]["stage"] in exclusive]
-        if protected and not force:
-            stage = model["versions"][protected[0]]["stage"]
-            raise RefusedError(f"{model['name']}@{protected[0]} is in {stage}", hint="pass --force to remove it anyway")
+        _refuse_protected(registry, model, targets, force)
         for version in targets:
             drop_version(tx, model, version, "rm", reason)
     return [f"{model['name']}@{v}" for v in targets]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from mreg.core import metadata as md
 from mreg.core.registry import Registry, document
+from mreg.core.text import check_text
 from mreg.errors import UsageError
 
 _UNSETTABLE_TEXT = ("description", "framework")
@@ -27,9 +28,9 @@ def update(registry: Registry, ref: str, *, metrics=(), params=(), tags=(), desc
     # (group, key, new value or _MISSING to unset)
     wanted: list[tuple[str, str | None, object]] = list(md.option_pairs(metrics, params, tags))
     if description is not None:
-        wanted.append(("description", None, md.check_value(description, "description")))
+        wanted.append(("description", None, md.check_value(check_text(description, "--description"), "description")))
     if framework is not None:
-        wanted.append(("framework", None, md.check_value(framework, "framework")))
+        wanted.append(("framework", None, md.check_value(check_text(framework, "--framework"), "framework")))
     for key in unset:
         group, name = _parse_unset(key)
         wanted.append((group, name, _MISSING))
