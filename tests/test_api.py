@@ -50,7 +50,9 @@ def test_init_open_register_show_versions_list_get_verify(tmp_path, monkeypatch)
     monkeypatch.setenv("MREG_REPO", str(project))
     assert mreg.open().root == registry.root
 
-    assert registry.show("m")["version"] == "1.1.0"
+    # As `mreg show`: a bare NAME is every version (the list `mreg show m --json` prints), NAME@… one.
+    assert [v["version"] for v in registry.show("m")] == ["1.0.0", "1.1.0"]
+    assert registry.show("m") == registry.versions("m")
     assert registry.show("m@1.0.0") == doc
     assert registry.show("m@latest")["version"] == "1.1.0"
     assert registry.show("m@development")["version"] == "1.1.0"
@@ -140,3 +142,17 @@ def test_metadata_as_dicts_from_python(tmp_path):
         with pytest.raises(UsageError):
             registry.register("m", str(tmp_path / "m.bin"), **bad)
     assert [v["version"] for v in registry.versions("m")] == ["1.0.0"]
+
+
+def test_show_agrees_with_the_command_line(registry, mreg, project):
+    (project / "m.bin").write_bytes(b"x")
+    mreg("register", "m", "m.bin", "-m", "acc=0.9")
+    mreg("register", "m", "m.bin", "-m", "acc=0.95")
+    for ref in ("m", "m@latest", "m@1.0.0"):
+        assert registry.show(ref) == mreg("show", ref, "--json").json, ref
+    assert isinstance(registry.show("m"), list) and registry.show("m@latest")["version"] == "1.0.1"
+
+
+def test_a_registry_shows_where_it_is(tmp_path):
+    registry = mreg.init(str(tmp_path))
+    assert repr(registry) == f"<mreg.Registry {tmp_path / '.mreg'}>"

@@ -9,6 +9,7 @@
   intake/ID/                 a running writer's temporary files and its claim on objects
   lock, lock.json            the registry lock and who holds it
   cache/                     derived data, rebuilt whenever it is missing or stale
+  .gitignore                 keeps objects, intake, cache and the lock out of a git repository
 ```
 Index and history file names start with `_`, which no name segment can, so a
 model `a` and a model `a/b` never collide. Nothing here holds an absolute path
@@ -55,6 +56,10 @@ class Layout:
         return os.path.join(self.root, "cache")
 
     @property
+    def gitignore(self) -> str:
+        return os.path.join(self.root, ".gitignore")
+
+    @property
     def lock(self) -> str:
         return os.path.join(self.root, "lock")
 
@@ -66,7 +71,7 @@ class Layout:
         return os.path.join(self.root, "objects", hexdigest[:2], hexdigest[2:])
 
     def model_dir(self, name: str) -> str:
-        # `name` is validated (SPEC §1): no '..', no absolute path, '/' only as separator.
+        # `name` is validated (mreg/core/names.py): no '..', no absolute path, '/' only as separator.
         return os.path.join(self.root, "models", *name.split("/"))
 
     def index_path(self, name: str) -> str:
