@@ -156,3 +156,42 @@ def test_show_agrees_with_the_command_line(registry, mreg, project):
 def test_a_registry_shows_where_it_is(tmp_path):
     registry = mreg.init(str(tmp_path))
     assert repr(registry) == f"<mreg.Registry {tmp_path / '.mreg'}>"
+
+
+def test_datasets_are_a_mapping_and_errors_name_the_api_parameters(tmp_path):
+    registry = mreg.init(str(tmp_path))
+    (tmp_path / "m.bin").write_bytes(b"x")
+    (tmp_path / "train.csv").write_text("a,b\n")
+    doc = registry.register("m", str(tmp_path / "m.bin"), datasets={"train": str(tmp_path / "train.csv"),
+                                                                   "eval": "s3://bucket/eval.csv"})
+    assert doc["datasets"]["train"]["digest"].startswith("sha256:") and doc["datasets"]["eval"] == {"uri": "s3://bucket/eval.csv"}
+    # Each refusal names what the Python caller wrote, never a command-line option.
+    calls = [
+        (lambda: registry.register("m", str(tmp_path / "m.bin"), metrics=["accuracy"]), "metrics expects KEY=VALUE"),
+        (lambda: registry.register("m", str(tmp_path / "m.bin"), datasets=["train"]), "datasets expects KEY=VALUE"),
+        (lambda: registry.register("m", str(tmp_path / "m.bin"), datasets="train=x"), "datasets takes a dict"),
+        (lambda: registry.register("m", str(tmp_path / "m.bin"), bump="huge"), "invalid bump 'huge'"),
+        (lambda: registry.register("m", str(tmp_path / "m.bin"), bump="minor", version="2.0.0"),
+         "version and bump do not go together"),
+        (lambda: registry.get("m@latest", str(tmp_path / "m.bin")), "already exists"),
+        (lambda: registry.history("m", limit=-1), "limit must be 0 or more"),
+        (lambda: registry.remove("m@1.0.0", all_versions=True), "all_versions=True takes a model name"),
+    ]
+    for call, words in calls:
+        with pytest.raises(mreg.MregError) as caught:
+            call()
+        text = f"{caught.value.message} {caught.value.hint or ''}"
+        assert words in text, text
+        assert "--" not in text and "-o/" not in text, text
+    with pytest.raises(mreg.MregError) as caught:
+        registry.get("m@latest", str(tmp_path / "m.bin"))
+    assert caught.value.hint == "pass force=True to replace it"
+
+
+def test_the_command_line_still_names_its_options(mreg, project):
+    (project / "m.bin").write_bytes(b"x")
+    assert "--metric expects KEY=VALUE" in mreg("register", "m", "m.bin", "-m", "accuracy", expect=2).err
+    assert "--dataset expects KEY=VALUE" in mreg("register", "m", "m.bin", "--dataset", "train", expect=2).err
+    assert "invalid --bump 'huge'" in mreg("register", "m", "m.bin", "--bump", "huge", expect=2).err
+    mreg("register", "m", "m.bin")
+    assert "hint: pass --force to replace it" in mreg("get", "m", "-o", "m.bin", expect=1).err

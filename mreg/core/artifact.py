@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from mreg.core import facts as facts_mod
 from mreg.core import notices
 from mreg.core.store import Intake, ObjectStore, format_digest, open_regular, parse_digest
+from mreg.core.wording import name as spelled
 from mreg.errors import IntegrityError, RefusedError, UsageError
 
 MANIFEST_FORMAT = 1
@@ -119,7 +120,7 @@ def scan_directory(root: str, *, follow_symlinks: bool, skip: str | None = None)
         raise UsageError(
             f"cannot store {root}: {len(offenders)} entr{'y is' if len(offenders) == 1 else 'ies are'} "
             f"not regular files or links inside it: {shown}",
-            hint="--follow-symlinks stores the bytes that links point to (FIFOs, sockets and devices are never stored)",
+            hint=f"{spelled('follow_symlinks')} stores the bytes that links point to (FIFOs, sockets and devices are never stored)",
         )
     if not found:
         raise UsageError(f"cannot store {root}: the directory holds no files")

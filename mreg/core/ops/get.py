@@ -9,6 +9,7 @@ from mreg.core.artifact import materialize
 from mreg.core.fsutil import translate_os_errors
 from mreg.core.registry import Registry
 from mreg.core.store import parse_digest
+from mreg.core.wording import name as spelled
 from mreg.errors import IntegrityError, RefusedError, UsageError
 
 
@@ -21,7 +22,7 @@ def get(registry: Registry, ref: str, destination: str | None = None, *, force: 
     if destination is not None:
         destination = os.fspath(destination)  # the Python API takes a pathlib.Path as well
     if destination is not None and not destination.strip():
-        raise UsageError("the destination (-o/--output) is empty")
+        raise UsageError(f"the destination ({spelled('destination')}) is empty")
     model, version = registry.lookup(ref)
     record = model["versions"][version]
     kind = record["kind"]
@@ -42,7 +43,7 @@ def get(registry: Registry, ref: str, destination: str | None = None, *, force: 
         empty_dir = kind == "directory" and os.path.isdir(target) and not os.path.islink(target) and not os.listdir(target)
         if not empty_dir:
             if not force:
-                raise RefusedError(f"{target} already exists", hint="pass --force to replace it")
+                raise RefusedError(f"{target} already exists", hint=f"pass {spelled('force')} to replace it")
             replaced = target
     if not os.path.isdir(parent):
         # `get m@production serving/model.safetensors` makes serving/, as a download would;
@@ -77,7 +78,7 @@ def object_path(registry: Registry, ref: str) -> str:
     model, version = registry.lookup(ref)
     record = model["versions"][version]
     if record["kind"] != "file":
-        raise UsageError(f"{model['name']}@{version} is a directory artifact; --path works for single files",
+        raise UsageError(f"{model['name']}@{version} is a directory artifact; {spelled('path')} works for single files",
                          hint="use `mreg get REF -o DEST` to materialise it")
     path = registry.store.path(parse_digest(record["digest"]))
     if not os.path.isfile(path):

@@ -10,6 +10,7 @@ from mreg.core.ops.lifecycle import enter_stage, promotion_steps
 from mreg.core.registry import Registry, document
 from mreg.core.semver import BUMPS, Version
 from mreg.core.store import Intake, format_digest
+from mreg.core.wording import name as spelled
 from mreg.errors import IntegrityError, RefusedError, UsageError
 
 
@@ -66,10 +67,12 @@ def build_metadata(registry: Registry, *, metrics=(), params=(), tags=(), datase
     for section, key, value in md.option_pairs(metrics, params, tags):
         fields[section][key] = value
     datasets_in = dict(fields["datasets"])
-    for item in datasets:
-        key, value = md.split_pair(item, "--dataset")
-        if not value:
-            raise UsageError(f"--dataset {key}= needs a path or URI")
+    # A dict from Python ({"train": "data/train.csv"}) or `K=V` strings from the command line.
+    given = datasets.items() if isinstance(datasets, dict) else \
+        [md.split_pair(item, "datasets") for item in md.key_value_items(datasets, "datasets")]
+    for key, value in given:
+        if isinstance(value, str) and not value:
+            raise UsageError(f"dataset {key!r} needs a path or URI")
         datasets_in[key] = value
     fields["datasets"] = {}
     for key, spec in datasets_in.items():
@@ -94,7 +97,7 @@ def _next_version(model: dict, explicit: Version | None, bump: str) -> str:
         version = str(explicit)
         if version in model["versions"]:
             raise RefusedError(f"{model['name']}@{version} already exists",
-                               hint="omit --version to take the next one, or pass --bump instead")
+                               hint=f"omit {spelled('version')} to take the next one, or give {spelled('bump')} instead")
         if version in model["removed"]:
             raise RefusedError(f"{model['name']}@{version} was removed; version numbers are never reused")
         return version
@@ -128,10 +131,11 @@ def register(
     # Everything that can be refused is checked before a byte is stored.
     validate_name(name)
     if bump is not None and version is not None:
-        raise UsageError("--version and --bump do not go together: give an exact version or a part to bump")
+        raise UsageError(f"{spelled('version')} and {spelled('bump')} do not go together: "
+                         "give an exact version or a part to bump")
     bump = bump or "patch"
     if bump not in BUMPS:
-        raise UsageError(f"invalid --bump {bump!r}: expected one of {', '.join(BUMPS)}")
+        raise UsageError(f"invalid {spelled('bump')} {bump!r}: expected one of {', '.join(BUMPS)}")
     explicit = Version.parse(version) if version is not None else None
     lifecycle = registry.lifecycle
     steps: list[str] = []
@@ -140,7 +144,7 @@ def register(
         if stage != lifecycle.initial:
             if stage not in lifecycle.promotion:
                 raise RefusedError(
-                    f"--stage {stage}: a new version can only be promoted along the promotion path "
+                    f"{spelled('stage')} {stage}: a new version can only be promoted along the promotion path "
                     f"({' → '.join(lifecycle.promotion)})",
                     hint="register it, then move it with `mreg transition NAME@VERSION STAGE`",
                 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from mreg.core.names import parse_reference
 from mreg.core.registry import Registry, Transaction
 from mreg.core.semver import Version
+from mreg.core.wording import name as spelled
 from mreg.errors import RefusedError, UsageError
 
 
@@ -24,10 +25,11 @@ def remove(registry: Registry, ref: str, *, all_versions: bool = False, force: b
     """
     reference = parse_reference(ref)
     if all_versions and reference.selector is not None:
-        raise UsageError("--all takes a model name, not a reference", hint=f"mreg rm {reference.name} --all")
+        raise UsageError(f"{spelled('all_versions')} takes a model name, not a reference",
+                         hint=f"give {reference.name} alone")
     if not all_versions and reference.selector is None:
         raise UsageError(f"{reference.name!r} names a whole model",
-                         hint=f"remove one version with {reference.name}@VERSION, or all with --all")
+                         hint=f"remove one version with {reference.name}@VERSION, or all with {spelled('all_versions')}")
     exclusive = registry.lifecycle.exclusive
     with registry.transaction() as tx:
         if all_versions:
@@ -39,7 +41,7 @@ def remove(registry: Registry, ref: str, *, all_versions: bool = False, force: b
         protected = [v for v in targets if model["versions"][v]["stage"] in exclusive]
         if protected and not force:
             stage = model["versions"][protected[0]]["stage"]
-            raise RefusedError(f"{model['name']}@{protected[0]} is in {stage}", hint="pass --force to remove it anyway")
+            raise RefusedError(f"{model['name']}@{protected[0]} is in {stage}", hint=f"pass {spelled('force')} to remove it anyway")
         for version in targets:
             drop_version(tx, model, version, "rm", reason)
     return [f"{model['name']}@{v}" for v in targets]

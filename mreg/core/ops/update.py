@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from mreg.core import metadata as md
 from mreg.core.registry import Registry, document
+from mreg.core.wording import name as spelled
 from mreg.errors import UsageError
 
 _UNSETTABLE_TEXT = ("description", "framework")
@@ -34,7 +35,8 @@ def update(registry: Registry, ref: str, *, metrics=(), params=(), tags=(), desc
         group, name = _parse_unset(key)
         wanted.append((group, name, _MISSING))
     if not wanted:
-        raise UsageError("nothing to update", hint="pass -m, -p, -t, --description, --framework or --unset")
+        given = ", ".join(spelled(p) for p in ("metrics", "params", "tags", "description", "framework"))
+        raise UsageError("nothing to update", hint=f"pass {given} or {spelled('unset')}")
     set_keys = {(group, key) for group, key, value in wanted if value is not _MISSING}
     for group, key, value in wanted:
         if value is _MISSING and (group, key) in set_keys:
