@@ -44,7 +44,7 @@ def test_the_readme_quick_start_works_in_a_fresh_clone(tmp_path):
     path = os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep) if p and os.path.abspath(p) != outer)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MREG_", "VIRTUAL_ENV", "PYTHON"))}
     env.update(PATH=path, TMPDIR=str(scratch), MREG_CONFIG_DIR=str(tmp_path / "config"),
-               MREG_USER="newcomer@example.com")
+               MREG_USER="newcomer@example.com", PIP_REQUIRE_VIRTUALENV="1")  # never into this machine's Python
     script = tmp_path / "quick-start.sh"
     # The block as written; then where it left the shell, to look at what it made.
     script.write_text(f"{block}\npwd >{where}\n")

@@ -53,7 +53,7 @@ def _inside(path: str, root: str) -> bool:
 
 
 def scan_directory(root: str, *, follow_symlinks: bool, skip: str | None = None) -> list[SourceFile]:
-    """List the files of a directory artifact, enforcing SPEC §7's rules on links and special files.
+    """List the files of a directory artifact, enforcing the rules on links and special files (README, Registering).
 
     `skip` names a folder left out wherever it appears (by identity, not by
     name): the registry's own `.mreg/`, which a project folder holds and

@@ -15,7 +15,7 @@ from mreg.errors import UsageError
 
 @app.command()
 def show(ref: ReadRef, json: Json = False, quiet: Quiet = False, repo: Repo = None) -> None:
-    """Everything about one version, or a model's versions. With a bare NAME, every version of the model.
+    """Everything about one version, or a model's versions. With a bare NAME, every version of the model, newest first, with the metrics most of them have as columns (--json: the array of version documents).
 
     \b
     Example:
