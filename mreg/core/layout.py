@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from mreg.core.wording import name as spelled
 from mreg.errors import NotFoundError
 
 REGISTRY_DIR = ".mreg"
@@ -95,7 +96,7 @@ def find_registry(repo: str | None = None, start: str | None = None) -> Layout:
         here = os.path.abspath(start or os.getcwd())
     except FileNotFoundError:
         raise NotFoundError("the current folder no longer exists, so no registry can be found from it",
-                            hint="cd to a folder that exists, or pass --repo PATH") from None
+                            hint=f"cd to a folder that exists, or pass {spelled('repo')}") from None
     while True:
         candidate = os.path.join(here, REGISTRY_DIR)
         if os.path.isfile(os.path.join(candidate, CONFIG_FILE)):
@@ -104,6 +105,6 @@ def find_registry(repo: str | None = None, start: str | None = None) -> Layout:
         if parent == here:
             raise NotFoundError(
                 "not inside an mreg registry (no .mreg/ here or in any parent folder)",
-                hint="run: mreg init   (or pass --repo PATH, or set MREG_REPO)",
+                hint=f"run: {spelled('init')}   (or pass {spelled('repo')}, or set MREG_REPO)",
             )
         here = parent

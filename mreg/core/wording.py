@@ -13,6 +13,9 @@ _API = {
     "all_versions": "all_versions=True",
     "follow_symlinks": "follow_symlinks=True",
     "path": "object_path()",
+    "lock_timeout": "registry.lock_timeout",
+    "repo": "a path to mreg.open()",
+    "init": "mreg.init(PATH)",
 }
 _spoken: dict[str, str] = {}
 
