@@ -6,7 +6,8 @@ The Python API is the same core the `mreg` command uses, returning plain data:
     registry = mreg.init("/path/to/project")          # or mreg.open() to find one
     v = registry.register("sentiment", "model.safetensors", metrics=["accuracy=0.93"])
     registry.promote("sentiment@1.0.0", to="production", reason="best so far")
-    registry.get("sentiment@production", "out/model.safetensors")
+    registry.show("sentiment@production")               # one version; show("sentiment"): every version
+    registry.get("sentiment@production", "out/model.safetensors")   # makes out/ if needed
     [d["version"] for d in registry.search("metrics.accuracy > 0.9")]
 """
 

@@ -1,4 +1,4 @@
-"""The error hierarchy: every failure mreg reports carries its exit code (SPEC §5)."""
+"""The error hierarchy: every failure mreg reports carries its exit code (the table in the README)."""
 
 from __future__ import annotations
 

@@ -50,7 +50,9 @@ def test_init_open_register_show_versions_list_get_verify(tmp_path, monkeypatch)
     monkeypatch.setenv("MREG_REPO", str(project))
     assert mreg.open().root == registry.root
 
-    assert registry.show("m")["version"] == "1.1.0"
+    # As `mreg show`: a bare NAME is every version (the list `mreg show m --json` prints), NAME@… one.
+    assert [v["version"] for v in registry.show("m")] == ["1.0.0", "1.1.0"]
+    assert registry.show("m") == registry.versions("m")
     assert registry.show("m@1.0.0") == doc
     assert registry.show("m@latest")["version"] == "1.1.0"
     assert registry.show("m@development")["version"] == "1.1.0"
@@ -93,7 +95,8 @@ def test_open_without_a_registry_says_how_to_make_one(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(NotFoundError) as caught:
         mreg.open()
-    assert "mreg init" in caught.value.hint
+    # Told in Python's words, as the command line is told in its own.
+    assert caught.value.hint == "run: mreg.init(PATH)   (or pass a path to mreg.open(), or set MREG_REPO)"
     with pytest.raises(NotFoundError):
         mreg.open(str(tmp_path / "nowhere"))
 
@@ -140,3 +143,56 @@ def test_metadata_as_dicts_from_python(tmp_path):
         with pytest.raises(UsageError):
             registry.register("m", str(tmp_path / "m.bin"), **bad)
     assert [v["version"] for v in registry.versions("m")] == ["1.0.0"]
+
+
+def test_show_agrees_with_the_command_line(registry, mreg, project):
+    (project / "m.bin").write_bytes(b"x")
+    mreg("register", "m", "m.bin", "-m", "acc=0.9")
+    mreg("register", "m", "m.bin", "-m", "acc=0.95")
+    for ref in ("m", "m@latest", "m@1.0.0"):
+        assert registry.show(ref) == mreg("show", ref, "--json").json, ref
+    assert isinstance(registry.show("m"), list) and registry.show("m@latest")["version"] == "1.0.1"
+
+
+def test_a_registry_shows_where_it_is(tmp_path):
+    registry = mreg.init(str(tmp_path))
+    assert repr(registry) == f"<mreg.Registry {tmp_path / '.mreg'}>"
+
+
+def test_datasets_are_a_mapping_and_errors_name_the_api_parameters(tmp_path):
+    registry = mreg.init(str(tmp_path))
+    (tmp_path / "m.bin").write_bytes(b"x")
+    (tmp_path / "train.csv").write_text("a,b\n")
+    doc = registry.register("m", str(tmp_path / "m.bin"), datasets={"train": str(tmp_path / "train.csv"),
+                                                                   "eval": "s3://bucket/eval.csv"})
+    assert doc["datasets"]["train"]["digest"].startswith("sha256:") and doc["datasets"]["eval"] == {"uri": "s3://bucket/eval.csv"}
+    # Each refusal names what the Python caller wrote, never a command-line option.
+    calls = [
+        (lambda: registry.register("m", str(tmp_path / "m.bin"), metrics=["accuracy"]), "metrics expects KEY=VALUE"),
+        (lambda: registry.register("m", str(tmp_path / "m.bin"), datasets=["train"]), "datasets expects KEY=VALUE"),
+        (lambda: registry.register("m", str(tmp_path / "m.bin"), datasets="train=x"), "datasets takes a dict"),
+        (lambda: registry.register("m", str(tmp_path / "m.bin"), bump="huge"), "invalid bump 'huge'"),
+        (lambda: registry.register("m", str(tmp_path / "m.bin"), bump="minor", version="2.0.0"),
+         "version and bump do not go together"),
+        (lambda: registry.get("m@latest", str(tmp_path / "m.bin")), "already exists"),
+        (lambda: registry.history("m", limit=-1), "limit must be 0 or more"),
+        (lambda: registry.remove("m@1.0.0", all_versions=True), "all_versions=True takes a model name"),
+    ]
+    for call, words in calls:
+        with pytest.raises(mreg.MregError) as caught:
+            call()
+        text = f"{caught.value.message} {caught.value.hint or ''}"
+        assert words in text, text
+        assert "--" not in text and "-o/" not in text, text
+    with pytest.raises(mreg.MregError) as caught:
+        registry.get("m@latest", str(tmp_path / "m.bin"))
+    assert caught.value.hint == "pass force=True to replace it"
+
+
+def test_the_command_line_still_names_its_options(mreg, project):
+    (project / "m.bin").write_bytes(b"x")
+    assert "--metric expects KEY=VALUE" in mreg("register", "m", "m.bin", "-m", "accuracy", expect=2).err
+    assert "--dataset expects KEY=VALUE" in mreg("register", "m", "m.bin", "--dataset", "train", expect=2).err
+    assert "invalid --bump 'huge'" in mreg("register", "m", "m.bin", "--bump", "huge", expect=2).err
+    mreg("register", "m", "m.bin")
+    assert "hint: pass --force to replace it" in mreg("get", "m", "-o", "m.bin", expect=1).err

@@ -92,7 +92,7 @@ def test_the_python_api_works_without_typer_or_rich(tmp_path):
         "import mreg\n"
         f"r = mreg.init({str(tmp_path)!r})\n"
         f"r.register('m', {str(tmp_path / 'f.bin')!r})\n"
-        "assert r.show('m')['version'] == '1.0.0'\n"
+        "assert r.show('m@latest')['version'] == '1.0.0'\n"
         "assert r.verify()['ok']\n"
         "r.list(); r.versions('m')\n"
         f"r.get('m', {str(tmp_path / 'out.bin')!r})\n"

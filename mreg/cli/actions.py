@@ -17,25 +17,45 @@ from mreg.cli.render import show_history, show_version
 
 def show(ref: str, json: bool = False, quiet: bool = False, repo: str | None = None) -> None:
     registry = open_registry(repo)
-    if "@" not in ref:
-        docs = registry.versions(ref)
-        if settings.wants_json(json):
-            output.print_json(docs)
-            return
-        if quiet:
-            return
-        output.table(
-            ["VERSION", "STAGE", "SIZE", "CREATED", "BY", "DIGEST"],
-            [[d["version"], d["stage"], output.human_size(d["size"]) if output.stdout_is_terminal() else d["size"],
-              output.ago(d["created_at"]), d["created_by"], d["digest"]] for d in reversed(docs)],
-            styles={1: output.styled_stage},
-        )
-        return
-    doc = registry.show(ref)
+    shown = registry.show(ref)  # a bare NAME: every version, lowest first
     if settings.wants_json(json):
-        output.print_json(doc)
-    elif not quiet:
-        show_version(doc)
+        output.print_json(shown)
+    elif quiet:
+        return
+    elif isinstance(shown, list):
+        _version_table(shown)
+    else:
+        show_version(shown)
+
+
+# At most this many metric columns in `mreg show NAME`, so the table still fits a terminal.
+MAX_METRIC_COLUMNS = 4
+
+
+def main_metrics(docs: list[dict]) -> list[str]:
+    """The metrics at least half the versions have, the most common first (ties: first seen)."""
+    counts: dict[str, int] = {}
+    for doc in docs:
+        for key in doc.get("metrics") or {}:
+            counts[key] = counts.get(key, 0) + 1
+    common = [key for key, count in counts.items() if 2 * count >= len(docs)]
+    return sorted(common, key=lambda key: -counts[key])[:MAX_METRIC_COLUMNS]
+
+
+def _version_table(docs: list[dict]) -> None:
+    metrics = main_metrics(docs)
+    terminal = output.stdout_is_terminal()
+    output.table(
+        ["VERSION", "STAGE", *[m.upper() for m in metrics], "SIZE", "CREATED", "BY", "DIGEST"],
+        [[d["version"], d["stage"], *[_metric((d.get("metrics") or {}).get(m)) for m in metrics],
+          output.human_size(d["size"]) if terminal else d["size"],
+          output.ago(d["created_at"]), d["created_by"], d["digest"]] for d in reversed(docs)],
+        styles={1: output.styled_stage},
+    )
+
+
+def _metric(value: object) -> str:
+    return "" if value is None else str(value)
 
 
 def list_models(json: bool = False, quiet: bool = False, repo: str | None = None) -> None:

@@ -1,7 +1,7 @@
 """The entry point: run the app, and turn every failure into one line and an exit code.
 
-This is the one place exceptions become exit statuses (SPEC §5); commands
-just raise.
+This is the one place exceptions become exit statuses (the table in the
+README); commands just raise.
 """
 
 from __future__ import annotations
@@ -11,6 +11,17 @@ import signal
 import sys
 
 from mreg.errors import ExitCode, MregError
+
+
+# The options the operations' errors name, as the command line spells them
+# (the Python API's own words are the parameter names: mreg/core/wording.py).
+OPTION_NAMES = {
+    "metrics": "--metric", "params": "--param", "tags": "--tag", "datasets": "--dataset",
+    "description": "--description", "reason": "--reason", "framework": "--framework", "unset": "--unset",
+    "version": "--version", "bump": "--bump", "stage": "--stage", "follow_symlinks": "--follow-symlinks",
+    "destination": "-o/--output", "force": "--force", "path": "--path", "limit": "--limit", "to": "--to",
+    "all_versions": "--all", "lock_timeout": "--lock-timeout", "repo": "--repo PATH", "init": "mreg init",
+}
 
 
 class Terminated(BaseException):
@@ -57,6 +68,9 @@ def _global_repo(argv: list[str]) -> list[str]:
 def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGTERM, _on_sigterm)
     from mreg.cli import fast
+    from mreg.core import wording
+
+    wording.speak(OPTION_NAMES)
 
     code = 0
     try:
@@ -86,6 +100,7 @@ def main(argv: list[str] | None = None) -> None:
         code = 141
     except BaseException as exc:  # noqa: BLE001 - the last line of defence
         code = _report_unexpected(exc)
+    wording.speak({})  # a caller that goes on in Python (tests) hears the API's words again
     sys.exit(code)
 
 

@@ -17,6 +17,7 @@ from mreg.core import facts as facts_mod
 from mreg.core import notices
 from mreg.core.store import Intake, ObjectStore, format_digest, open_regular, parse_digest
 from mreg.core.text import check_text
+from mreg.core.wording import name as spelled
 from mreg.errors import IntegrityError, RefusedError, UsageError
 
 MANIFEST_FORMAT = 1
@@ -53,7 +54,7 @@ def _inside(path: str, root: str) -> bool:
 
 
 def scan_directory(root: str, *, follow_symlinks: bool, skip: str | None = None) -> list[SourceFile]:
-    """List the files of a directory artifact, enforcing SPEC §7's rules on links and special files.
+    """List the files of a directory artifact, enforcing the rules on links and special files (README, Registering).
 
     `skip` names a folder left out wherever it appears (by identity, not by
     name): the registry's own `.mreg/`, which a project folder holds and
@@ -120,7 +121,7 @@ def scan_directory(root: str, *, follow_symlinks: bool, skip: str | None = None)
         raise UsageError(
             f"cannot store {root}: {len(offenders)} entr{'y is' if len(offenders) == 1 else 'ies are'} "
             f"not regular files or links inside it: {shown}",
-            hint="--follow-symlinks stores the bytes that links point to (FIFOs, sockets and devices are never stored)",
+            hint=f"{spelled('follow_symlinks')} stores the bytes that links point to (FIFOs, sockets and devices are never stored)",
         )
     if not found:
         raise UsageError(f"cannot store {root}: the directory holds no files")

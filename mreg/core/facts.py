@@ -1,7 +1,7 @@
 """Facts read from an artifact's own bytes: its format and, for safetensors, its size in parameters.
 
 Only headers and magic numbers are read. Nothing is unpickled or imported:
-loading a model is the user's business (SPEC §7).
+loading a model is the user's business.
 """
 
 from __future__ import annotations

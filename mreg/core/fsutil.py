@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 from mreg.errors import MregError, StorageError
 
-# Failures of the machine rather than of the request: exit 5 (SPEC §5).
+# Failures of the machine rather than of the request: exit 5.
 _STORAGE_ERRNOS = {
     errno.ENOSPC: "disk full",
     errno.EDQUOT: "disk quota exceeded",

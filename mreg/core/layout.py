@@ -9,6 +9,7 @@
   intake/ID/                 a running writer's temporary files and its claim on objects
   lock, lock.json            the registry lock and who holds it
   cache/                     derived data, rebuilt whenever it is missing or stale
+  .gitignore                 keeps objects, intake, cache and the lock out of a git repository
 ```
 Index and history file names start with `_`, which no name segment can, so a
 model `a` and a model `a/b` never collide. Nothing here holds an absolute path
@@ -20,6 +21,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from mreg.core.wording import name as spelled
 from mreg.errors import NotFoundError
 
 REGISTRY_DIR = ".mreg"
@@ -55,6 +57,10 @@ class Layout:
         return os.path.join(self.root, "cache")
 
     @property
+    def gitignore(self) -> str:
+        return os.path.join(self.root, ".gitignore")
+
+    @property
     def lock(self) -> str:
         return os.path.join(self.root, "lock")
 
@@ -66,7 +72,7 @@ class Layout:
         return os.path.join(self.root, "objects", hexdigest[:2], hexdigest[2:])
 
     def model_dir(self, name: str) -> str:
-        # `name` is validated (SPEC §1): no '..', no absolute path, '/' only as separator.
+        # `name` is validated (mreg/core/names.py): no '..', no absolute path, '/' only as separator.
         return os.path.join(self.root, "models", *name.split("/"))
 
     def index_path(self, name: str) -> str:
@@ -90,7 +96,7 @@ def find_registry(repo: str | None = None, start: str | None = None) -> Layout:
         here = os.path.abspath(start or os.getcwd())
     except FileNotFoundError:
         raise NotFoundError("the current folder no longer exists, so no registry can be found from it",
-                            hint="cd to a folder that exists, or pass --repo PATH") from None
+                            hint=f"cd to a folder that exists, or pass {spelled('repo')}") from None
     while True:
         candidate = os.path.join(here, REGISTRY_DIR)
         if os.path.isfile(os.path.join(candidate, CONFIG_FILE)):
@@ -99,6 +105,6 @@ def find_registry(repo: str | None = None, start: str | None = None) -> Layout:
         if parent == here:
             raise NotFoundError(
                 "not inside an mreg registry (no .mreg/ here or in any parent folder)",
-                hint="run: mreg init   (or pass --repo PATH, or set MREG_REPO)",
+                hint=f"run: {spelled('init')}   (or pass {spelled('repo')}, or set MREG_REPO)",
             )
         here = parent

@@ -31,7 +31,7 @@ def _inside_git(start: str) -> bool:
 
 
 def current_user(cwd: str | None = None) -> str:
-    """MREG_USER, else git's user.email, else the login name (SPEC §2)."""
+    """MREG_USER, else git's user.email, else the login name."""
     user = (os.environ.get("MREG_USER") or "").strip()
     if user:
         return check_text(user, "MREG_USER")

@@ -19,6 +19,7 @@ import time
 
 from mreg.core import notices
 from mreg.core.fsutil import translate_os_errors
+from mreg.core.wording import name as spelled
 from mreg.errors import BusyError
 
 DEFAULT_TIMEOUT = 30.0
@@ -122,7 +123,7 @@ class RegistryLock:
                     if time.monotonic() >= deadline:
                         raise BusyError(
                             f"registry is locked by {describe_holder(self.info_path, fd)}; gave up after {timeout:g}s",
-                            hint="wait for it to finish, or raise --lock-timeout",
+                            hint=f"wait for it to finish, or raise {spelled('lock_timeout')}",
                         ) from None
                     time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
                     # A short ceiling: a holder commits in a few ms, and a waiter

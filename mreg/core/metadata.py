@@ -1,6 +1,6 @@
 """Version metadata: `K=V` options, metadata files, and the limits on both.
 
-Limits (SPEC §7; beyond any of them the input is refused with exit 2, and
+Limits (beyond any of them the input is refused with exit 2, and
 whatever is accepted round-trips exactly):
 
 - the metadata of one version, as compact JSON: at most 1 MiB;
@@ -20,6 +20,7 @@ import stat
 
 from mreg.core.fsutil import file_kind, open_for_reading
 from mreg.core.text import check_text
+from mreg.core.wording import name as spelled
 from mreg.errors import UsageError
 
 MAX_BYTES = 1 << 20
@@ -133,8 +134,9 @@ def parse_scalar(text: str) -> object:
     return text
 
 
-def split_pair(text: str, option: str, *, value_required: bool = True) -> tuple[str, str]:
-    """Split `K=V`; the key is validated like any metadata key."""
+def split_pair(text: str, parameter: str, *, value_required: bool = True) -> tuple[str, str]:
+    """Split `K=V` given for `parameter` (metrics, params, tags, datasets); the key is validated like any metadata key."""
+    option = spelled(parameter)
     key, eq, value = text.partition("=")
     if not eq and value_required:
         raise UsageError(f"{option} expects KEY=VALUE, got {text!r}")
@@ -154,9 +156,6 @@ def _typed_value(section: str, key: str, value: object) -> object:
     return check_value(value, f"param {key!r}")
 
 
-_OPTIONS = (("metrics", "--metric"), ("params", "--param"), ("tags", "--tag"))
-
-
 def option_pairs(metrics=(), params=(), tags=()) -> list[tuple[str, str, object]]:
     """(section, key, value) from -m/-p/-t.
 
@@ -165,15 +164,13 @@ def option_pairs(metrics=(), params=(), tags=()) -> list[tuple[str, str, object]
     dict of typed values (the Python API: `metrics={"accuracy": 0.93}`).
     """
     pairs: list[tuple[str, str, object]] = []
-    for (section, option), items in zip(_OPTIONS, (metrics, params, tags)):
+    for section, items in zip(("metrics", "params", "tags"), (metrics, params, tags)):
         if isinstance(items, dict):
-            pairs += [(section, _check_key(k, option), _typed_value(section, k, v)) for k, v in items.items()]
+            pairs += [(section, _check_key(k, spelled(section)), _typed_value(section, k, v)) for k, v in items.items()]
             continue
-        if isinstance(items, str):
-            raise UsageError(f"{section} takes a list of KEY=VALUE strings or a dict, not one string {items!r}")
-        for item in items:
-            key, text = split_pair(item, option, value_required=section != "tags")
-            check_text(text, f"{option} {key}")
+        for item in key_value_items(items, section):
+            key, text = split_pair(item, section, value_required=section != "tags")
+            check_text(text, f"{spelled(section)} {key}")
             if section == "metrics":
                 value: object = parse_number(text, f"metric {key!r}")
             elif section == "params":
@@ -182,6 +179,17 @@ def option_pairs(metrics=(), params=(), tags=()) -> list[tuple[str, str, object]
                 value = text
             pairs.append((section, key, value))
     return pairs
+
+
+def key_value_items(items, parameter: str) -> list[str]:
+    """`items` given as a list of `K=V` strings, checked to be one."""
+    if isinstance(items, (str, bytes)):
+        raise UsageError(f"{spelled(parameter)} takes a dict or a list of KEY=VALUE strings, not one string {items!r}")
+    items = list(items)
+    for item in items:
+        if not isinstance(item, str):
+            raise UsageError(f"{spelled(parameter)} takes a dict or a list of KEY=VALUE strings, not {item!r}")
+    return items
 
 
 def _reject_duplicates(pairs: list[tuple[str, object]]) -> dict:

@@ -1,4 +1,4 @@
-"""Model names and references (SPEC §1)."""
+"""Model names and references."""
 
 from __future__ import annotations
 

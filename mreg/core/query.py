@@ -1,4 +1,4 @@
-"""The filter language of `mreg search` (SPEC §4), and sorting versions by a field.
+"""The filter language of `mreg search` (the README's Search section), and sorting versions by a field.
 
     metrics.accuracy >= 0.85 and (stage = 'production' or tags.team = "ML Team")
 

@@ -21,7 +21,23 @@ from mreg.core.lock import DEFAULT_TIMEOUT, RegistryLock
 from mreg.core.names import Reference, parse_reference, validate_name
 from mreg.core.semver import Version, is_version
 from mreg.core.text import check_text
+from mreg.core.wording import name as spelled
 from mreg.errors import NotFoundError, UsageError
+
+
+# What `git add .` must not sweep into a project's repository: the stored bytes
+# (often gigabytes), writers' temporary files, derived data and the lock. The
+# index and the history are small text; whether to commit them is the user's call.
+GITIGNORE = """\
+# Written by `mreg init`: the parts of the registry that do not belong in git.
+# models/ (the index and the history) and config.toml are small text files that
+# can be committed; to keep all of .mreg/ out of git, replace these lines with: *
+/objects/
+/intake/
+/cache/
+/lock
+/lock.json
+"""
 
 
 def init(path: str | None = None) -> "Registry":
@@ -34,6 +50,8 @@ def init(path: str | None = None) -> "Registry":
             os.makedirs(folder, exist_ok=True)
         if not os.path.exists(layout.config):
             write_atomic(layout.config, render_config(default_config()))
+        if not os.path.lexists(layout.gitignore):  # the user's own edits are kept
+            write_atomic(layout.gitignore, GITIGNORE.encode())
     registry = Registry(layout)
     registry.config  # a damaged existing config is reported, never overwritten
     return registry
@@ -45,7 +63,7 @@ def open_registry(repo: str | None = None) -> "Registry":
 
 
 def document(name: str, record: dict) -> dict:
-    """The JSON document of one version (SPEC §3)."""
+    """The JSON document of one version (docs/json.md)."""
     return {"name": name, **record}
 
 
@@ -76,6 +94,10 @@ class Registry:
         self.layout = layout
         self.lock_timeout = lock_timeout
         self._lock = RegistryLock(layout.lock, layout.lock_info)
+
+    def __repr__(self) -> str:
+        # Cheap on purpose (a notebook shows it after every cell): the path, read nothing.
+        return f"<mreg.Registry {self.root}>"
 
     @cached_property
     def store(self):
@@ -167,9 +189,16 @@ class Registry:
 
         return register(self, name, path, **options)
 
-    def show(self, ref: str) -> dict:
-        """Everything about one version."""
-        model, version = self.lookup(ref)
+    def show(self, ref: str) -> dict | list[dict]:
+        """Everything about one version (`NAME@…`); for a bare NAME, every version, lowest first.
+
+        As `mreg show` does: `show("sentiment@latest")` is one version document,
+        `show("sentiment")` the list `mreg show sentiment --json` prints.
+        """
+        reference = parse_version_reference(ref, explicit=False)
+        if reference.selector is None:
+            return self.versions(reference.name)
+        model, version = self.lookup(reference)
         return document(model["name"], model["versions"][version])
 
     def versions(self, name: str) -> list[dict]:
@@ -226,7 +255,7 @@ class Registry:
         return history(self, target, **filters)
 
     def search(self, filter_text: str = "", **options) -> list[dict]:
-        """Versions matching a filter (SPEC §4)."""
+        """Versions matching a filter (the filter language of `mreg search`)."""
         from mreg.core.ops.queries import search
 
         return search(self, filter_text, **options)
@@ -307,7 +336,7 @@ class Transaction:
     def record(self, model: dict, action: str, version: str | None, *, source: str | None = None,
                target: str | None = None, reason: str = "", details: dict | None = None) -> dict:
         """Buffer one event for `model`."""
-        check_text(reason, "--reason")
+        check_text(reason, spelled("reason"))
         event = {
             "time": self.now,
             "user": self.registry.user,

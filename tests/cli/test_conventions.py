@@ -347,6 +347,7 @@ def test_an_error_naming_a_path_with_a_newline_is_still_one_line(mreg, project):
     assert r.err == "mreg: error: no such file or directory: no\\nsuch\n"
     (project / "m.bin").write_bytes(b"x")
     mreg("register", "m", "m.bin")
+    (project / "x\ny").write_bytes(b"a file where get would need a folder")
     r = mreg("get", "m", "-o", "x\ny/z", expect=1)
     assert len(r.err.splitlines()) == 1 and r.err.startswith("mreg: error: cannot write x\\ny/z")
     # A filter's hint is two lines on purpose: the filter and the caret.

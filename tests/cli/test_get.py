@@ -199,16 +199,30 @@ def test_get_path_prints_the_read_only_stored_file(mreg, project):
     mreg("get", "m", "--path", expect=3)
 
 
-def test_get_into_a_missing_folder_is_refused(mreg, project):
+def test_get_makes_the_missing_folders_of_its_destination(mreg, project):
     (project / "m.bin").write_bytes(b"x")
     mreg("register", "m", "m.bin")
-    r = mreg("get", "m", "-o", "no/such/folder/out.bin", expect=1)
-    assert "does not exist" in r.err
-    assert not (project / "no").exists()
-    # A trailing slash means "into this folder", as with cp.
-    r = mreg("get", "m", "-o", "newdir/", expect=1)
-    assert "no such folder" in r.err and not (project / "newdir").exists()
+    assert mreg("get", "m", "-o", "no/such/folder/out.bin").out == "no/such/folder/out.bin\n"
+    assert (project / "no/such/folder/out.bin").read_bytes() == b"x"
+    # A trailing slash means "into this folder", as with cp: made too, the file keeps its name.
+    assert mreg("get", "m", "-o", "newdir/").out == "newdir/m.bin\n"
+    assert (project / "newdir/m.bin").read_bytes() == b"x"
+    # A file where a folder should be is refused, and nothing is made.
+    r = mreg("get", "m", "-o", "m.bin/sub/out.bin", expect=1)
+    assert r.err.startswith("mreg: error: cannot write m.bin/sub/out.bin: a file stands where")
+    # Nothing is made inside the registry, or when the destination is refused.
+    mreg("get", "m", "-o", ".mreg/new/out.bin", expect=1)
+    assert not (project / ".mreg/new").exists()
+    mreg("get", "m", "-o", "newdir/m.bin", expect=1)
     assert [n for n in os.listdir(project) if n.startswith(".mreg-get")] == []
+
+
+def test_the_api_makes_the_missing_folders_of_its_destination(registry, project):
+    (project / "m.bin").write_bytes(b"x")
+    registry.register("m", str(project / "m.bin"))
+    written = registry.get("m@latest", str(project / "serving" / "model.bin"))
+    assert written == str(project / "serving" / "model.bin")
+    assert (project / "serving" / "model.bin").read_bytes() == b"x"
 
 
 def test_get_streams_in_constant_memory(mreg, project, registry):

@@ -1,4 +1,4 @@
-"""`mreg show`, `mreg list` / `ls`: the JSON documents of SPEC §3 and plain lines when piped."""
+"""`mreg show`, `mreg list` / `ls`: the JSON documents of docs/json.md and plain lines when piped."""
 
 from __future__ import annotations
 
@@ -66,6 +66,26 @@ def test_show_name_lists_its_versions(mreg, project):
     assert [row[0] for row in rows] == ["1.1.0", "1.0.1", "1.0.0"]  # newest first
     assert rows[1][1] == "production"
     assert rows[2][-1] == "sha256:" + hashlib.sha256(b"first").hexdigest()
+    # A metric only one version in three has is no column.
+    assert [len(row) for row in rows] == [6, 6, 6]
+
+
+def test_show_name_has_a_column_for_each_metric_most_versions_have(mreg, project):
+    from tests.cli.test_output import at_terminal
+
+    (project / "m.bin").write_bytes(b"x")
+    mreg("register", "m", "m.bin", "-m", "accuracy=0.9", "-m", "loss=0.3", "-m", "once=1")
+    mreg("register", "m", "m.bin", "-m", "accuracy=0.93", "-m", "loss=0.25")
+    mreg("register", "m", "m.bin", "-m", "accuracy=0.95")
+    rows = [line.split("\t") for line in mreg("show", "m").out.splitlines()]
+    assert [row[:4] for row in rows] == [["1.0.2", "development", "0.95", ""],
+                                         ["1.0.1", "development", "0.93", "0.25"],
+                                         ["1.0.0", "development", "0.9", "0.3"]]
+    assert all(len(row) == 8 for row in rows)
+    drawn = at_terminal(["show", "m"], project, columns=160)
+    header = drawn.splitlines()[0]
+    assert "ACCURACY" in header and "LOSS" in header and "ONCE" not in header
+    assert "0.93" in drawn and "0.25" in drawn
 
 
 def test_list_and_ls(mreg, project):

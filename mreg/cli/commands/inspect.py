@@ -15,7 +15,7 @@ from mreg.errors import UsageError
 
 @app.command()
 def show(ref: ReadRef, json: Json = False, quiet: Quiet = False, repo: Repo = None) -> None:
-    """Everything about one version, or a model's versions. With a bare NAME, every version of the model.
+    """Everything about one version, or a model's versions. With a bare NAME, every version of the model, newest first, with the metrics most of them have as columns (--json: the array of version documents).
 
     \b
     Example:
@@ -75,11 +75,12 @@ def get(
         elif not quiet:
             print(stored)
         return
-    doc = registry.show(ref)
-    with output.progress(doc["size"], f"writing {doc['name']}@{doc['version']}") as advance:
+    model, version = registry.lookup(ref)  # a bare NAME is NAME@latest
+    record = model["versions"][version]
+    with output.progress(record["size"], f"writing {model['name']}@{version}") as advance:
         written = registry.get(ref, output_path, force=force, progress=advance)
     if settings.wants_json(json):
-        output.print_json({"name": doc["name"], "version": doc["version"], "digest": doc["digest"], "path": written})
+        output.print_json({"name": model["name"], "version": version, "digest": record["digest"], "path": written})
     elif not quiet:
         print(written)
 

@@ -71,7 +71,7 @@ def gc(
     Example:
       mreg gc --dry-run
       mreg gc --archived-older-than 30d
-      0 3 * * *  cd /srv/models && mreg gc -q      # a cron line
+      0 3 * * *  cd /srv/models && /opt/mreg/bin/mreg gc -q   # cron: full path, from `command -v mreg`
     """
     registry = open_registry(repo, lock_timeout)
     with ExitStack() as bars:

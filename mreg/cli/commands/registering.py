@@ -84,7 +84,7 @@ def update(
     tag: Tag = [],
     description: Description = None,
     framework: Framework = None,
-    unset: Annotated[list[str], typer.Option("--unset", metavar="KEY", help="Remove metrics.K, params.K, tags.K, description or framework; repeatable.")] = [],
+    unset: Annotated[list[str], typer.Option("--unset", metavar="KEY", help="Remove metrics.K, params.K, tags.K, datasets.K, description or framework; repeatable.")] = [],
     reason: Reason = "",
     lock_timeout: LockTimeout = None,
     json: Json = False,

@@ -10,6 +10,7 @@ from __future__ import annotations
 from mreg.core.config import Lifecycle
 from mreg.core.registry import Registry, Transaction, document
 from mreg.core.semver import Version, is_version
+from mreg.core.wording import name as spelled
 from mreg.errors import RefusedError, UsageError
 
 
@@ -127,10 +128,10 @@ def rollback(registry: Registry, name: str, to: str | None = None, reason: str =
     release = lifecycle.release
     if "@" in name:
         raise UsageError(f"rollback takes a model name, not a reference: {name!r}",
-                         hint="use --to VERSION to choose the version to return to")
+                         hint=f"choose the version to return to with {spelled('to')}")
     if to is not None:
         if not is_version(to):
-            raise UsageError(f"invalid version {to!r} for --to")
+            raise UsageError(f"invalid version {to!r} for {spelled('to')}")
         to = str(Version.parse(to))
     with registry.transaction() as tx:
         model = tx.model(name)

@@ -9,6 +9,7 @@ from mreg.core.history import read_events
 from mreg.core.names import parse_reference
 from mreg.core.registry import Registry, document, no_model
 from mreg.core.semver import Version
+from mreg.core.wording import name as spelled
 from mreg.errors import UsageError
 
 
@@ -69,7 +70,7 @@ def history(registry: Registry, target: str | None = None, *, limit: int | None 
         if action not in ACTIONS:
             raise UsageError(f"unknown action {action!r}: actions are {', '.join(ACTIONS)}")
     if limit is not None and limit < 0:
-        raise UsageError("--limit must be 0 or more")
+        raise UsageError(f"{spelled('limit')} must be 0 or more")
     cutoff = format_time(parse_when(since)) if since else None
     version = None
     if target is None:
@@ -107,7 +108,7 @@ def search(registry: Registry, filter_text: str = "", *, sort: str | None = None
     if stage is not None:
         registry.lifecycle.check_stage(stage)
     if limit is not None and limit < 0:
-        raise UsageError("--limit must be 0 or more")
+        raise UsageError(f"{spelled('limit')} must be 0 or more")
     if sort is not None:
         sort_documents([], sort)  # validate the key before reading anything
     import gc

@@ -11,6 +11,7 @@ from mreg.core.registry import Registry, document
 from mreg.core.semver import BUMPS, Version
 from mreg.core.store import Intake, format_digest
 from mreg.core.text import check_text
+from mreg.core.wording import name as spelled
 from mreg.errors import IntegrityError, RefusedError, UsageError
 
 
@@ -67,10 +68,12 @@ def build_metadata(registry: Registry, *, metrics=(), params=(), tags=(), datase
     for section, key, value in md.option_pairs(metrics, params, tags):
         fields[section][key] = value
     datasets_in = dict(fields["datasets"])
-    for item in datasets:
-        key, value = md.split_pair(item, "--dataset")
-        if not value:
-            raise UsageError(f"--dataset {key}= needs a path or URI")
+    # A dict from Python ({"train": "data/train.csv"}) or `K=V` strings from the command line.
+    given = datasets.items() if isinstance(datasets, dict) else \
+        [md.split_pair(item, "datasets") for item in md.key_value_items(datasets, "datasets")]
+    for key, value in given:
+        if isinstance(value, str) and not value:
+            raise UsageError(f"dataset {key!r} needs a path or URI")
         datasets_in[key] = value
     fields["datasets"] = {}
     for key, spec in datasets_in.items():
@@ -82,9 +85,9 @@ def build_metadata(registry: Registry, *, metrics=(), params=(), tags=(), datase
         else:
             raise UsageError(f"dataset {key!r} must be a path, a URI or an object")
     if description is not None:
-        fields["description"] = check_text(description, "--description")
+        fields["description"] = check_text(description, spelled("description"))
     if framework is not None:
-        fields["framework"] = check_text(framework, "--framework")
+        fields["framework"] = check_text(framework, spelled("framework"))
     checked = md.check_value(fields, "metadata")
     md.check_size(checked)
     return checked  # type: ignore[return-value]
@@ -96,7 +99,7 @@ def _next_version(model: dict, explicit: Version | None, bump: str) -> str:
         version = str(explicit)
         if version in model["versions"]:
             raise RefusedError(f"{model['name']}@{version} already exists",
-                               hint="omit --version to take the next one, or pass --bump instead")
+                               hint=f"omit {spelled('version')} to take the next one, or give {spelled('bump')} instead")
         if version in model["removed"]:
             raise RefusedError(f"{model['name']}@{version} was removed; version numbers are never reused")
         return version
@@ -129,13 +132,14 @@ def register(
 
     # Everything that can be refused is checked before a byte is stored.
     validate_name(name)
-    check_text(reason, "--reason")
+    check_text(reason, spelled("reason"))
     registry.user  # a user that is not valid text is refused now, not after the copy
     if bump is not None and version is not None:
-        raise UsageError("--version and --bump do not go together: give an exact version or a part to bump")
+        raise UsageError(f"{spelled('version')} and {spelled('bump')} do not go together: "
+                         "give an exact version or a part to bump")
     bump = bump or "patch"
     if bump not in BUMPS:
-        raise UsageError(f"invalid --bump {bump!r}: expected one of {', '.join(BUMPS)}")
+        raise UsageError(f"invalid {spelled('bump')} {bump!r}: expected one of {', '.join(BUMPS)}")
     explicit = Version.parse(version) if version is not None else None
     lifecycle = registry.lifecycle
     steps: list[str] = []
@@ -144,7 +148,7 @@ def register(
         if stage != lifecycle.initial:
             if stage not in lifecycle.promotion:
                 raise RefusedError(
-                    f"--stage {stage}: a new version can only be promoted along the promotion path "
+                    f"{spelled('stage')} {stage}: a new version can only be promoted along the promotion path "
                     f"({' → '.join(lifecycle.promotion)})",
                     hint="register it, then move it with `mreg transition NAME@VERSION STAGE`",
                 )

@@ -6,6 +6,7 @@ from mreg.core.names import parse_reference
 from mreg.core.registry import Registry, Transaction
 from mreg.core.semver import Version
 from mreg.core.text import check_text
+from mreg.core.wording import name as spelled
 from mreg.errors import RefusedError, UsageError
 
 
@@ -22,7 +23,7 @@ def _refuse_protected(registry: Registry, model: dict, targets: list[str], force
     protected = [v for v in targets if model["versions"][v]["stage"] in registry.lifecycle.exclusive]
     if protected and not force:
         stage = model["versions"][protected[0]]["stage"]
-        raise RefusedError(f"{model['name']}@{protected[0]} is in {stage}", hint="pass --force to remove it anyway")
+        raise RefusedError(f"{model['name']}@{protected[0]} is in {stage}", hint=f"pass {spelled('force')} to remove it anyway")
 
 
 def remove(registry: Registry, ref: str, *, all_versions: bool = False, force: bool = False, reason: str = "",
@@ -35,12 +36,13 @@ def remove(registry: Registry, ref: str, *, all_versions: bool = False, force: b
     refused before anyone is asked.
     """
     reference = parse_reference(ref)
-    check_text(reason, "--reason")
+    check_text(reason, spelled("reason"))
     if all_versions and reference.selector is not None:
-        raise UsageError("--all takes a model name, not a reference", hint=f"mreg rm {reference.name} --all")
+        raise UsageError(f"{spelled('all_versions')} takes a model name, not a reference",
+                         hint=f"give {reference.name} alone, without @{reference.selector}")
     if not all_versions and reference.selector is None:
         raise UsageError(f"{reference.name!r} names a whole model",
-                         hint=f"remove one version with {reference.name}@VERSION, or all with --all")
+                         hint=f"remove one version with {reference.name}@VERSION, or all with {spelled('all_versions')}")
     if dry_run:
         model = registry.model(reference.name)
         targets = (sorted(model["versions"], key=Version.parse) if all_versions

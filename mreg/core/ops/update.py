@@ -5,6 +5,7 @@ from __future__ import annotations
 from mreg.core import metadata as md
 from mreg.core.registry import Registry, document
 from mreg.core.text import check_text
+from mreg.core.wording import name as spelled
 from mreg.errors import UsageError
 
 _UNSETTABLE_TEXT = ("description", "framework")
@@ -28,14 +29,15 @@ def update(registry: Registry, ref: str, *, metrics=(), params=(), tags=(), desc
     # (group, key, new value or _MISSING to unset)
     wanted: list[tuple[str, str | None, object]] = list(md.option_pairs(metrics, params, tags))
     if description is not None:
-        wanted.append(("description", None, md.check_value(check_text(description, "--description"), "description")))
+        wanted.append(("description", None, md.check_value(check_text(description, spelled("description")), "description")))
     if framework is not None:
-        wanted.append(("framework", None, md.check_value(check_text(framework, "--framework"), "framework")))
+        wanted.append(("framework", None, md.check_value(check_text(framework, spelled("framework")), "framework")))
     for key in unset:
         group, name = _parse_unset(key)
         wanted.append((group, name, _MISSING))
     if not wanted:
-        raise UsageError("nothing to update", hint="pass -m, -p, -t, --description, --framework or --unset")
+        given = ", ".join(spelled(p) for p in ("metrics", "params", "tags", "description", "framework"))
+        raise UsageError("nothing to update", hint=f"pass {given} or {spelled('unset')}")
     set_keys = {(group, key) for group, key, value in wanted if value is not _MISSING}
     for group, key, value in wanted:
         if value is _MISSING and (group, key) in set_keys:
