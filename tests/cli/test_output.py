@@ -128,3 +128,18 @@ def test_a_reader_that_stops_early_gets_the_sigpipe_status_not_refused(mreg, pro
     process.stdout.close()
     err = process.stderr.read()
     assert process.wait(timeout=60) == 141 and err == b""
+
+
+def test_the_register_bar_moves_with_the_bytes_hashed(project):
+    # Random bytes (not a sparse file) so the copy and hash take a few of the
+    # bar's refreshes (ten a second); the deterministic count of updates is in
+    # tests/core/test_progress.py.
+    big = project / "random.bin"
+    with open(big, "wb") as handle:
+        for _ in range(25):
+            handle.write(os.urandom(8 << 20))  # 200 MiB
+    _, drawn = _stderr_at_terminal(["register", "random", "random.bin"], project)
+    import re
+
+    shown = {float(done) for done in re.findall(r"(\d+\.\d)/200\.0 MiB", drawn)}
+    assert any(0 < done < 200 for done in shown), f"the bar never showed a step between 0 and 200 MiB: {sorted(shown)}"
