@@ -92,15 +92,18 @@ def command(argv: Optional[list[str]] = None):
     """
     from mreg.cli.commands import diff, inspect, lifecycle, maintenance, registering  # noqa: F401
 
+    from mreg.cli import shells
+
     everything = app.registered_commands
     wanted = _invoked(argv or [], {_command_name(info): info for info in everything})
-    if wanted is None:
-        return typer.main.get_command(app)
-    app.registered_commands = [wanted]
+    if wanted is not None:
+        app.registered_commands = [wanted]
     try:
         return typer.main.get_command(app)
     finally:
         app.registered_commands = everything
+        # typer registers its completion classes while building the command.
+        shells.install()
 
 
 def _command_name(info) -> str:
@@ -112,12 +115,9 @@ def _invoked(argv: list[str], known: dict):
     if os.environ.get("_MREG_COMPLETE"):
         if os.environ["_MREG_COMPLETE"] != "complete_bash":
             return None  # zsh, fish, powershell: build everything
-        words = os.environ.get("COMP_WORDS", "").split()
-        try:
-            cword = int(os.environ.get("COMP_CWORD", ""))
-        except ValueError:
-            return None
-        argv = words[1:cword]  # only the words already complete
+        from mreg.cli import bashline
+
+        argv = bashline.split(bashline.line())[0]  # only the words already complete
     i = 0
     while i < len(argv):
         word = argv[i]

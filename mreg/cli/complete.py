@@ -10,7 +10,6 @@ a TAB that cannot read the registry offers nothing.
 
 from __future__ import annotations
 
-import os
 
 
 def _typed_repo(ctx) -> str | None:
@@ -20,14 +19,13 @@ def _typed_repo(ctx) -> str | None:
         if value:
             return value
         ctx = ctx.parent
-    # bash hands over the whole line, words after the cursor included.
-    words = os.environ.get("COMP_WORDS", "").split()
+    # A bash TAB hands over the line up to the cursor.
+    from mreg.cli import bashline
+
+    words = bashline.line().split()
     for i, word in enumerate(words):
         if word == "--repo" and i + 1 < len(words):
-            following = words[i + 1]
-            if following == "=" and i + 2 < len(words):  # bash splits `--repo=PATH` at the '='
-                return words[i + 2]
-            return following
+            return words[i + 1]
         if word.startswith("--repo="):
             return word.split("=", 1)[1]
     return None

@@ -119,22 +119,19 @@ def _complete(shell: str) -> bool:
     """A bash TAB on a command name or on a command's argument; anything else is typer's."""
     if shell != "complete_bash":
         return False
-    line = os.environ.get("COMP_WORDS", "")
-    if any(c in line for c in "\"'\\"):
+    from mreg.cli import bashline
+
+    text = bashline.line()
+    if any(c in text for c in "\"'\\"):
         return False  # quoting: click splits it like a shell would
-    words = line.split()
-    try:
-        cword = int(os.environ.get("COMP_CWORD", ""))
-    except ValueError:
-        return False
-    typed, incomplete = words[1:cword], (words[cword] if cword < len(words) else "")
+    typed, incomplete = bashline.split(text)
     if incomplete.startswith("-"):
         return False  # options: typer lists them with their help
-    # The completion functions find the PATH in COMP_WORDS themselves.
+    # The completion functions find the PATH on the line themselves.
     candidates = _candidates(leading_repo(typed)[1], incomplete)
     if candidates is None:
         return False
-    sys.stdout.write("\n".join(candidates) + "\n")
+    sys.stdout.write("".join(c + "\n" for c in bashline.relative(candidates, text)))
     return True
 
 
@@ -170,5 +167,5 @@ def _candidates(typed: list[str], incomplete: str) -> list[str] | None:
         return None
     from mreg.cli import complete
 
-    # No click context here: the completion functions find a typed --repo in COMP_WORDS.
+    # No click context here: the completion functions find a typed --repo on the line.
     return getattr(complete, completer)(None, incomplete)

@@ -47,6 +47,23 @@ def _beyond_floats(number: int) -> str:
     return f"about 10^{int(abs(number).bit_length() * 0.30103)}"
 
 
+def number(value: object, *, terminal: bool) -> str:
+    """A metric or other number as text: exact when piped, rounded the same way everywhere at a terminal.
+
+    Piped, a float is its repr, the shortest text that reads back as the same
+    float (0.9736842105263158), as in --json. At a terminal, 6 significant
+    digits (0.973684), and whole units from a million up rather than an
+    exponent (123456789, not 1.23457e+08). Anything else is str().
+    """
+    if not isinstance(value, float) or isinstance(value, bool):
+        return str(value)
+    if not terminal or value != value or value in (float("inf"), float("-inf")):
+        return repr(value)
+    if abs(value) >= 1e6:
+        return f"{value:.0f}"
+    return f"{value:.6g}"
+
+
 def human_size(size: int | None) -> str:
     if size is None:
         return ""

@@ -103,7 +103,8 @@ def _version_panel(doc: dict) -> None:
             grid.add_row(f"  {output.escaped(key)}", output.escaped(text))
 
     def plain(table: dict | None) -> list[tuple[str, str]]:
-        return [(k, v if isinstance(v, str) else jsonlib.dumps(v, ensure_ascii=False)) for k, v in (table or {}).items()]
+        return [(k, v if isinstance(v, str) else _number(v) if isinstance(v, float)
+                 else jsonlib.dumps(v, ensure_ascii=False)) for k, v in (table or {}).items()]
 
     section("metrics", [(k, _number(v)) for k, v in (doc.get("metrics") or {}).items()])
     section("params", plain(doc.get("params")))
@@ -129,10 +130,8 @@ def lower_is_better(metric: str) -> bool:
     return any(word in _LOWER_IS_BETTER for word in words)
 
 
-def _number(value: object) -> str:
-    if isinstance(value, float):
-        return f"{value:.6g}" if abs(value) < 1e15 else repr(value)
-    return str(value)
+def _number(value: object, terminal: bool = True) -> str:
+    return output.number(value, terminal=terminal)
 
 
 def _text(value: object) -> str:
@@ -143,8 +142,8 @@ def _text(value: object) -> str:
     return str(value)
 
 
-def _signed(value: int | float) -> str:
-    text = _number(value)
+def _signed(value: int | float, terminal: bool = True) -> str:
+    text = _number(value, terminal)
     return text if text.startswith("-") else f"+{text}"
 
 
@@ -160,9 +159,9 @@ def diff_rows(doc: dict, *, terminal: bool) -> list[tuple[str, str, str, str, st
                 change = ("+" if entry["delta"] >= 0 else "-") + output.human_size(abs(entry["delta"]))
         elif key == "parameters" and terminal and "delta" in entry:
             a, b = output.human_count(a), output.human_count(b)
-            change = _signed(entry["delta"])
+            change = _signed(entry["delta"], terminal)
         elif "delta" in entry:
-            change = _signed(entry["delta"])
+            change = _signed(entry["delta"], terminal)
         elif key == "digest" and terminal:
             a, b = _short_digest(a), _short_digest(b)
         if key == "stage" and terminal:
@@ -180,7 +179,7 @@ def diff_rows(doc: dict, *, terminal: bool) -> list[tuple[str, str, str, str, st
             else:
                 better = (d < 0) if lower_is_better(key) else (d > 0)
                 arrow = "↑" if d > 0 else "↓"
-                text = f"{arrow} {_signed(d)}" if terminal else _signed(d)
+                text = f"{arrow} {_signed(d)}" if terminal else _signed(d, terminal)
                 if terminal and _is_number(a) and a != 0:
                     try:
                         text += f" ({d / abs(a):+.1%})"
@@ -190,8 +189,8 @@ def diff_rows(doc: dict, *, terminal: bool) -> list[tuple[str, str, str, str, st
         else:
             text = "=" if change == "unchanged" else change
             style = "dim" if change == "unchanged" else "yellow"
-        rows.append((f"metrics.{key}", _number(a) if a is not None else "", _number(b) if b is not None else "",
-                     text, style))
+        rows.append((f"metrics.{key}", _number(a, terminal) if a is not None else "",
+                     _number(b, terminal) if b is not None else "", text, style))
     for section in ("params", "tags", "datasets"):
         for key, entry in doc[section].items():
             if entry["change"] == "unchanged":

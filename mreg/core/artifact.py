@@ -137,15 +137,14 @@ def _store_one(store: ObjectStore, source: SourceFile | str, intake: Intake, dur
     else:
         fd, info = open_regular(source, follow=True)
     try:
-        hexdigest, size, temp = store.stage_file(fd, info.st_size, intake)
+        # The bar moves as the bytes are hashed, not once the file is staged.
+        hexdigest, size, temp = store.stage_file(fd, info.st_size, intake, progress)
     finally:
         os.close(fd)
     if staged is not None:
         staged.append((hexdigest, temp))  # installed by the caller once the whole batch is synced
     else:
         store.install(hexdigest, temp, intake, durable=durable)
-    if progress:
-        progress(size)
     return hexdigest, size, bool(info.st_mode & 0o111)
 
 

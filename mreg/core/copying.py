@@ -215,15 +215,16 @@ def _hash_fed(feeder: _Feeder, progress=None) -> tuple[str, int] | None:
     return digest.hexdigest(), total
 
 
-def copy_in_kernel(src_fd: int, dst_fd: int) -> tuple[str, int] | None:
+def copy_in_kernel(src_fd: int, dst_fd: int, progress=None) -> tuple[str, int] | None:
     """Copy with copy_file_range on a second thread while this one hashes what is already copied.
 
     The kernel copies page to page (writing the same bytes from Python
     measured 2-3x slower for 1 GiB), and each piece is hashed back from the
     destination while the next one is being copied, so a large register
     costs about one hash rather than a copy plus a hash. None, with nothing
-    copied, where the kernel or the filesystems cannot do it.
+    copied, where the kernel or the filesystems cannot do it. `progress` is
+    told the size of each piece as it is hashed.
     """
     if _copy_file_range is None:
         return None
-    return _hash_fed(_Feeder(dst_fd, copy_from=src_fd))
+    return _hash_fed(_Feeder(dst_fd, copy_from=src_fd), progress)

@@ -127,15 +127,16 @@ class ObjectStore:
         return os.path.exists(self.path(hexdigest))
 
     # --- writing -----------------------------------------------------------
-    def stage_file(self, fd: int, size_hint: int, intake: Intake) -> tuple[str, int, str]:
+    def stage_file(self, fd: int, size_hint: int, intake: Intake, progress=None) -> tuple[str, int, str]:
         """Copy an open source into a temporary file; return (hexdigest, size, temp path).
 
         A copy-on-write clone is tried first; it snapshots the source, so the
         clone is what gets hashed. User files are never hard-linked: an edit
         of the user's file would silently change the stored object.
+        `progress` is told the size of each piece as it is hashed.
         """
         if size_hint >= _HINT_MIN:
-            known = self._stage_known(fd, intake)
+            known = self._stage_known(fd, intake, progress)
             if known is not None:
                 return known
         temp = intake.temp_path()
@@ -143,10 +144,10 @@ class ObjectStore:
         try:
             if size_hint and try_clone(fd, out):
                 with open(temp, "rb") as clone:
-                    hexdigest, size = hash_fd(clone.fileno())
+                    hexdigest, size = hash_fd(clone.fileno(), progress)
             else:
-                copied = copy_in_kernel(fd, out) if size_hint >= _LARGE else None
-                hexdigest, size = copied if copied is not None else copy_by_hand(fd, out, size_hint)
+                copied = copy_in_kernel(fd, out, progress) if size_hint >= _LARGE else None
+                hexdigest, size = copied if copied is not None else copy_by_hand(fd, out, size_hint, progress)
         finally:
             os.close(out)
         if size_hint >= _HINT_MIN:
@@ -155,7 +156,7 @@ class ObjectStore:
             remember_source(self.layout, os.fstat(fd), hexdigest)
         return hexdigest, size, temp
 
-    def _stage_known(self, fd: int, intake: Intake) -> tuple[str, int, None] | None:
+    def _stage_known(self, fd: int, intake: Intake, progress=None) -> tuple[str, int, None] | None:
         """A large source stored before: hash it without copying, and use the stored object.
 
         Only when a hint (mreg/core/cache.py) says its bytes are already in the
@@ -171,10 +172,19 @@ class ObjectStore:
         intake.pin(hinted)
         if not self.exists(hinted):
             return None
-        hexdigest, size = hash_fd(fd)
+        counted = [0]
+
+        def advance(count: int) -> None:
+            counted[0] += count
+            if progress:
+                progress(count)
+
+        hexdigest, size = hash_fd(fd, advance)
         if hexdigest == hinted and self.exists(hexdigest):
             return hexdigest, size, None
         os.lseek(fd, 0, os.SEEK_SET)
+        if progress and counted[0]:
+            progress(-counted[0])  # the copy that follows reads the file again
         return None
 
     def install(self, hexdigest: str, temp: str | None, intake: Intake, *, durable: bool = True) -> bool:

@@ -4,6 +4,7 @@ running register is about to reference."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -75,13 +76,46 @@ def test_old_objects_go_with_the_default_grace(garbage, project):
     garbage("verify")
 
 
+STAMP = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"
+
+
 def test_human_output(garbage):
     r = garbage("gc", "--grace", "0s", "--dry-run")
-    assert r.out.startswith("would free 2 objects")
+    assert re.fullmatch(STAMP + r" would free 2 objects, 1\.\d KiB; would remove 0 versions\n", r.out)
     r = garbage("gc", "--grace", "0s")
-    assert r.out.startswith("freed 2 objects")
+    # One line with the time in UTC, for a cron log.
+    assert re.fullmatch(STAMP + r" freed 2 objects, 1\.\d KiB; removed 0 versions\n", r.out)
     r = garbage("gc", "--grace", "0s", "-q")
     assert r.out == "" and r.err == ""
+
+
+def test_objects_inside_the_grace_period_are_reported_as_pending(garbage, project):
+    # Right after an rm, nothing is old enough: the dry run says what waits, and until when.
+    before = time.time()
+    r = garbage("gc", "--dry-run")
+    assert re.fullmatch(STAMP + r" would free 0 objects, 0 B; would remove 0 versions; 2 objects, 1\.\d KiB wait"
+                        r" out the grace period, collectable from " + STAMP + r"\n", r.out), r.out
+    report = garbage("gc", "--dry-run", "--json").json
+    pending = report["pending"]
+    assert pending["objects"] == 2 and pending["bytes"] > 1000
+    from mreg.core.timeparse import parse_time
+
+    when = parse_time(pending["collectable_at"]).timestamp()
+    assert before + 24 * 3600 - 5 <= when <= time.time() + 24 * 3600 + 5  # the default grace, 24h
+    assert garbage("gc", "--grace", "1h", "--json").json["pending"]["objects"] == 2
+    # Once collected, nothing is pending.
+    done = garbage("gc", "--grace", "0s", "--json").json
+    assert done["objects"] == 2 and done["pending"] == {"objects": 0, "bytes": 0, "collectable_at": None}
+
+
+def test_short_n_is_not_dry_run(garbage, project):
+    # -n is --limit for history and search; gc refuses it rather than guess.
+    before = objects(project)
+    r = garbage("gc", "--grace", "0s", "-n", expect=2)
+    assert r.err.splitlines() == ["mreg: error: gc has no -n option",
+                                  "hint: use `mreg gc --dry-run` to see what would go"]
+    assert objects(project) == before
+    assert "-n" not in garbage("gc", "--help").out.replace("--", "")
 
 
 def test_archived_older_than(mreg, project):

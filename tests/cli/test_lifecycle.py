@@ -349,6 +349,42 @@ def test_rollback_skips_removed_and_archived_releases(mreg, registry, project):
     mreg("rollback", "m", "--to", "1.0.1", expect=1)
 
 
+def test_rollback_to_says_why_and_which_versions_can_be_rolled_back_to(mreg, registry, project):
+    # production went 1.0.0 -> 1.0.1 -> rollback -> 1.0.3 -> rollback.
+    a, b, _, d = (put_in(registry, project, "m", "staging") for _ in range(4))
+    mreg("promote", a, "--reason", "x")
+    mreg("promote", b, "--reason", "x")
+    mreg("rollback", "m", "--reason", "x")
+    mreg("promote", d, "--reason", "x")
+    mreg("rollback", "m", "--reason", "x")
+    count = len(registry.history("m"))
+
+    def refused(to: str) -> list[str]:
+        return mreg("rollback", "m", "--to", to, "--reason", "x", expect=1).err.splitlines()
+
+    can = "hint: versions m can be rolled back to: 1.0.3, 1.0.1"
+    assert refused("1.0.0") == ["mreg: error: cannot roll back to 1.0.0: m@1.0.0 is the current production version", can]
+    assert refused("1.0.2") == ["mreg: error: cannot roll back to 1.0.2: m@1.0.2 has never been in production", can]
+    assert refused("9.0.0") == ["mreg: error: cannot roll back to 9.0.0: m@9.0.0 does not exist", can]
+    mreg("transition", b, "archived", "--reason", "old")
+    assert refused("1.0.1") == ["mreg: error: cannot roll back to 1.0.1: m@1.0.1 is archived",
+                                "hint: versions m can be rolled back to: 1.0.3"]
+    mreg("rm", d, "--reason", "leaked")
+    assert refused("1.0.3") == ["mreg: error: cannot roll back to 1.0.3: m@1.0.3 was removed",
+                                "hint: versions m can be rolled back to: none"]
+    assert stage_of(registry, a) == "production"
+    assert len(registry.history("m")) == count + 2  # the archive and the rm, nothing from the refusals
+
+
+def test_a_refused_transition_on_the_promotion_path_hints_promote(mreg, registry, project):
+    ref = put_in(registry, project, "m", "development")
+    r = mreg("transition", ref, "production", "--reason", "skip ahead", expect=1)
+    assert r.err.splitlines()[1] == f"hint: use `mreg promote {ref} --to production` to walk the promotion path"
+    # Off the path, the hint stays the one about the table.
+    r = mreg("transition", put_in(registry, project, "m", "archived"), "deprecated", expect=1)
+    assert "promote" not in r.err and "[lifecycle.transitions]" in r.err
+
+
 # --- output and locking ---------------------------------------------------
 
 

@@ -199,3 +199,45 @@ def test_a_file_name_in_a_progress_bar_never_drives_the_terminal(project):
     assert "storing big" in drawn and out.startswith("registered big@1.0.0")
     _assert_no_user_controls(drawn, "the progress bar")
     assert "[bold]x" in drawn  # shown as written, not read as markup
+
+
+def test_the_register_bar_moves_with_the_bytes_hashed(project):
+    # Random bytes (not a sparse file) so the copy and hash take a few of the
+    # bar's refreshes (ten a second); the deterministic count of updates is in
+    # tests/core/test_progress.py.
+    big = project / "random.bin"
+    with open(big, "wb") as handle:
+        for _ in range(25):
+            handle.write(os.urandom(8 << 20))  # 200 MiB
+    _, drawn = _stderr_at_terminal(["register", "random", "random.bin"], project)
+    import re
+
+    shown = {float(done) for done in re.findall(r"(\d+\.\d)/200\.0 MiB", drawn)}
+    assert any(0 < done < 200 for done in shown), f"the bar never showed a step between 0 and 200 MiB: {sorted(shown)}"
+
+
+def test_numbers_are_exact_when_piped_and_rounded_alike_at_a_terminal(mreg, project):
+    (project / "a.bin").write_bytes(b"a")
+    mreg("register", "s", "a.bin", "-m", "acc=0.9736842105263158", "-m", "f1=0.91", "-m", "tokens=123456789.5",
+         "-p", "lr=0.00031622776601683794", "-q")
+    (project / "a.bin").write_bytes(b"b")
+    mreg("register", "s", "a.bin", "-m", "acc=0.95", "-m", "f1=0.93", "-m", "tokens=123456790.25", "-q")
+    # Piped and --json: the float itself, and differences without binary noise.
+    assert "metrics.acc: 0.9736842105263158" in mreg("show", "s@1.0.0").out.splitlines()
+    diff = {line.split("\t")[0]: line.split("\t")[1:] for line in mreg("diff", "s@1.0.0", "s@1.0.1").out.splitlines()}
+    assert diff["metrics.acc"] == ["0.9736842105263158", "0.95", "-0.0236842105263158"]
+    assert diff["metrics.f1"] == ["0.91", "0.93", "+0.02"]  # not 0.020000000000000018
+    assert diff["metrics.tokens"] == ["123456789.5", "123456790.25", "+0.75"]
+    assert mreg("diff", "s@1.0.0", "s@1.0.1", "--json").json["metrics"]["f1"]["delta"] == 0.02
+    searched = mreg("search", "metrics.acc > 0.96").out.split("\t")
+    assert searched[3] == "0.9736842105263158"
+    # At a terminal: 6 significant digits in show, diff and search alike, and no exponent.
+    assert "0.973684" in at_terminal(["show", "s@1.0.0"], project)
+    assert "0.000316228" in at_terminal(["show", "s@1.0.0"], project)
+    shown = at_terminal(["diff", "s@1.0.0", "s@1.0.1"], project)
+    assert "0.973684" in shown and "-0.0236842" in shown and "123456790" in shown and "e+08" not in shown
+    found = at_terminal(["search", "metrics.acc > 0.96"], project)
+    assert "0.973684" in found and "0.9736842105263158" not in found
+    assert output.number(0.9736842105263158, terminal=True) == "0.973684"
+    assert output.number(0.9736842105263158, terminal=False) == "0.9736842105263158"
+    assert output.number(3, terminal=True) == "3"

@@ -129,6 +129,19 @@ def test_filters(search):
     assert not problems, "\n".join(problems)
 
 
+def test_a_key_no_version_has_is_named_with_the_closest_keys(search):
+    r = search("metrics.acuracy > 0.9", "--json")
+    assert r.json == []
+    assert r.err == "mreg: warning: no version has metrics.acuracy; did you mean metrics.accuracy?\n"
+    r = search("tags.tem = 'nlp' and metrics.f1 > 0.99")
+    assert r.out == "" and r.err == "mreg: warning: no version has tags.tem; did you mean tags.team?\n"
+    r = search("params.lr > 0")  # no version has any params
+    assert r.err == "mreg: warning: no version has params.lr\n"
+    # A key that exists but matches nothing is no mistake: nothing is said.
+    r = search("metrics.accuracy > 0.99")
+    assert r.out == "" and r.err == ""
+
+
 def test_sort_desc_and_limit(search):
     assert found(search, "--sort", "metrics.accuracy") == [
         "vision/resnet@2.0.0", "sentiment@1.9.0", "sentiment@1.2.0", "sentiment@1.10.0", "vision/vit@1.0.0"]

@@ -153,4 +153,4 @@ def search(
 
 
 def _cell(value: object) -> str:
-    return "" if value is None else str(value)
+    return "" if value is None else output.number(value, terminal=output.stdout_is_terminal())

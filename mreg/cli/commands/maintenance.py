@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from contextlib import ExitStack
+from datetime import datetime, timezone
 from typing import Annotated, Optional
 
 import typer
@@ -12,7 +13,7 @@ from mreg.cli import output, settings
 from mreg.cli.app import app
 from mreg.cli.context import open_registry
 from mreg.cli.options import Json, LockTimeout, Quiet, Reason, ReadRef, Repo
-from mreg.errors import IntegrityError, RefusedError
+from mreg.errors import IntegrityError, RefusedError, UsageError
 
 
 @app.command()
@@ -59,7 +60,8 @@ def rm(
 def gc(
     grace: Annotated[Optional[str], typer.Option("--grace", metavar="DURATION", help="Keep unreferenced objects younger than this (default 24h, or [gc] grace).")] = None,
     archived_older_than: Annotated[Optional[str], typer.Option("--archived-older-than", metavar="DURATION", help="First remove versions archived for longer than this, e.g. 30d.")] = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", "-n", help="Report what would go; change nothing.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Report what would go; change nothing.")] = False,
+    short_n: Annotated[bool, typer.Option("-n", hidden=True)] = False,
     lock_timeout: LockTimeout = None,
     json: Json = False,
     quiet: Quiet = False,
@@ -67,12 +69,19 @@ def gc(
 ) -> None:
     """Delete stored objects that no version references. Safe beside running registers.
 
+    Without -q it prints one summary line, with the time in UTC, for a cron log:
+    what was freed, the versions removed, and the unreferenced objects still
+    inside the grace period with the time they become collectable.
+
     \b
     Example:
       mreg gc --dry-run
       mreg gc --archived-older-than 30d
       0 3 * * *  cd /srv/models && /opt/mreg/bin/mreg gc -q   # cron: full path, from `command -v mreg`
     """
+    if short_n:
+        # -n is --limit elsewhere (history, search); here it would have meant a dry run.
+        raise UsageError("gc has no -n option", hint="use `mreg gc --dry-run` to see what would go")
     registry = open_registry(repo, lock_timeout)
     with ExitStack() as bars:
         report = registry.gc(grace=grace, archived_older_than=archived_older_than, dry_run=dry_run,
@@ -82,11 +91,28 @@ def gc(
         return
     if quiet:
         return
-    verb = "would free" if dry_run else "freed"
     for label in report["removed_versions"]:
         print(f"{'would remove' if dry_run else 'removed'} {label}")
-    count = report["objects"]
-    print(f"{verb} {count} object{'' if count == 1 else 's'}, {output.human_size(report['bytes'])}")
+    print(gc_summary(report))
+
+
+def gc_summary(report: dict, now: datetime | None = None) -> str:
+    """`2026-11-30T03:00:00Z freed 2 objects, 1.0 KiB; removed 1 version; 3 objects, 12.4 KiB wait …`."""
+    moment = (now or datetime.now(timezone.utc)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    dry = report["dry_run"]
+    versions = len(report["removed_versions"])
+    line = (f"{moment} {'would free' if dry else 'freed'} {_objects(report['objects'])}, "
+            f"{output.human_size(report['bytes'])}; {'would remove' if dry else 'removed'} "
+            f"{versions} version{'' if versions == 1 else 's'}")
+    pending = report["pending"]
+    if pending["objects"]:
+        line += (f"; {_objects(pending['objects'])}, {output.human_size(pending['bytes'])} wait out the grace "
+                 f"period, collectable from {pending['collectable_at'][:19]}Z")
+    return line
+
+
+def _objects(count: int) -> str:
+    return f"{count} object{'' if count == 1 else 's'}"
 
 
 @app.command()

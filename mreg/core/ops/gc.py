@@ -31,7 +31,7 @@ from mreg.core.fsutil import translate_os_errors
 from mreg.core.ops.remove import drop_version
 from mreg.core.registry import Registry
 from mreg.core.store import Intake
-from mreg.core.timeparse import parse_duration, parse_time
+from mreg.core.timeparse import format_time, parse_duration, parse_time
 from mreg.errors import IntegrityError
 
 _TRASH = "trash"
@@ -122,13 +122,16 @@ def gc(registry: Registry, *, grace: str | None = None, archived_older_than: str
 
     `progress_for(total_bytes)` may return a callback told the size of each
     object as it is taken away (the command line draws a bar with it).
+    The report's `pending` counts the unreferenced objects still inside the
+    grace period, and when the last of them becomes collectable (UTC, or None).
     """
     config = registry.config
     grace_seconds = parse_duration(grace if grace is not None else config.gc_grace)
     archived_text = archived_older_than if archived_older_than is not None else config.gc_archived_older_than
     archived_seconds = parse_duration(archived_text) if archived_text else None
     now = time.time()
-    report = {"removed_versions": [], "objects": 0, "bytes": 0, "dry_run": dry_run, "temporary": 0}
+    report = {"removed_versions": [], "objects": 0, "bytes": 0, "dry_run": dry_run, "temporary": 0,
+              "pending": {"objects": 0, "bytes": 0, "collectable_at": None}}
 
     with registry.transaction() as tx, Intake(registry.layout, doing="collect garbage") as own:
         with translate_os_errors("collect garbage"):
@@ -152,7 +155,8 @@ def gc(registry: Registry, *, grace: str | None = None, archived_older_than: str
         pinned = live_pins(registry, skip=own.path)
         cutoff = now - grace_seconds
         with translate_os_errors("collect garbage"):
-            candidates = _candidates(registry, referenced | pinned, cutoff)
+            candidates, pending = _candidates(registry, referenced | pinned, cutoff)
+            report["pending"] = _pending(pending, grace_seconds)
             if dry_run:
                 report["objects"] = len(candidates)
                 report["bytes"] = sum(size for _, _, size in candidates)
@@ -173,9 +177,10 @@ def _archived_longer_than(models: list[dict], archived: str, now: float, seconds
     return expired
 
 
-def _candidates(registry: Registry, keep: set[str], cutoff: float) -> list[tuple[str, str, int]]:
-    """(hexdigest, path, size) of every object not in `keep` and last changed before `cutoff`."""
-    candidates = []
+def _candidates(registry: Registry, keep: set[str], cutoff: float) -> tuple[list, list]:
+    """(hexdigest, path, size) of every object not in `keep` and last changed before `cutoff`;
+    and (size, mtime) of those not in `keep` that changed later (still in the grace period)."""
+    candidates, pending = [], []
     for hexdigest, path in registry.store.iter_objects():
         if hexdigest in keep:
             continue
@@ -185,7 +190,19 @@ def _candidates(registry: Registry, keep: set[str], cutoff: float) -> list[tuple
             continue
         if info.st_mtime < cutoff:
             candidates.append((hexdigest, path, info.st_size))
-    return candidates
+        else:
+            pending.append((info.st_size, info.st_mtime))
+    return candidates, pending
+
+
+def _pending(pending: list[tuple[int, float]], grace_seconds: float) -> dict:
+    """What a later gc will free: objects, bytes, and when the youngest is old enough."""
+    when = None
+    if pending:
+        from datetime import UTC, datetime
+
+        when = format_time(datetime.fromtimestamp(max(mtime for _, mtime in pending) + grace_seconds, UTC))
+    return {"objects": len(pending), "bytes": sum(size for size, _ in pending), "collectable_at": when}
 
 
 def _take_away(registry: Registry, candidates: list[tuple[str, str, int]], own: Intake, progress_for) -> tuple[int, int]:

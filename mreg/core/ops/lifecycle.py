@@ -76,14 +76,30 @@ def promotion_steps(lifecycle: Lifecycle, name: str, version: str, current: str,
     return steps
 
 
-def _was_released(tx: Transaction, name: str, version: str, release: str) -> bool:
-    """Whether the model's history shows `version` entering the release stage."""
+def _ever_released(tx: Transaction, name: str, release: str) -> set[str]:
+    """The versions the model's history shows entering the release stage."""
     from mreg.core.history import read_events
 
     model = tx.model(name)
     meta = model["history"]
     events = read_events(tx.registry.layout.history_path(name), meta["events"], meta["head"], name)
-    return any(e.get("version") == version and e.get("to") == release for e in events)
+    return {e.get("version") for e in events if e.get("to") == release}
+
+
+def _refuse_rollback_to(name: str, to: str, holder: str | None, versions: dict, released: set[str],
+                        lifecycle: Lifecycle, possible: list[str]) -> RefusedError:
+    """Why `to` cannot be rolled back to, and which versions can."""
+    release = lifecycle.release
+    if to == holder:
+        why = f"{name}@{to} is the current {release} version"
+    elif to not in versions:
+        why = f"{name}@{to} was removed" if to in released else f"{name}@{to} does not exist"
+    elif to not in released:
+        why = f"{name}@{to} has never been in {release}"
+    else:
+        why = f"{name}@{to} is {lifecycle.archived}"
+    return RefusedError(f"cannot roll back to {to}: {why}",
+                        hint=f"versions {name} can be rolled back to: {', '.join(possible) or 'none'}")
 
 
 def _clean_reason(reason: str | None) -> str:
@@ -100,7 +116,14 @@ def transition(registry: Registry, ref: str, stage: str, reason: str = "") -> di
         if current == stage:
             raise RefusedError(f"{model['name']}@{version} is already in {stage}")
         if not lifecycle.allowed(current, stage):
-            raise refuse_move(lifecycle, model["name"], version, current, stage)
+            refusal = refuse_move(lifecycle, model["name"], version, current, stage)
+            try:
+                promotion_steps(lifecycle, model["name"], version, current, stage)
+            except RefusedError:
+                raise refusal from None
+            # A stage further along the promotion path: promote walks there step by step.
+            refusal.hint = f"use `mreg promote {model['name']}@{version} --to {stage}` to walk the promotion path"
+            raise refusal
         enter_stage(tx, model, version, stage, "transition", _clean_reason(reason))
     return document(model["name"], model["versions"][version])
 
@@ -150,20 +173,23 @@ def rollback(registry: Registry, name: str, to: str | None = None, reason: str =
         ]
         if to is not None:
             matches = [(i, v) for i, v in earlier if v == to]
+            released = set() if matches else _ever_released(tx, name, release)
             if matches:
                 position_to, target = matches[0]
             elif to != holder and to in versions and versions[to]["stage"] != lifecycle.archived \
-                    and _was_released(tx, name, to, release):
+                    and to in released:
                 # A version that held the release stage after the current one
                 # (an earlier rollback walked past it): returning to it is a
                 # new release, pushed on top so the next rollback comes back here.
                 log.append(to)
                 position_to, target = len(log) - 1, to
             else:
-                raise RefusedError(
-                    f"{name}@{to} has never been in {release} (or is the current one, archived or removed)",
-                    hint=f"earlier {release} versions: {', '.join(v for _, v in earlier) or 'none'}",
-                )
+                # Earlier holders first (newest first), then those a rollback walked past.
+                possible = [v for _, v in earlier]
+                possible += sorted((v for v in released if v not in possible and v != holder and v in versions
+                                    and versions[v]["stage"] != lifecycle.archived),
+                                   key=Version.parse, reverse=True)
+                raise _refuse_rollback_to(name, to, holder, versions, released, lifecycle, possible)
         elif earlier:
             position_to, target = earlier[0]
         else:

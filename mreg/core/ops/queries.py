@@ -133,8 +133,37 @@ def search(registry: Registry, filter_text: str = "", *, sort: str | None = None
     finally:
         if collecting:
             gc.enable()
+    if not found:
+        _warn_unknown_keys(registry, matcher.fields)
     if sort is not None:
         found = sort_documents(found, sort, descending=descending)
     else:
         found.sort(key=lambda d: (d["name"], Version.parse(d["version"])), reverse=descending)
     return found[:limit] if limit is not None else found
+
+
+def _warn_unknown_keys(registry: Registry, fields: list[str]) -> None:
+    """A filter that matched nothing and names a key no version has (`metrics.acuracy`):
+    say so, with the closest keys in use, rather than leave an empty result unexplained."""
+    from difflib import get_close_matches
+
+    from mreg.core import notices
+    from mreg.core.query import parse_field
+
+    wanted = [(field, parse_field(field)) for field in fields]
+    wanted = [(field, path) for field, path in wanted if path.section is not None]
+    if not wanted:
+        return
+    known: dict[str, set[str]] = {}
+    for doc in all_documents(registry):
+        for section in {path.section for _, path in wanted}:
+            known.setdefault(section, set()).update(doc.get(section) or {})
+    for field, path in wanted:
+        keys = known.get(path.section, set())
+        if path.key in keys:
+            continue
+        close = get_close_matches(path.key, sorted(keys), n=3, cutoff=0.6)
+        suggestion = (f"; did you mean {', '.join(f'{path.section}.{k}' for k in close)}?" if close
+                      else f"; keys in use: {', '.join(f'{path.section}.{k}' for k in sorted(keys)[:10])}" if keys
+                      else "")
+        notices.warn(f"no version has {field}{suggestion}")
