@@ -12,7 +12,7 @@ import errno
 import os
 from collections.abc import Iterator
 
-from mreg.errors import MregError, StorageError
+from mreg.errors import IntegrityError, MregError, StorageError
 
 # Failures of the machine rather than of the request: exit 5 (SPEC §5).
 _STORAGE_ERRNOS = {
@@ -42,6 +42,91 @@ def translate_os_errors(what: str) -> Iterator[None]:
         yield
     except OSError as exc:
         raise storage_error(exc, what) from exc
+
+
+def kind_of(mode: int) -> str:
+    """What a file is, in words, for an error about a file that should be regular or a folder."""
+    import stat
+
+    for test, word in ((stat.S_ISLNK, "a symbolic link"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"),
+                       (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device"), (stat.S_ISDIR, "a folder"),
+                       (stat.S_ISREG, "a regular file")):
+        if test(mode):
+            return word
+    return "a special file"
+
+
+def real_folder(path: str, *, create: bool = False) -> None:
+    """Check that `path` (inside `.mreg/`) is a folder itself, not a link to one; make it with `create`.
+
+    A registry copied from elsewhere is untrusted: a link planted where a
+    folder belongs would make mreg read, write or delete outside the registry.
+    """
+    import stat
+
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        if not create:
+            raise
+        try:
+            os.mkdir(path)
+        except FileExistsError:
+            pass  # made meanwhile by another writer: checked below like any other
+        info = os.lstat(path)
+    if stat.S_ISREG(info.st_mode):
+        # What the system would say on the way through it: reported as before, as a storage fault.
+        raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), path)
+    if not stat.S_ISDIR(info.st_mode):
+        raise IntegrityError(f"{path} is {kind_of(info.st_mode)}, not a folder; mreg never works through it",
+                             hint="replace it with a real folder (or restore the registry from a backup)")
+
+
+def real_folders(root: str, *parts: str, create: bool = False) -> str:
+    """Check (and with `create`, make) every folder from `root` down through `parts`; return the last."""
+    path = root
+    for part in parts:
+        path = os.path.join(path, part)
+        real_folder(path, create=create)
+    return path
+
+
+def open_regular_file(path: str, what: str) -> tuple[int, os.stat_result]:
+    """Open a file under `.mreg/` for reading: never through a final link, never blocking on a FIFO.
+
+    FileNotFoundError passes through; any other kind of file is an
+    IntegrityError naming `what`. The descriptor is blocking again on return.
+    """
+    import fcntl
+    import stat
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise IntegrityError(f"{what} is a symbolic link ({path}); mreg never follows one inside the registry") from None
+        raise
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise IntegrityError(f"{what} is {kind_of(info.st_mode)}, not a regular file ({path})")
+        fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, info
+
+
+def read_regular_file(path: str, what: str) -> bytes:
+    """The whole of a small regular file under `.mreg/` (see open_regular_file)."""
+    fd, info = open_regular_file(path, what)
+    try:
+        chunks = []
+        while chunk := os.read(fd, max(info.st_size, 1 << 16)):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 def fsync_dir(path: str) -> None:
