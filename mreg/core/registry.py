@@ -188,6 +188,15 @@ class Registry:
 
         return get(self, ref, destination, **options)
 
+    def get_version(self, ref: str, destination: str | None = None, **options) -> dict:
+        """Materialise a version's artifact; return its name, version and digest with the path written.
+
+        The reference is resolved once, so the document names the bytes written.
+        """
+        from mreg.core.ops.get import get_version
+
+        return get_version(self, ref, destination, **options)
+
     def object_path(self, ref: str) -> str:
         """The read-only stored file of a single-file artifact."""
         from mreg.core.ops.get import object_path

@@ -5,17 +5,42 @@ from __future__ import annotations
 import os
 import shutil
 
-from mreg.core.artifact import materialize
-from mreg.core.registry import Registry
+from mreg.core.artifact import filename_fault, materialize
+from mreg.core.registry import Registry, document
 from mreg.core.store import parse_digest
 from mreg.errors import IntegrityError, RefusedError, UsageError
 
 
-def get(registry: Registry, ref: str, destination: str | None = None, *, force: bool = False, progress=None) -> str:
-    """Write the artifact of `ref` to `destination` and return the path written.
+def default_name(model: dict, version: str) -> str:
+    """The name the artifact had when registered, else the model's last name segment.
 
-    A file artifact written into an existing folder keeps its original file
-    name, as `cp` does. An existing destination is replaced only with `force`.
+    The recorded name comes from the index, so it is checked to be one plain
+    name: a path there would make `get` write wherever the index says.
+    """
+    recorded = model["versions"][version].get("filename")
+    if recorded is None or recorded == "":
+        return model["name"].rsplit("/", 1)[-1]
+    fault = filename_fault(recorded)
+    if fault:
+        raise IntegrityError(f"{model['name']}@{version}: the recorded filename {fault}",
+                             hint="pass -o DEST, and run `mreg verify` to see the damage")
+    return recorded
+
+
+def get(registry: Registry, ref: str, destination: str | None = None, *, force: bool = False, progress=None) -> str:
+    """Write the artifact of `ref` to `destination` and return the path written."""
+    return get_version(registry, ref, destination, force=force, progress_for=lambda doc: progress)["path"]
+
+
+def get_version(registry: Registry, ref: str, destination: str | None = None, *, force: bool = False,
+                progress_for=None) -> dict:
+    """Write the artifact of `ref` to `destination`; return the version's name, version, digest and the path written.
+
+    The reference is resolved once: the document returned is the version whose
+    bytes were written, whatever moves in the registry meanwhile.
+    `progress_for(document)` may return a callback told the size of each
+    chunk written. A file artifact written into an existing folder keeps its
+    original file name, as `cp` does. An existing destination is replaced only with `force`.
     """
     if destination is not None:
         destination = os.fspath(destination)  # the Python API takes a pathlib.Path as well
@@ -23,15 +48,17 @@ def get(registry: Registry, ref: str, destination: str | None = None, *, force: 
         raise UsageError("the destination (-o/--output) is empty")
     model, version = registry.lookup(ref)
     record = model["versions"][version]
+    doc = document(model["name"], record)
     kind = record["kind"]
-    # The name the artifact had when registered, else the model's last name segment.
-    filename = record.get("filename") or model["name"].rsplit("/", 1)[-1]
-    target = destination or filename
+    target = destination if destination is not None else default_name(model, version)
     if kind == "file" and target.endswith(os.sep) and not os.path.isdir(target):
         # `cp f.bin out/` means "into the folder out": it must exist.
         raise RefusedError(f"cannot write into {target}: no such folder")
     if kind == "file" and os.path.isdir(target):
-        target = os.path.join(target, filename)
+        target = os.path.join(target, default_name(model, version))
+    elif kind == "directory" and target.endswith(os.sep) and target.strip(os.sep):
+        # `-o out/` names the folder out itself; renaming "out/" aside would fail.
+        target = target.rstrip(os.sep)
     parent = os.path.dirname(os.path.abspath(target))
     if not os.path.isdir(parent):
         raise RefusedError(f"cannot write {target}: folder {parent} does not exist")
@@ -40,6 +67,7 @@ def get(registry: Registry, ref: str, destination: str | None = None, *, force: 
     if written == store_root or written.startswith(store_root + os.sep) or store_root.startswith(written + os.sep):
         raise RefusedError(f"cannot write {target}: it is the registry's own folder or holds it",
                            hint="choose a destination outside .mreg/")
+    progress = progress_for(doc) if progress_for is not None else None
     replaced = None
     if os.path.lexists(target):
         empty_dir = kind == "directory" and os.path.isdir(target) and not os.path.islink(target) and not os.listdir(target)
@@ -64,17 +92,20 @@ def get(registry: Registry, ref: str, destination: str | None = None, *, force: 
         if os.path.isdir(target) and kind == "directory":
             os.rmdir(target)  # an empty folder: replaced by the artifact in one rename
         materialize(registry.store, record["digest"], kind, target, progress)
-    return target
+    return {"name": doc["name"], "version": doc["version"], "digest": doc["digest"], "path": target}
 
 
 def object_path(registry: Registry, ref: str) -> str:
-    """The stored, read-only file of a single-file artifact (checked to exist)."""
+    """The stored, read-only file of a single-file artifact (checked to be a regular file in the store)."""
     model, version = registry.lookup(ref)
     record = model["versions"][version]
     if record["kind"] != "file":
         raise UsageError(f"{model['name']}@{version} is a directory artifact; --path works for single files",
                          hint="use `mreg get REF -o DEST` to materialise it")
-    path = registry.store.path(parse_digest(record["digest"]))
-    if not os.path.isfile(path):
-        raise IntegrityError(f"object {record['digest']} of {model['name']}@{version} is missing from the store")
-    return path
+    hexdigest = parse_digest(record["digest"])
+    try:
+        fd, _ = registry.store.open(hexdigest)
+    except IntegrityError as exc:
+        raise IntegrityError(f"{model['name']}@{version}: {exc.message}", hint="run `mreg verify` to see the damage") from None
+    os.close(fd)
+    return registry.store.path(hexdigest)
