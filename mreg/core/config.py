@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field
 
+from mreg.core.fsutil import read_regular_file
 from mreg.errors import IntegrityError, UsageError
 
 FORMAT_VERSION = 1
@@ -168,8 +169,7 @@ def load_config(path: str) -> Config:
     else:  # pragma: no cover - Python 3.10
         import tomli as tomllib
     try:
-        with open(path, "rb") as handle:
-            data = tomllib.load(handle)
+        data = tomllib.loads(read_regular_file(path, "config.toml").decode())
     except FileNotFoundError:
         raise IntegrityError(
             f"{path} is missing", hint="run `mreg init` in the project folder to recreate the default config"

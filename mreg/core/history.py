@@ -13,10 +13,12 @@ the next writer truncates them.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import stat
 
-from mreg.core.fsutil import fsync_dir, write_all
+from mreg.core.fsutil import fsync_dir, kind_of, open_regular_file, write_all
 from mreg.errors import IntegrityError
 
 ACTIONS = ("register", "transition", "promote", "supersede", "rollback", "update", "rm", "gc")
@@ -37,13 +39,19 @@ def seal(event: dict, prev: str, seq: int) -> dict:
     return event
 
 
+def _open_history(path: str):
+    """The history file for reading, as a binary file object (regular files only, see open_regular_file)."""
+    fd, _ = open_regular_file(path, "history")
+    return os.fdopen(fd, "rb")
+
+
 def read_events(path: str, count: int) -> list[dict]:
     """The first `count` (committed) events of a model's history, oldest first."""
     if count <= 0:
         return []
     events = []
     try:
-        with open(path, "rb") as handle:
+        with _open_history(path) as handle:
             for line in handle:
                 if len(events) == count:
                     break
@@ -64,9 +72,11 @@ def check_chain(path: str, count: int, head: str) -> str | None:
     prev = GENESIS
     seen = 0
     try:
-        handle = open(path, "rb")
+        handle = _open_history(path)
     except FileNotFoundError:
         return "history file is missing" if count else None
+    except IntegrityError as exc:
+        return exc.message
     with handle:
         for number, line in enumerate(handle, start=1):
             if seen == count:
@@ -97,8 +107,17 @@ def append(path: str, committed_bytes: int, events: list[dict]) -> int:
     """Append sealed events after the committed part of the file, dropping any
     uncommitted tail a crash left; return the file's new committed size."""
     data = b"".join(json.dumps(e, ensure_ascii=False, separators=(",", ":")).encode() + b"\n" for e in events)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    # Never through a link, never blocking on a FIFO: a planted one would send the events elsewhere.
     try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644)
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.ENXIO, errno.EISDIR):
+            raise IntegrityError(f"history {path} is not a regular file") from None
+        raise
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise IntegrityError(f"history {path} is {kind_of(mode)}, not a regular file")
         size = os.fstat(fd).st_size
         if size < committed_bytes:
             raise IntegrityError(f"history {path} is truncated ({size} of {committed_bytes} bytes)")

@@ -13,7 +13,7 @@ import json
 import os
 from collections.abc import Iterator
 
-from mreg.core.fsutil import write_atomic
+from mreg.core.fsutil import read_regular_file, real_folder, real_folders, write_atomic
 from mreg.core.history import GENESIS
 from mreg.core.layout import INDEX_FILE, Layout
 from mreg.errors import IntegrityError
@@ -37,8 +37,9 @@ def load_model(layout: Layout, name: str) -> dict | None:
     """A model's index document, or None if the model was never registered."""
     path = layout.index_path(name)
     try:
-        with open(path, "rb") as handle:
-            data = handle.read()
+        # Never through a link or a FIFO planted in the registry (a copied registry is untrusted).
+        real_folders(layout.root, "models", *name.split("/"))
+        data = read_regular_file(path, f"the index of model {name}")
     except (FileNotFoundError, NotADirectoryError):
         return None
     return parse_model(data, path, name)
@@ -100,6 +101,10 @@ def save_model(layout: Layout, model: dict) -> None:
 def iter_model_names(layout: Layout) -> Iterator[str]:
     """Every model with an index file, in name order."""
     root = layout.models
+    try:
+        real_folder(root)
+    except FileNotFoundError:
+        return
 
     def walk(directory: str, prefix: str) -> Iterator[str]:
         try:

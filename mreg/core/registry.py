@@ -15,7 +15,7 @@ from functools import cached_property
 
 from mreg.core import index as index_mod
 from mreg.core.config import Config, Lifecycle, default_config, load_config, render_config
-from mreg.core.fsutil import translate_os_errors, write_atomic
+from mreg.core.fsutil import real_folder, real_folders, translate_os_errors, write_atomic
 from mreg.core.layout import REGISTRY_DIR, Layout, find_registry
 from mreg.core.lock import DEFAULT_TIMEOUT, RegistryLock
 from mreg.core.names import Reference, parse_reference, validate_name
@@ -150,7 +150,7 @@ class Registry:
         """Hold the lock; commit every buffered change on success, none on error."""
         self.config  # a damaged or newer-format config stops every write, not only some
         with translate_os_errors("take the registry lock"):
-            os.makedirs(self.layout.models, exist_ok=True)
+            real_folder(self.layout.models, create=True)
         self._lock.acquire(self.lock_timeout)
         try:
             tx = Transaction(self)
@@ -343,7 +343,9 @@ class Transaction:
                 sealed.append(event)
             path = layout.history_path(name)
             with translate_os_errors(f"write the history of {name}"):
-                os.makedirs(os.path.dirname(path), exist_ok=True)
+                # Every folder down to the model's, made where missing and never a link:
+                # a planted link would put the index and history outside the registry.
+                real_folders(layout.root, "models", *name.split("/"), create=True)
                 size = history.append(path, meta["bytes"], sealed)
                 model["history"] = {"events": seq, "bytes": size, "head": prev}
                 index_mod.save_model(layout, model)
