@@ -29,8 +29,9 @@ def init(path: str | None = None) -> "Registry":
     root = project if os.path.basename(project) == REGISTRY_DIR else os.path.join(project, REGISTRY_DIR)
     layout = Layout(root)
     with translate_os_errors("create the registry"):
-        for folder in (root, layout.objects, layout.models, layout.intake):
-            os.makedirs(folder, exist_ok=True)
+        os.makedirs(root, exist_ok=True)
+        for folder in (layout.objects, layout.models, layout.intake):
+            real_folder(folder, create=True)  # in a registry copied from elsewhere, a link there is refused
         if not os.path.exists(layout.config):
             write_atomic(layout.config, render_config(default_config()))
     registry = Registry(layout)
