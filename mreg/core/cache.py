@@ -204,7 +204,9 @@ def _read_sources(path: str) -> dict:
 def hinted_digest(layout: Layout, info: os.stat_result) -> str | None:
     """The hex digest this source file had when last stored, if a hint says so."""
     hexdigest = _read_sources(os.path.join(layout.cache, SOURCES_FILE)).get(_source_key(info))
-    return hexdigest if isinstance(hexdigest, str) and len(hexdigest) == 64 else None
+    # Only a digest ever names an object path: a hint is read from the registry, so it is untrusted.
+    valid = isinstance(hexdigest, str) and len(hexdigest) == 64 and set(hexdigest) <= set("0123456789abcdef")
+    return hexdigest if valid else None
 
 
 def remember_source(layout: Layout, info: os.stat_result, hexdigest: str) -> None:

@@ -68,6 +68,31 @@ def get_version(registry: Registry, ref: str, destination: str | None = None, *,
         raise RefusedError(f"cannot write {target}: it is the registry's own folder or holds it",
                            hint="choose a destination outside .mreg/")
     progress = progress_for(doc) if progress_for is not None else None
+    try:
+        _write(registry, record, kind, target, force, progress)
+    except IntegrityError:
+        _unless_removed_meanwhile(registry, model["name"], version, record)
+        raise
+    return {"name": doc["name"], "version": doc["version"], "digest": doc["digest"], "path": target}
+
+
+def _unless_removed_meanwhile(registry: Registry, name: str, version: str, record: dict) -> None:
+    """A missing object is no damage when its version was removed (and collected) since it was read."""
+    from mreg.core import index as index_mod
+    from mreg.errors import NotFoundError
+
+    try:
+        fresh = index_mod.load_model(registry.layout, name)
+    except IntegrityError:
+        return
+    now = (fresh or {"versions": {}})["versions"].get(version)
+    if not isinstance(now, dict) or now.get("digest") != record["digest"]:
+        raise NotFoundError(f"{name}@{version} was removed while it was being written; nothing was written",
+                            hint=f"mreg history {name}@{version} shows when, by whom and why")
+
+
+def _write(registry: Registry, record: dict, kind: str, target: str, force: bool, progress) -> None:
+    """Materialise into `target`, replacing what is there only with `force`, never leaving half of it."""
     replaced = None
     if os.path.lexists(target):
         empty_dir = kind == "directory" and os.path.isdir(target) and not os.path.islink(target) and not os.listdir(target)
@@ -92,7 +117,6 @@ def get_version(registry: Registry, ref: str, destination: str | None = None, *,
         if os.path.isdir(target) and kind == "directory":
             os.rmdir(target)  # an empty folder: replaced by the artifact in one rename
         materialize(registry.store, record["digest"], kind, target, progress)
-    return {"name": doc["name"], "version": doc["version"], "digest": doc["digest"], "path": target}
 
 
 def object_path(registry: Registry, ref: str) -> str:
