@@ -15,6 +15,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import stat
 import sys
 import time
 
@@ -153,6 +154,9 @@ class RegistryLock:
             flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_NONBLOCK
             try:
                 fd = os.open(self.info_path, flags, 0o644)
+                if not stat.S_ISREG(os.fstat(fd).st_mode):  # a FIFO with a reader at the other end
+                    os.close(fd)
+                    raise OSError(errno.EINVAL, "not a regular file", self.info_path)
             except OSError:
                 # A link, a FIFO or a folder where lock.json belongs is never written
                 # through: the lock holder owns this name, so it replaces what is there.
@@ -165,8 +169,6 @@ class RegistryLock:
 
     def _open_lock_file(self) -> int:
         """The lock file, opened without following a link or blocking; it must be a regular file."""
-        import stat
-
         try:
             fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644)
         except OSError as exc:

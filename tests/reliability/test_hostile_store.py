@@ -450,3 +450,15 @@ def test_writes_never_go_through_a_planted_link_to_a_file(reg, where):
     for args in (("register", "m", "a.bin"), ("promote", "m@1.0.0", "--reason", "x"), ("gc",)):
         cli(reg, *args, timeout=HANG)
     assert _tree_state(outside) == before
+
+
+def test_lock_json_planted_as_a_fifo_with_a_reader_is_replaced_not_written(reg):
+    path = reg / ".mreg" / "lock.json"
+    os.mkfifo(path)
+    reader = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # someone listening at the other end
+    try:
+        cli(reg, "register", "m", "a.bin", "-q", expect=0, timeout=HANG)
+        assert os.read(reader, 4096) == b""  # nothing about the lock holder went down the FIFO
+    finally:
+        os.close(reader)
+    assert not path.exists()

@@ -29,6 +29,7 @@ recovery of a crashed gc's trash, no deletion.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import stat
@@ -55,8 +56,10 @@ def _intake_state(path: str) -> str:
         fd = os.open(os.path.join(path, "pins"), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except FileNotFoundError:
         return "new"
-    except OSError:
-        return "dead"  # not a pins file a writer made: nobody holds it
+    except OSError as exc:
+        if exc.errno != errno.ELOOP:
+            raise
+        return "dead"  # a link, not a pins file a writer made: nobody holds it
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
