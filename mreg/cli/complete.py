@@ -45,10 +45,11 @@ def model_names(ctx, incomplete: str) -> list[str]:
     if layout is None:
         return []
     from mreg.core.index import iter_model_names
+    from mreg.errors import MregError
 
     try:
         return [n for n in iter_model_names(layout) if n.startswith(incomplete)]
-    except OSError:
+    except (OSError, MregError):  # a link planted as models/: offer nothing
         return []
 
 

@@ -36,13 +36,13 @@ _MAX_BYTES = 1 << 20
 @lru_cache(maxsize=1)
 def load() -> dict:
     path = os.path.join(config_dir(), "config.toml")
-    from mreg.core.fsutil import file_kind, open_for_reading
+    from mreg.core.fsutil import kind_of, open_for_reading
 
     try:
         fd, info = open_for_reading(path)  # a FIFO there must not hang every command
         with open(fd, "rb") as handle:
             if not stat.S_ISREG(info.st_mode):
-                raise UsageError(f"cannot read user settings {path}: it is a {file_kind(info.st_mode)}")
+                raise UsageError(f"cannot read user settings {path}: it is {kind_of(info.st_mode)}")
             raw = handle.read(_MAX_BYTES + 1)
     except FileNotFoundError:
         return {}  # the usual case: no TOML parser to import (~5 ms of every call)

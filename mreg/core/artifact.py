@@ -159,6 +159,9 @@ def store_artifact(
     filename = os.path.basename(os.path.normpath(os.path.abspath(path)))
     # The name is recorded (and is `get`'s default destination): it must be text.
     check_text(filename, f"the name of {path}", hint="rename it with a UTF-8 name, then register it")
+    if filename_fault(filename):
+        # A name `get` would refuse as its default destination: it falls back to the model's name.
+        filename = ""
     registry_root = os.path.realpath(store.layout.root)
     if _inside(os.path.realpath(path), registry_root):
         raise UsageError(f"cannot store {path}: it is inside the registry ({store.layout.root})")
@@ -197,6 +200,23 @@ def encode_manifest(entries: list[dict]) -> bytes:
     """The canonical bytes of a manifest: sorted, compact, so equal trees get equal digests."""
     ordered = sorted(entries, key=lambda e: e["path"])
     return json.dumps({"format": MANIFEST_FORMAT, "files": ordered}, sort_keys=True, separators=(",", ":")).encode()
+
+
+def filename_fault(name: object) -> str | None:
+    """What makes a recorded file name unfit as a default destination (None when it is fine).
+
+    `get` without `-o` writes to this name in the current folder, so it must
+    be one plain name there: never a path, `.`/`..`, empty, or control characters.
+    """
+    if not isinstance(name, str) or not name:
+        return "is empty or not text"
+    if name in (".", ".."):
+        return f"is {name!r}"
+    if "/" in name:
+        return f"{name[:80]!r} is a path, not a plain name"
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
+        return f"{name[:80]!r} holds control characters"
+    return None
 
 
 def load_manifest(store: ObjectStore, hexdigest: str) -> list[dict]:

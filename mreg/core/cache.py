@@ -30,7 +30,9 @@ import json
 import os
 import time
 
+from mreg.core.fsutil import read_regular_file, real_folders
 from mreg.core.layout import Layout
+from mreg.errors import IntegrityError
 from mreg.core.metadata import SECTIONS
 
 CACHE_FORMAT = 1
@@ -66,10 +68,17 @@ def _identity(info: os.stat_result) -> list[int]:
     return [info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns]
 
 
+def _read(path: str) -> bytes:
+    """A cache file's bytes; never through a link or from a FIFO (either counts as damage: rebuilt)."""
+    try:
+        return read_regular_file(path, "cache file")
+    except IntegrityError as exc:
+        raise ValueError(exc.message) from None
+
+
 def _read_cache(path: str) -> dict:
     try:
-        with open(path, "rb") as handle:
-            data = json.loads(handle.read())
+        data = json.loads(_read(path))
         if data.get("format") != CACHE_FORMAT or not isinstance(data.get("models"), dict):
             return {}
         return data["models"]
@@ -81,11 +90,15 @@ def _replace_file(path: str, data: bytes) -> None:
     """Replace a cache file; silently give up where the registry is not writable."""
     temp = f"{path}.tmp-{os.getpid()}-{time.monotonic_ns()}"
     try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(temp, "wb") as handle:
+        # cache/ and cache/search/ are real folders or nothing is written: a
+        # planted link would put these files outside the registry.
+        root, _, inside = path.rpartition(f"{os.sep}cache{os.sep}")
+        real_folders(root, "cache", *inside.split(os.sep)[:-1], create=True)
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+        with os.fdopen(fd, "wb") as handle:
             handle.write(data)
         os.replace(temp, path)
-    except OSError:
+    except (OSError, IntegrityError):
         try:
             os.unlink(temp)
         except OSError:
@@ -102,7 +115,7 @@ def _read_index(layout: Layout, name: str) -> tuple[list[int], dict] | None:
     from mreg.core import index as index_mod
 
     path = layout.index_path(name)
-    read = index_mod.read_index_file(path, name)
+    read = index_mod.read_index_file(layout, name)
     if read is None:
         return None
     return _identity(read[0]), index_mod.parse_model(read[1], path, name)
@@ -175,8 +188,7 @@ def _source_key(info: os.stat_result) -> str:
 
 def _read_sources(path: str) -> dict:
     try:
-        with open(path, "rb") as handle:
-            data = json.loads(handle.read())
+        data = json.loads(_read(path))
         entries = data.get("sources") if data.get("format") == CACHE_FORMAT else None
         return entries if isinstance(entries, dict) else {}
     except (OSError, ValueError, AttributeError, RecursionError):
@@ -305,8 +317,7 @@ def _load_search(layout: Layout, name: str, now: int, trust: bool = True) -> _Se
         if not trust:
             raise ValueError("re-derive")
         info = os.stat(index_path)
-        with open(path, "rb") as handle:
-            data = handle.read()
+        data = _read(path)
         cut = data.index(b"\n")
         header = json.loads(data[:cut])
         if (header.get("format") == CACHE_FORMAT and header.get("name") == name

@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field
 
+from mreg.core.fsutil import read_regular_file
 from mreg.errors import IntegrityError, UsageError
 
 FORMAT_VERSION = 1
@@ -189,18 +190,14 @@ def load_config(path: str) -> Config:
         import tomllib
     else:  # pragma: no cover - Python 3.10
         import tomli as tomllib
-    from mreg.core.fsutil import NotAFile, open_regular
-
     try:
-        with open_regular(path) as handle:
-            data = tomllib.load(handle)
+        data = tomllib.loads(read_regular_file(path, "config.toml").decode())
     except FileNotFoundError:
         raise IntegrityError(
             f"{path} is missing", hint="run `mreg init` in the project folder to recreate the default config"
         ) from None
-    except (NotAFile, IsADirectoryError):
-        raise IntegrityError(f"{path} is not a regular file",
-                             hint="move it away and run `mreg init` to write the default config") from None
+    except IntegrityError as exc:
+        raise IntegrityError(exc.message, hint="move it away and run `mreg init` to write the default config") from None
     except (ValueError, RecursionError) as exc:
         # TOMLDecodeError and UnicodeDecodeError are ValueErrors, as is an
         # integer longer than Python converts; RecursionError is an array

@@ -12,7 +12,7 @@ import errno
 import os
 from collections.abc import Iterator
 
-from mreg.errors import MregError, StorageError
+from mreg.errors import IntegrityError, MregError, StorageError
 
 # Failures of the machine rather than of the request: exit 5.
 _STORAGE_ERRNOS = {
@@ -35,34 +35,16 @@ def storage_error(exc: OSError, what: str) -> MregError:
     return StorageError(f"cannot {what}: {reason}{where}")
 
 
-def file_kind(mode: int) -> str:
-    """What a file is, in a word, for messages: "regular file", "directory", "FIFO"…"""
-    import stat
-
-    for test, kind in ((stat.S_ISREG, "regular file"), (stat.S_ISDIR, "directory"), (stat.S_ISFIFO, "FIFO"),
-                       (stat.S_ISSOCK, "socket"), (stat.S_ISCHR, "device"), (stat.S_ISBLK, "device")):
-        if test(mode):
-            return kind
-    return "special file"
-
-
-def open_for_reading(path: str, flags: int = 0) -> tuple[int, os.stat_result]:
-    """Open a file to read without blocking on a FIFO or a device; (fd, its stat).
+def _open_nonblocking(path: str, flags: int) -> tuple[int, os.stat_result]:
+    """Open to read without blocking on a FIFO; (fd, its stat), blocking again on return.
 
     `open()` of a FIFO waits for a writer forever. O_NONBLOCK returns at once
     (and changes nothing for a regular file); the caller looks at the stat
-    before reading a byte, and the flag is cleared for what follows.
+    before reading a byte.
     """
     import fcntl
 
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | flags)
-    except OSError as exc:
-        if exc.errno == errno.ENXIO:  # a socket, or a device with nothing behind it
-            from mreg.errors import UsageError
-
-            raise UsageError(f"{path} is not a regular file: a socket or a device") from None
-        raise
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | flags)
     try:
         info = os.fstat(fd)
         fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
@@ -72,6 +54,22 @@ def open_for_reading(path: str, flags: int = 0) -> tuple[int, os.stat_result]:
     return fd, info
 
 
+def open_for_reading(path: str, flags: int = 0) -> tuple[int, os.stat_result]:
+    """Open a user's file (an artifact, a dataset, a metadata file) without blocking; (fd, its stat).
+
+    A socket or a device with nothing behind it is a usage error; any other
+    kind is for the caller to judge from the stat.
+    """
+    try:
+        return _open_nonblocking(path, flags)
+    except OSError as exc:
+        if exc.errno == errno.ENXIO:
+            from mreg.errors import UsageError
+
+            raise UsageError(f"{path} is not a regular file: a socket or a device") from None
+        raise
+
+
 @contextlib.contextmanager
 def translate_os_errors(what: str) -> Iterator[None]:
     """Re-raise any OSError inside the block as a StorageError about `what`."""
@@ -79,6 +77,87 @@ def translate_os_errors(what: str) -> Iterator[None]:
         yield
     except OSError as exc:
         raise storage_error(exc, what) from exc
+
+
+def kind_of(mode: int) -> str:
+    """What a file is, in words, for an error about a file that should be regular or a folder."""
+    import stat
+
+    for test, word in ((stat.S_ISLNK, "a symbolic link"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"),
+                       (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device"), (stat.S_ISDIR, "a folder"),
+                       (stat.S_ISREG, "a regular file")):
+        if test(mode):
+            return word
+    return "a special file"
+
+
+def real_folder(path: str, *, create: bool = False) -> None:
+    """Check that `path` (inside `.mreg/`) is a folder itself, not a link to one; make it with `create`.
+
+    A registry copied from elsewhere is untrusted: a link planted where a
+    folder belongs would make mreg read, write or delete outside the registry.
+    """
+    import stat
+
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        if not create:
+            raise
+        try:
+            os.mkdir(path)
+        except FileExistsError:
+            pass  # made meanwhile by another writer: checked below like any other
+        info = os.lstat(path)
+    if stat.S_ISREG(info.st_mode):
+        # What the system would say on the way through it: reported as before, as a storage fault.
+        raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), path)
+    if not stat.S_ISDIR(info.st_mode):
+        raise IntegrityError(f"{path} is {kind_of(info.st_mode)}, not a folder; mreg never works through it",
+                             hint="replace it with a real folder (or restore the registry from a backup)")
+
+
+def real_folders(root: str, *parts: str, create: bool = False) -> str:
+    """Check (and with `create`, make) every folder from `root` down through `parts`; return the last."""
+    path = root
+    for part in parts:
+        path = os.path.join(path, part)
+        real_folder(path, create=create)
+    return path
+
+
+def open_regular_file(path: str, what: str) -> tuple[int, os.stat_result]:
+    """Open a file under `.mreg/` for reading: never through a final link, never blocking on a FIFO.
+
+    FileNotFoundError passes through; any other kind of file is an
+    IntegrityError naming `what`. The descriptor is blocking again on return.
+    """
+    import stat
+
+    try:
+        fd, info = _open_nonblocking(path, os.O_NOFOLLOW)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise IntegrityError(f"{what} is a symbolic link ({path}); mreg never follows one inside the registry") from None
+        if exc.errno == errno.ENXIO:
+            raise IntegrityError(f"{what} is a socket or a device, not a regular file ({path})") from None
+        raise
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        raise IntegrityError(f"{what} is {kind_of(info.st_mode)}, not a regular file ({path})")
+    return fd, info
+
+
+def read_regular_file(path: str, what: str) -> bytes:
+    """The whole of a small regular file under `.mreg/` (see open_regular_file)."""
+    fd, info = open_regular_file(path, what)
+    try:
+        chunks = []
+        while chunk := os.read(fd, max(info.st_size, 1 << 16)):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 def fsync_dir(path: str) -> None:
@@ -137,26 +216,3 @@ def syncfs(path: str) -> None:
             os.sync()  # no syncfs here (not Linux): flush everything
     finally:
         os.close(fd)
-
-
-class NotAFile(Exception):
-    """What should be a regular file is something else: a folder, a FIFO, a device."""
-
-
-def open_regular(path: str):
-    """Open `path` for reading in binary, refusing anything but a regular file.
-
-    A registry copied from elsewhere may hold a folder or a FIFO where a file
-    belongs; O_NONBLOCK keeps a FIFO from hanging the open, and fstat then
-    names it. FileNotFoundError and NotADirectoryError pass through.
-    """
-    import stat
-
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise NotAFile(path)
-        return os.fdopen(fd, "rb")
-    except BaseException:
-        os.close(fd)
-        raise

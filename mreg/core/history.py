@@ -13,11 +13,12 @@ the next writer truncates them.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import stat
 
-from mreg.core.fsutil import NotAFile, fsync_dir, open_regular, write_all
+from mreg.core.fsutil import fsync_dir, kind_of, open_regular_file, write_all
 from mreg.core.schema import ACTIONS, GENESIS, event_fault  # noqa: F401 - ACTIONS and GENESIS are named from here
 from mreg.errors import IntegrityError
 
@@ -39,13 +40,12 @@ def seal(event: dict, prev: str, seq: int) -> dict:
 
 
 def _open(path: str):
-    """The history file for reading; None if missing. A folder or FIFO in its place is damage, not an I/O error."""
+    """The history file for reading; None if missing. A link, folder or FIFO in its place is damage, not an I/O error."""
     try:
-        return open_regular(path)
-    except FileNotFoundError:
+        fd, _ = open_regular_file(path, f"history {path}")
+    except (FileNotFoundError, NotADirectoryError):
         return None
-    except (NotAFile, IsADirectoryError, NotADirectoryError):
-        raise IntegrityError(f"history {path} is not a regular file", hint=_RECOVERY) from None
+    return os.fdopen(fd, "rb")
 
 
 def _decode(line: bytes) -> object:
@@ -96,7 +96,10 @@ def check_chain(path: str, count: int, head: str, size: int | None = None) -> st
     prev = GENESIS
     seen = 0
     read = 0
-    handle = _open(path)
+    try:
+        handle = _open(path)
+    except IntegrityError as exc:
+        return exc.message
     if handle is None:
         return "history file is missing" if count else None
     with handle:
@@ -170,15 +173,18 @@ def append(path: str, committed_bytes: int, events: list[dict], *, count: int, h
     `committed_bytes` long, the last hashing to `head`), dropping any uncommitted
     tail a crash left; return the file's new committed size."""
     data = b"".join(json.dumps(e, ensure_ascii=False, separators=(",", ":")).encode() + b"\n" for e in events)
+    # Never through a link, never blocking on a FIFO: a planted one would send the events elsewhere.
     try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NONBLOCK, 0o644)
-    except IsADirectoryError:
-        raise IntegrityError(f"history {path} is not a regular file", hint=_RECOVERY) from None
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644)
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.ENXIO, errno.EISDIR):
+            raise IntegrityError(f"history {path} is not a regular file", hint=_RECOVERY) from None
+        raise
     try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise IntegrityError(f"history {path} is not a regular file", hint=_RECOVERY)
-        size = info.st_size
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise IntegrityError(f"history {path} is {kind_of(mode)}, not a regular file", hint=_RECOVERY)
+        size = os.fstat(fd).st_size
         if size < committed_bytes:
             raise IntegrityError(f"history {path} is truncated ({size} of {committed_bytes} bytes)", hint=_RECOVERY)
         _check_committed(fd, path, committed_bytes, count, head)

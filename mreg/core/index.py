@@ -13,7 +13,7 @@ import json
 import os
 from collections.abc import Iterator
 
-from mreg.core.fsutil import NotAFile, open_regular, write_atomic
+from mreg.core.fsutil import open_regular_file, real_folder, real_folders, write_atomic
 from mreg.core.layout import INDEX_FILE, Layout
 from mreg.core.schema import GENESIS, is_count, model_fault
 from mreg.errors import IntegrityError
@@ -35,24 +35,24 @@ def new_model(name: str) -> dict:
 
 def load_model(layout: Layout, name: str) -> dict | None:
     """A model's index document, or None if the model was never registered."""
-    path = layout.index_path(name)
-    read = read_index_file(path, name)
-    return None if read is None else parse_model(read[1], path, name)
+    read = read_index_file(layout, name)
+    return None if read is None else parse_model(read[1], layout.index_path(name), name)
 
 
-def read_index_file(path: str, name: str) -> tuple[os.stat_result, bytes] | None:
-    """(identity, bytes) of an index file, read from one open file; None if there is none.
+def read_index_file(layout: Layout, name: str) -> tuple[os.stat_result, bytes] | None:
+    """(identity, bytes) of a model's index file, read from one open file; None if there is none.
 
-    A folder, FIFO or device in its place is damage (exit 3), never a hang or an I/O error.
+    A link, folder, FIFO or device in its place, or a link where one of the
+    folders above it belongs, is damage (exit 3), never a hang or an I/O error.
     """
+    path = layout.index_path(name)
     try:
-        handle = open_regular(path)
+        real_folders(layout.root, "models", *name.split("/"))
+        fd, info = open_regular_file(path, f"the index of model {name}")
     except (FileNotFoundError, NotADirectoryError):
         return None
-    except (NotAFile, IsADirectoryError):
-        raise _damaged(path, name, ": it is not a regular file") from None
-    with handle:
-        return os.fstat(handle.fileno()), handle.read()
+    with os.fdopen(fd, "rb") as handle:
+        return info, handle.read()
 
 
 def _damaged(path: str, name: str | None, detail: str = "") -> IntegrityError:
@@ -89,6 +89,10 @@ def save_model(layout: Layout, model: dict) -> None:
 def iter_model_names(layout: Layout) -> Iterator[str]:
     """Every model with an index file, in name order."""
     root = layout.models
+    try:
+        real_folder(root)
+    except FileNotFoundError:
+        return
 
     def walk(directory: str, prefix: str) -> Iterator[str]:
         try:

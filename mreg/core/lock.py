@@ -12,15 +12,17 @@ gives neither the holder diagnostics nor the dead-holder notice we need.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import stat
 import sys
 import time
 
 from mreg.core import notices
-from mreg.core.fsutil import translate_os_errors
+from mreg.core.fsutil import kind_of, read_regular_file, translate_os_errors
 from mreg.core.wording import name as spelled
-from mreg.errors import BusyError
+from mreg.errors import BusyError, IntegrityError
 
 DEFAULT_TIMEOUT = 30.0
 
@@ -63,11 +65,10 @@ def read_info(info_path: str) -> dict | None:
     from mreg.core.schema import lock_info_fault
 
     try:
-        with open(info_path, "rb") as handle:
-            info = json.loads(handle.read() or b"null")
+        info = json.loads(read_regular_file(info_path, "lock.json") or b"null")
     except FileNotFoundError:
         raise
-    except (OSError, ValueError, RecursionError):
+    except (OSError, ValueError, RecursionError, IntegrityError):
         return None
     return None if lock_info_fault(info) else info
 
@@ -91,6 +92,16 @@ def describe_holder(info_path: str, lock_fd: int | None = None) -> str:
     return f"pid {pid} on {host}{what} since {stamp} ({age:.0f}s ago)"
 
 
+def _remove_planted(path: str) -> None:
+    """Take away whatever is at `path` (a link, a FIFO, an empty folder), never what it points to."""
+    try:
+        os.unlink(path)
+    except IsADirectoryError:
+        os.rmdir(path)
+    except FileNotFoundError:
+        pass
+
+
 class RegistryLock:
     """An exclusive, re-entrant (within one object) lock on the registry."""
 
@@ -111,7 +122,7 @@ class RegistryLock:
         import fcntl
 
         with translate_os_errors("take the registry lock"):
-            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+            fd = self._open_lock_file()
         deadline = time.monotonic() + max(0.0, timeout)
         delay = 0.002
         try:
@@ -155,9 +166,39 @@ class RegistryLock:
             "since": time.time(),
             "command": " ".join(os.path.basename(a) if i == 0 else a for i, a in enumerate(sys.argv[:3])),
         }
+        data = json.dumps(info).encode()
         with translate_os_errors("take the registry lock"):
-            with open(self.info_path, "w") as handle:
-                json.dump(info, handle)
+            flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_NONBLOCK
+            try:
+                fd = os.open(self.info_path, flags, 0o644)
+                if not stat.S_ISREG(os.fstat(fd).st_mode):  # a FIFO with a reader at the other end
+                    os.close(fd)
+                    raise OSError(errno.EINVAL, "not a regular file", self.info_path)
+            except OSError:
+                # A link, a FIFO or a folder where lock.json belongs is never written
+                # through: the lock holder owns this name, so it replaces what is there.
+                _remove_planted(self.info_path)
+                fd = os.open(self.info_path, flags | os.O_EXCL, 0o644)
+            try:
+                os.write(fd, data)
+            finally:
+                os.close(fd)
+
+    def _open_lock_file(self) -> int:
+        """The lock file, opened without following a link or blocking; it must be a regular file."""
+        try:
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644)
+        except OSError as exc:
+            if exc.errno in (errno.ELOOP, errno.EISDIR, errno.ENXIO):
+                raise IntegrityError(f"{self.lock_path} is not a regular file; mreg never works through it",
+                                     hint="remove it (no mreg command is running) and try again") from None
+            raise
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            os.close(fd)
+            raise IntegrityError(f"{self.lock_path} is {kind_of(mode)}, not a regular file; mreg never works through it",
+                                 hint="remove it (no mreg command is running) and try again")
+        return fd
 
     def release(self) -> None:
         if self._depth == 0:

@@ -18,7 +18,7 @@ import os
 import re
 import stat
 
-from mreg.core.fsutil import file_kind, open_for_reading
+from mreg.core.fsutil import kind_of, open_for_reading
 from mreg.core.text import check_text
 from mreg.core.wording import name as spelled
 from mreg.errors import UsageError
@@ -265,7 +265,7 @@ def load_metadata_file(path: str) -> dict:
         fd, info = open_for_reading(path)  # a FIFO is refused, not waited on
         with open(fd, "rb") as handle:
             if not stat.S_ISREG(info.st_mode):
-                raise UsageError(f"metadata file {path} is a {file_kind(info.st_mode)}, not a regular file")
+                raise UsageError(f"metadata file {path} is {kind_of(info.st_mode)}, not a regular file")
             data = handle.read(MAX_BYTES + 1)
     except OSError as exc:
         raise UsageError(f"cannot read metadata file {path}: {exc.strerror or exc}") from None
@@ -307,6 +307,6 @@ def describe_dataset(spec: str, *, hasher) -> dict:
         raise UsageError(f"dataset path {spec!r} does not exist (a URI needs a scheme, e.g. s3://…)") from None
     if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
         # Reading a FIFO would wait for a writer forever; a device never ends.
-        raise UsageError(f"dataset path {spec!r} is a {file_kind(mode)}: only files and directories are hashed")
+        raise UsageError(f"dataset path {spec!r} is {kind_of(mode)}: only files and directories are hashed")
     digest, size, kind = hasher(spec)
     return {"uri": spec, "digest": digest, "size": size, "kind": kind}

@@ -15,7 +15,7 @@ from functools import cached_property
 
 from mreg.core import index as index_mod
 from mreg.core.config import Config, Lifecycle, default_config, load_config, render_config
-from mreg.core.fsutil import translate_os_errors, write_atomic
+from mreg.core.fsutil import real_folder, real_folders, translate_os_errors, write_atomic
 from mreg.core.layout import REGISTRY_DIR, Layout, find_registry
 from mreg.core.lock import DEFAULT_TIMEOUT, RegistryLock
 from mreg.core.names import Reference, parse_reference, validate_name
@@ -46,8 +46,9 @@ def init(path: str | None = None) -> "Registry":
     root = project if os.path.basename(project) == REGISTRY_DIR else os.path.join(project, REGISTRY_DIR)
     layout = Layout(root)
     with translate_os_errors("create the registry"):
-        for folder in (root, layout.objects, layout.models, layout.intake):
-            os.makedirs(folder, exist_ok=True)
+        os.makedirs(root, exist_ok=True)
+        for folder in (layout.objects, layout.models, layout.intake):
+            real_folder(folder, create=True)  # in a registry copied from elsewhere, a link there is refused
         if not os.path.exists(layout.config):
             write_atomic(layout.config, render_config(default_config()))
         if not os.path.lexists(layout.gitignore):  # the user's own edits are kept
@@ -173,7 +174,7 @@ class Registry:
         """Hold the lock; commit every buffered change on success, none on error."""
         self.config  # a damaged or newer-format config stops every write, not only some
         with translate_os_errors("take the registry lock"):
-            os.makedirs(self.layout.models, exist_ok=True)
+            real_folder(self.layout.models, create=True)
         self._lock.acquire(self.lock_timeout)
         try:
             tx = Transaction(self)
@@ -217,6 +218,15 @@ class Registry:
         from mreg.core.ops.get import get
 
         return get(self, ref, destination, **options)
+
+    def get_version(self, ref: str, destination: str | None = None, **options) -> dict:
+        """Materialise a version's artifact; return its name, version and digest with the path written.
+
+        The reference is resolved once, so the document names the bytes written.
+        """
+        from mreg.core.ops.get import get_version
+
+        return get_version(self, ref, destination, **options)
 
     def object_path(self, ref: str) -> str:
         """The read-only stored file of a single-file artifact."""
@@ -369,7 +379,9 @@ class Transaction:
                 sealed.append(event)
             path = layout.history_path(name)
             with translate_os_errors(f"write the history of {name}"):
-                os.makedirs(os.path.dirname(path), exist_ok=True)
+                # Every folder down to the model's, made where missing and never a link:
+                # a planted link would put the index and history outside the registry.
+                real_folders(layout.root, "models", *name.split("/"), create=True)
                 size = history.append(path, meta["bytes"], sealed, count=meta["events"], head=meta["head"])
                 model["history"] = {"events": seq, "bytes": size, "head": prev}
                 index_mod.save_model(layout, model)

@@ -22,7 +22,7 @@ import uuid
 from collections.abc import Iterator
 
 from mreg.core.copying import CHUNK, copy_by_hand, copy_in_kernel, hash_fd, try_clone
-from mreg.core.fsutil import file_kind, fsync_dir, open_for_reading, syncfs, translate_os_errors
+from mreg.core.fsutil import fsync_dir, kind_of, open_for_reading, real_folder, syncfs, translate_os_errors
 from mreg.core.layout import Layout
 from mreg.errors import IntegrityError, RefusedError, UsageError
 
@@ -34,6 +34,10 @@ _LARGE = 8 * CHUNK
 # From this size on, a source's digest is remembered (mreg/core/cache.py) so
 # that storing the same file again hashes it without copying it.
 _HINT_MIN = 64 * CHUNK
+# Storing bytes that are already in the store re-hashes the stored object up
+# to this size, and repairs it if it is damaged; above it, only its size is
+# compared, so that registering a large file again stays about one hash.
+_RECHECK_MAX = 64 * CHUNK
 
 
 def format_digest(hexdigest: str) -> str:
@@ -60,7 +64,9 @@ class Intake:
         self.path = os.path.join(layout.intake, uuid.uuid4().hex)
         self._count = 0
         with translate_os_errors(doing):
-            os.makedirs(self.path)
+            # Never through a link: a planted `intake` link would put writes outside the registry.
+            real_folder(layout.intake, create=True)
+            os.mkdir(self.path)
             self._pins = os.open(os.path.join(self.path, "pins"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
             fcntl.flock(self._pins, fcntl.LOCK_EX)
 
@@ -107,7 +113,7 @@ def open_regular(path: str, *, follow: bool, expect: os.stat_result | None = Non
         raise
     if not stat.S_ISREG(info.st_mode):
         os.close(fd)
-        raise UsageError(f"{path} is a {file_kind(info.st_mode)}, not a regular file")
+        raise UsageError(f"{path} is {kind_of(info.st_mode)}, not a regular file")
     if expect is not None and (info.st_dev, info.st_ino) != (expect.st_dev, expect.st_ino):
         os.close(fd)
         raise UsageError(f"{path} was replaced while being stored; register again")
@@ -115,16 +121,87 @@ def open_regular(path: str, *, follow: bool, expect: os.stat_result | None = Non
 
 
 class ObjectStore:
-    """Objects by digest: store, look up, read back verified."""
+    """Objects by digest: store, look up, read back verified.
+
+    Nothing found under `objects/` is trusted: the folder and its shards must
+    be real folders and every object a regular file, opened without following
+    a link and without blocking on a FIFO; anything else is an IntegrityError
+    naming the object.
+    """
 
     def __init__(self, layout: Layout) -> None:
         self.layout = layout
+        self._real: set[str] = set()  # folders already checked to be real folders
 
     def path(self, hexdigest: str) -> str:
         return self.layout.object_path(hexdigest)
 
+    def _folders(self, hexdigest: str, *, create: bool = False) -> None:
+        """Check objects/ and the object's shard are real folders (make them with `create`)."""
+        for folder in (self.layout.objects, os.path.dirname(self.path(hexdigest))):
+            if folder not in self._real:
+                real_folder(folder, create=create)
+                self._real.add(folder)
+
     def exists(self, hexdigest: str) -> bool:
-        return os.path.exists(self.path(hexdigest))
+        """Whether the object is in the store as a regular file (a link or a FIFO is not an object)."""
+        try:
+            self._folders(hexdigest)
+            return stat.S_ISREG(os.lstat(self.path(hexdigest)).st_mode)
+        except (FileNotFoundError, NotADirectoryError):
+            return False
+
+    def _open(self, hexdigest: str) -> tuple[int, os.stat_result] | str:
+        """The object opened for reading, or what is wrong with it ("missing", "a FIFO, not a regular file"…)."""
+        import fcntl
+
+        path = self.path(hexdigest)
+        try:
+            self._folders(hexdigest)
+        except IntegrityError as exc:
+            return f"out of reach: {exc.message}"
+        except (FileNotFoundError, NotADirectoryError):
+            return "missing"
+        try:
+            # No link followed, no wait on a FIFO: the type is checked on what was opened.
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except (FileNotFoundError, NotADirectoryError):
+            return "missing"
+        except OSError as exc:
+            if exc.errno != errno.ELOOP:
+                raise
+            return "a symbolic link, not a regular file"
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            os.close(fd)
+            return f"{kind_of(info.st_mode)}, not a regular file"
+        fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
+        return fd, info
+
+    def open(self, hexdigest: str) -> tuple[int, os.stat_result]:
+        """Open an object for reading; IntegrityError if it is missing or not a regular file."""
+        opened = self._open(hexdigest)
+        if opened == "missing":
+            raise IntegrityError(f"object {hexdigest[:12]} is missing from the store")
+        if isinstance(opened, str):
+            raise IntegrityError(f"object {hexdigest[:12]} is {opened} ({self.path(hexdigest)})")
+        return opened
+
+    def fault(self, hexdigest: str, progress=None) -> tuple[str | None, int]:
+        """Re-hash one object: (None, size) when sound, else (what is wrong with it, 0)."""
+        opened = self._open(hexdigest)
+        if isinstance(opened, str):
+            return opened, 0
+        fd, _ = opened
+        try:
+            actual, size = hash_fd(fd, progress)
+        finally:
+            os.close(fd)
+        return (None, size) if actual == hexdigest else ("corrupt (bytes do not match the digest)", 0)
+
+    def check(self, hexdigest: str, progress=None) -> str | None:
+        """Re-hash one object: None when sound, else what is wrong with it."""
+        return self.fault(hexdigest, progress)[0]
 
     # --- writing -----------------------------------------------------------
     def stage_file(self, fd: int, size_hint: int, intake: Intake, progress=None) -> tuple[str, int, str]:
@@ -161,8 +238,9 @@ class ObjectStore:
 
         Only when a hint (mreg/core/cache.py) says its bytes are already in the
         store. The object is pinned before it is looked at (gc re-reads pins),
-        and used only if the digest of the bytes read now names it; otherwise
-        the source is rewound and copied as usual.
+        and used only if the digest of the bytes read now names it and the
+        stored object still has their size; otherwise the source is rewound
+        and copied as usual (and a damaged object is then repaired by `install`).
         """
         from mreg.core.cache import hinted_digest
 
@@ -180,28 +258,55 @@ class ObjectStore:
                 progress(count)
 
         hexdigest, size = hash_fd(fd, advance)
-        if hexdigest == hinted and self.exists(hexdigest):
+        if hexdigest == hinted and self._sound(hexdigest, size) is True:
             return hexdigest, size, None
         os.lseek(fd, 0, os.SEEK_SET)
         if progress and counted[0]:
             progress(-counted[0])  # the copy that follows reads the file again
         return None
 
+    def _sound(self, hexdigest: str, size: int) -> bool | None:
+        """Whether a stored object can be trusted to hold `size` bytes hashing to `hexdigest`.
+
+        None when there is no object. Its size is always compared; small
+        objects are re-hashed as well (see _RECHECK_MAX).
+        """
+        opened = self._open(hexdigest)
+        if opened == "missing":
+            return None
+        if isinstance(opened, str):
+            return False  # a link, a FIFO…: replaced by the real bytes
+        fd, info = opened
+        try:
+            if info.st_size != size:
+                return False
+            if size > _RECHECK_MAX:
+                return True
+            return hash_fd(fd)[0] == hexdigest
+        finally:
+            os.close(fd)
+
     def install(self, hexdigest: str, temp: str | None, intake: Intake, *, durable: bool = True) -> bool:
         """Move a staged temporary file into the store under its digest.
 
-        Returns False (and drops the temp) when the object already exists;
-        temp is None when staging found it stored already. With durable=False
-        the caller flushes a whole batch with `flush()` before anything refers to it.
+        Returns False (and drops the temp) when a sound object already exists;
+        temp is None when staging found it stored already. An existing object
+        that is damaged (wrong size, or wrong bytes when small enough to
+        re-hash, or not a regular file) is replaced by the staged bytes, in
+        one rename. With durable=False the caller flushes a whole batch with
+        `flush()` before anything refers to it.
         """
         intake.pin(hexdigest)
         final = self.path(hexdigest)
-        if os.path.exists(final):
-            if temp is not None:
-                os.unlink(temp)
-            return False
+        self._folders(hexdigest, create=True)
         if temp is None:
-            raise IntegrityError(f"object {hexdigest[:12]} vanished while registering; register again")
+            if not self.exists(hexdigest):
+                raise IntegrityError(f"object {hexdigest[:12]} vanished while registering; register again")
+            return False
+        sound = self._sound(hexdigest, os.lstat(temp).st_size)
+        if sound:
+            os.unlink(temp)
+            return False
         if durable:
             fd = os.open(temp, os.O_RDONLY)
             try:
@@ -209,11 +314,29 @@ class ObjectStore:
             finally:
                 os.close(fd)
         os.chmod(temp, 0o444)
-        shard = os.path.dirname(final)
-        os.makedirs(shard, exist_ok=True)
-        os.replace(temp, final)
+        try:
+            os.replace(temp, final)
+        except IsADirectoryError:
+            raise IntegrityError(f"object {hexdigest[:12]} is a folder, not a regular file ({final})") from None
+        except OSError as exc:
+            if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                raise
+            raise IntegrityError(f"object {hexdigest[:12]} is a folder, not a regular file ({final})") from None
+        if sound is False:
+            from mreg.core import notices
+
+            notices.warn(f"object {hexdigest[:12]} was damaged in the store; repaired from the bytes just stored")
         if durable:
-            fsync_dir(shard)
+            fsync_dir(os.path.dirname(final))
+        return True
+
+    def install_recovered(self, hexdigest: str, path: str) -> bool:
+        """Put back an object a crashed gc left at `path`; False (dropping it) if the store has it again."""
+        self._folders(hexdigest, create=True)
+        if self.exists(hexdigest):
+            os.unlink(path)  # stored again since: the store has these bytes
+            return False
+        os.replace(path, self.path(hexdigest))
         return True
 
     def flush(self) -> None:
@@ -224,7 +347,7 @@ class ObjectStore:
         """Store a small byte string (a manifest); return its hex digest."""
         hexdigest = hashlib.sha256(data).hexdigest()
         intake.pin(hexdigest)
-        if not os.path.exists(self.path(hexdigest)):
+        if not self._sound(hexdigest, len(data)):
             temp = intake.temp_path()
             with open(temp, "wb") as handle:
                 handle.write(data)
@@ -234,52 +357,41 @@ class ObjectStore:
     # --- reading -----------------------------------------------------------
     def read_verified(self, hexdigest: str) -> bytes:
         """A whole small object, checked against its digest."""
-        try:
-            with open(self.path(hexdigest), "rb") as handle:
-                data = handle.read()
-        except FileNotFoundError:
-            raise IntegrityError(f"object {hexdigest[:12]} is missing from the store") from None
+        fd, _ = self.open(hexdigest)
+        with os.fdopen(fd, "rb") as handle:
+            data = handle.read()
         if hashlib.sha256(data).hexdigest() != hexdigest:
             raise IntegrityError(f"object {hexdigest[:12]} is corrupt (its bytes do not match its digest)")
         return data
 
     def copy_verified(self, hexdigest: str, dst_fd: int, progress=None) -> int:
         """Copy an object into an open file, hashing on the way; IntegrityError on mismatch."""
+        src, info = self.open(hexdigest)
         try:
-            src = os.open(self.path(hexdigest), os.O_RDONLY)
-        except FileNotFoundError:
-            raise IntegrityError(f"object {hexdigest[:12]} is missing from the store") from None
-        try:
-            actual, total = copy_by_hand(src, dst_fd, os.fstat(src).st_size, progress)
+            actual, total = copy_by_hand(src, dst_fd, info.st_size, progress)
         finally:
             os.close(src)
         if actual != hexdigest:
             raise IntegrityError(f"object {hexdigest[:12]} is corrupt (its bytes do not match its digest)")
         return total
 
-    def check(self, hexdigest: str, progress=None) -> str | None:
-        """Re-hash one object: None when sound, else what is wrong with it."""
-        try:
-            fd = os.open(self.path(hexdigest), os.O_RDONLY)
-        except FileNotFoundError:
-            return "missing"
-        try:
-            actual, _ = hash_fd(fd, progress)
-        finally:
-            os.close(fd)
-        return None if actual == hexdigest else "corrupt (bytes do not match the digest)"
-
     def iter_objects(self) -> Iterator[tuple[str, str]]:
-        """Every (hexdigest, path) in the store."""
+        """Every (hexdigest, path) in the store: names of 64 hex digits, in real shard folders.
+
+        A link in place of `objects/` is an IntegrityError; links in place of
+        shards are passed over (never entered), and so is anything not named
+        like an object.
+        """
         try:
+            real_folder(self.layout.objects)
             shards = os.scandir(self.layout.objects)
         except FileNotFoundError:
             return
         with shards:
             for shard in shards:
-                if len(shard.name) != 2 or not shard.is_dir(follow_symlinks=False):
+                if len(shard.name) != 2 or not _HEX.issuperset(shard.name) or not shard.is_dir(follow_symlinks=False):
                     continue
                 with os.scandir(shard.path) as entries:
                     for entry in entries:
-                        if len(entry.name) == 62:
+                        if len(entry.name) == 62 and _HEX.issuperset(entry.name):
                             yield shard.name + entry.name, entry.path

@@ -365,3 +365,96 @@ def test_hash_fd_hashes_what_is_left_on_both_sides_of_the_read_ahead(tmp_path, s
         assert hash_fd(fd) == (hashlib.sha256(data[3:]).hexdigest(), max(size - 3, 0))
     finally:
         os.close(fd)
+
+
+# --- nothing under objects/ is trusted ------------------------------------------------
+
+def _in_thread(call, timeout=10):
+    """Run `call` on a thread and fail (rather than hang) if it blocks."""
+    import threading
+
+    result = {}
+
+    def run():
+        try:
+            result["value"] = call()
+        except BaseException as exc:  # handed to the test below
+            result["error"] = exc
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    assert not thread.is_alive(), f"{call} blocked"
+    if "error" in result:
+        raise result["error"]
+    return result["value"]
+
+
+def test_an_object_that_is_a_fifo_is_reported_never_read(store, tmp_path):
+    (tmp_path / "f").write_bytes(b"bytes")
+    hexdigest = parse_digest(_put(store, tmp_path / "f").digest)
+    os.unlink(store.path(hexdigest))
+    os.mkfifo(store.path(hexdigest))
+    assert _in_thread(lambda: store.check(hexdigest)) == "a FIFO, not a regular file"
+    with pytest.raises(IntegrityError, match="FIFO"):
+        _in_thread(lambda: store.read_verified(hexdigest))
+    assert not store.exists(hexdigest)
+
+
+def test_an_object_that_is_a_link_is_never_followed(store, tmp_path):
+    (tmp_path / "f").write_bytes(b"bytes")
+    (tmp_path / "copy").write_bytes(b"bytes")
+    hexdigest = parse_digest(_put(store, tmp_path / "f").digest)
+    os.unlink(store.path(hexdigest))
+    os.symlink(tmp_path / "copy", store.path(hexdigest))
+    assert store.check(hexdigest) == "a symbolic link, not a regular file"
+    with pytest.raises(IntegrityError, match="symbolic link"):
+        materialize(store, "sha256:" + hexdigest, "file", str(tmp_path / "out"))
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_shard_or_store_folder_that_is_a_link_is_never_written_through(store, tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    data = b"new bytes"
+    hexdigest = hashlib.sha256(data).hexdigest()
+    os.symlink(outside, os.path.join(store.layout.objects, hexdigest[:2]))
+    (tmp_path / "f").write_bytes(data)
+    with pytest.raises(IntegrityError, match="symbolic link"):
+        _put(store, tmp_path / "f")
+    assert os.listdir(outside) == []
+    assert store.check(hexdigest).startswith("out of reach")
+    # Links in place of shards are passed over; a link in place of objects/ is refused.
+    (outside / ("0" * 62)).write_bytes(b"x")
+    assert list(store.iter_objects()) == []
+    import shutil
+
+    shutil.rmtree(store.layout.objects)  # removes the shard link, never what it points to
+    os.symlink(outside, store.layout.objects)
+    with pytest.raises(IntegrityError, match="objects"):
+        list(ObjectStore(store.layout).iter_objects())
+
+
+def test_storing_intact_bytes_repairs_a_damaged_object(store, tmp_path, monkeypatch):
+    import mreg.core.store as store_mod
+
+    data = os.urandom(50_000)
+    (tmp_path / "f").write_bytes(data)
+    hexdigest = parse_digest(_put(store, tmp_path / "f").digest)
+    path = store.path(hexdigest)
+    os.chmod(path, 0o644)
+    with open(path, "r+b") as handle:
+        handle.write(bytes([data[0] ^ 1]))  # same size, one byte flipped
+    _put(store, tmp_path / "f")
+    assert store.check(hexdigest) is None and os.stat(path).st_mode & 0o777 == 0o444
+    # Above the re-hash limit only the size is compared: a flipped byte stays
+    # (verify finds it), a wrong size is repaired.
+    monkeypatch.setattr(store_mod, "_RECHECK_MAX", 1000)
+    os.chmod(path, 0o644)
+    with open(path, "r+b") as handle:
+        handle.write(bytes([data[0] ^ 1]))
+    _put(store, tmp_path / "f")
+    assert store.check(hexdigest) is not None
+    os.truncate(path, 10)
+    _put(store, tmp_path / "f")
+    assert store.check(hexdigest) is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from typing import Annotated, Optional
 
 import typer
@@ -75,14 +76,15 @@ def get(
         elif not quiet:
             print(stored)
         return
-    model, version = registry.lookup(ref)  # a bare NAME is NAME@latest
-    record = model["versions"][version]
-    with output.progress(record["size"], f"writing {model['name']}@{version}") as advance:
-        written = registry.get(ref, output_path, force=force, progress=advance)
+    with ExitStack() as bars:
+        # One resolution for both the bytes and the document: a promote in
+        # between must not make them name two different versions.
+        done = registry.get_version(ref, output_path, force=force, progress_for=lambda doc: bars.enter_context(
+            output.progress(doc["size"], f"writing {doc['name']}@{doc['version']}")))
     if settings.wants_json(json):
-        output.print_json({"name": model["name"], "version": version, "digest": record["digest"], "path": written})
+        output.print_json(done)
     elif not quiet:
-        print(written)
+        print(done["path"])
 
 
 @app.command()

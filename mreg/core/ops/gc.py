@@ -18,16 +18,25 @@ How gc never deletes an object that a running register will reference:
    run while it holds the lock) and refuses only if an object is still missing
    (nothing is committed; run it again).
 5. Only objects older than the grace period are candidates, as a last guard.
+
+Nothing under `.mreg/` is trusted: `objects/` and `intake/` must be real
+folders (a link there is an IntegrityError naming it), and links found in
+place of a shard, an intake, a trash folder or an object are never entered
+or followed. A dry run changes nothing at all: no intake of its own, no
+recovery of a crashed gc's trash, no deletion.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import shutil
+import stat
 import time
 
 from mreg.core.artifact import referenced_objects
-from mreg.core.fsutil import translate_os_errors
+from mreg.core.fsutil import read_regular_file, real_folder, translate_os_errors
 from mreg.core.ops.remove import drop_version
 from mreg.core.registry import Registry
 from mreg.core.store import Intake
@@ -35,6 +44,7 @@ from mreg.core.timeparse import format_time, parse_duration, parse_time
 from mreg.errors import IntegrityError
 
 _TRASH = "trash"
+_HEX = frozenset("0123456789abcdef")
 
 
 def _intake_state(path: str) -> str:
@@ -42,9 +52,14 @@ def _intake_state(path: str) -> str:
     import fcntl
 
     try:
-        fd = os.open(os.path.join(path, "pins"), os.O_RDONLY)
+        # Never through a link, never blocking on a FIFO planted as `pins`.
+        fd = os.open(os.path.join(path, "pins"), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except FileNotFoundError:
         return "new"
+    except OSError as exc:
+        if exc.errno != errno.ELOOP:
+            raise
+        return "dead"  # a link, not a pins file a writer made: nobody holds it
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
@@ -57,7 +72,9 @@ def _intake_state(path: str) -> str:
 
 
 def _intakes(registry: Registry) -> list[str]:
+    """Every intake folder; a link in place of `intake/` is refused, links inside it are passed over."""
     try:
+        real_folder(registry.layout.intake)
         return [entry.path for entry in os.scandir(registry.layout.intake) if entry.is_dir(follow_symlinks=False)]
     except FileNotFoundError:
         return []
@@ -70,10 +87,9 @@ def live_pins(registry: Registry, skip: str | None = None) -> set[str]:
         if path == skip or _intake_state(path) == "dead":
             continue
         try:
-            with open(os.path.join(path, "pins"), "rb") as handle:
-                data = handle.read()
-        except FileNotFoundError:
-            continue
+            data = read_regular_file(os.path.join(path, "pins"), f"pins file of {path}")
+        except (FileNotFoundError, IntegrityError):
+            continue  # gone, or not a pins file (a link, a FIFO): it protects nothing
         # Only whole lines: a pin being written right now is re-read in step 3.
         # latin-1 decodes any bytes: a pin that is not hex protects nothing, and crashes nothing.
         pinned.update(line.decode("latin-1") for line in data.split(b"\n")[:-1] if len(line) == 64)
@@ -81,22 +97,28 @@ def live_pins(registry: Registry, skip: str | None = None) -> set[str]:
 
 
 def recover_trash(registry: Registry) -> int:
-    """Put back objects a crashed gc had moved to its trash; return how many."""
+    """Put back objects a crashed gc had moved to its trash; return how many.
+
+    Only regular files named like objects, in a trash that is a real folder,
+    are moved: a planted link (as the trash, or in it) is never followed. A
+    trash left holding anything else keeps its intake for inspection.
+    """
     restored = 0
     for path in _intakes(registry):
         trash = os.path.join(path, _TRASH)
-        if not os.path.isdir(trash) or _intake_state(path) == "live":
+        try:
+            if not stat.S_ISDIR(os.lstat(trash).st_mode) or _intake_state(path) == "live":
+                continue
+        except FileNotFoundError:
             continue
         for name in os.listdir(trash):
-            final = registry.store.path(name)
-            os.makedirs(os.path.dirname(final), exist_ok=True)
-            if not os.path.exists(final):
-                os.rename(os.path.join(trash, name), final)
-                restored += 1
-            else:
-                os.unlink(os.path.join(trash, name))  # stored again since: the store has these bytes
+            entry = os.path.join(trash, name)
+            if len(name) != 64 or not _HEX.issuperset(name) or not stat.S_ISREG(os.lstat(entry).st_mode):
+                continue
+            restored += registry.store.install_recovered(name, entry)
         # An empty trash is the crashed gc's last trace; without it the intake is cleaned up.
-        os.rmdir(trash)
+        with contextlib.suppress(OSError):
+            os.rmdir(trash)
     return restored
 
 
@@ -133,9 +155,15 @@ def gc(registry: Registry, *, grace: str | None = None, archived_older_than: str
     report = {"removed_versions": [], "objects": 0, "bytes": 0, "dry_run": dry_run, "temporary": 0,
               "pending": {"objects": 0, "bytes": 0, "collectable_at": None}}
 
-    with registry.transaction() as tx, Intake(registry.layout, doing="collect garbage") as own:
+    with registry.transaction() as tx, contextlib.ExitStack() as stack:
+        # A dry run has no intake of its own (it moves nothing) and leaves a
+        # crashed gc's trash where it is: it changes nothing at all.
+        own = None if dry_run else stack.enter_context(Intake(registry.layout, doing="collect garbage"))
+        own_path = own.path if own is not None else None
         with translate_os_errors("collect garbage"):
-            recover_trash(registry)
+            real_folder(registry.layout.objects)
+            if not dry_run:
+                recover_trash(registry)
         models = [tx.model(name, create=True) for name in registry.model_names()]
         expired = []
         if archived_seconds is not None:
@@ -152,7 +180,7 @@ def gc(registry: Registry, *, grace: str | None = None, archived_older_than: str
             # ever refers to a deleted object, whenever gc dies.
             tx.commit()
         referenced = _referenced(registry, models, doomed if dry_run else set())
-        pinned = live_pins(registry, skip=own.path)
+        pinned = live_pins(registry, skip=own_path)
         cutoff = now - grace_seconds
         with translate_os_errors("collect garbage"):
             candidates, pending = _candidates(registry, referenced | pinned, cutoff)
@@ -162,7 +190,7 @@ def gc(registry: Registry, *, grace: str | None = None, archived_older_than: str
                 report["bytes"] = sum(size for _, _, size in candidates)
             else:
                 report["objects"], report["bytes"] = _take_away(registry, candidates, own, progress_for)
-            report["temporary"] = _clean_dead_intakes(registry, cutoff, dry_run, skip=own.path)
+            report["temporary"] = _clean_dead_intakes(registry, cutoff, dry_run, skip=own_path)
     return report
 
 
@@ -226,7 +254,7 @@ def _take_away(registry: Registry, candidates: list[tuple[str, str, int]], own: 
     return objects, freed
 
 
-def _clean_dead_intakes(registry: Registry, cutoff: float, dry_run: bool, skip: str) -> int:
+def _clean_dead_intakes(registry: Registry, cutoff: float, dry_run: bool, skip: str | None) -> int:
     """Remove what crashed writers left behind, once older than the grace period."""
     cleaned = 0
     for path in _intakes(registry):
@@ -241,7 +269,7 @@ def _clean_dead_intakes(registry: Registry, cutoff: float, dry_run: bool, skip: 
         # locking its pins: give it a minute whatever --grace says.
         if mtime >= cutoff or (state == "new" and mtime >= time.time() - 60):
             continue
-        if os.path.isdir(os.path.join(path, _TRASH)):
+        if os.path.lexists(os.path.join(path, _TRASH)):
             continue  # recover_trash could not restore everything; keep it for inspection
         cleaned += 1
         if not dry_run:

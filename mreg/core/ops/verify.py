@@ -27,11 +27,11 @@ def _object_problem(registry: Registry, hexdigest: str, problem: str, labels: li
 
 
 def _stored_size(registry: Registry, hexdigests) -> int:
-    """The bytes these objects take in the store; a missing one counts nothing."""
+    """The bytes these objects take in the store; a missing one (or a link) counts nothing."""
     total = 0
     for hexdigest in hexdigests:
         try:
-            total += os.path.getsize(registry.store.path(hexdigest))
+            total += os.lstat(registry.store.path(hexdigest)).st_size
         except OSError:
             pass
     return total
@@ -56,6 +56,57 @@ def stage_problems(registry: Registry, name: str, model: dict) -> list[dict]:
     return problems
 
 
+def _filename_problem(registry: Registry, name: str, version: str, record: dict) -> dict | None:
+    """The recorded filename, `get`'s default destination, must be one plain name."""
+    from mreg.core.artifact import filename_fault
+
+    recorded = record.get("filename")
+    fault = None if recorded is None or recorded == "" else filename_fault(recorded)
+    if fault is None:
+        return None
+    return {"file": _relative(registry, registry.layout.index_path(name)),
+            "problem": f"version {version}: field filename {fault}", "versions": [f"{name}@{version}"]}
+
+
+def _still_referenced(registry: Registry, problems: list[dict], digests: dict[str, str]) -> list[dict]:
+    """Keep only the damage that is really there: drop versions removed while verify ran.
+
+    A missing or damaged object is reported for the versions that referenced
+    it when verify read the index (`digests`: NAME@VERSION -> its digest then)
+    *and* still do in a fresh read made after the object was found wanting.
+    A version is never re-added once removed and its digest never changes, so
+    one present in both reads referenced the object the whole time, and a
+    referenced object is never deleted (gc only takes unreferenced ones): that
+    damage is real. A version gone from the fresh read was removed, and its
+    objects collected, while verify ran: no damage.
+    """
+    fresh: dict[str, dict | None] = {}
+
+    def present(label: str) -> bool:
+        name, _, version = label.rpartition("@")
+        if name not in fresh:
+            try:
+                fresh[name] = index_mod.load_model(registry.layout, name)
+            except IntegrityError:
+                fresh[name] = {"versions": None}  # damaged now: reported on its own, keep what was seen
+        model = fresh[name]
+        if model is None:
+            return False
+        if model["versions"] is None:
+            return True
+        record = model["versions"].get(version)
+        return isinstance(record, dict) and record.get("digest") == digests.get(label)
+
+    kept = []
+    for problem in problems:
+        if "object" in problem:
+            problem["versions"] = [label for label in problem["versions"] if present(label)]
+            if not problem["versions"]:
+                continue
+        kept.append(problem)
+    return kept
+
+
 def verify(registry: Registry, ref: str | None = None, *, progress_for=None) -> dict:
     """Check everything (or one version, with its model's index and history); never raises for damage found.
 
@@ -67,6 +118,7 @@ def verify(registry: Registry, ref: str | None = None, *, progress_for=None) -> 
     # object hex digest -> the versions referencing it (NAME@VERSION)
     uses: dict[str, list[str]] = {}
     manifests: dict[str, list[str]] = {}
+    digests: dict[str, str] = {}  # NAME@VERSION -> its digest, as read
     models_checked = 0
     versions_checked = 0
 
@@ -109,6 +161,10 @@ def verify(registry: Registry, ref: str | None = None, *, progress_for=None) -> 
                 problems.append({"file": _relative(registry, registry.layout.index_path(name)),
                                  "problem": exc.message, "versions": [label]})
                 continue
+            digests[label] = record["digest"]
+            filename = _filename_problem(registry, name, version, record)
+            if filename is not None:
+                problems.append(filename)
             uses.setdefault(hexdigest, []).append(label)
             if record.get("kind") == "directory":
                 manifests.setdefault(hexdigest, []).append(label)
@@ -129,11 +185,12 @@ def verify(registry: Registry, ref: str | None = None, *, progress_for=None) -> 
     for hexdigest, labels in uses.items():
         if hexdigest in broken:
             continue
-        fault = registry.store.check(hexdigest, progress)
+        fault, size = registry.store.fault(hexdigest, progress)
         if fault is None:
-            checked_bytes += os.path.getsize(registry.store.path(hexdigest))
+            checked_bytes += size
         else:
             problems.append(_object_problem(registry, hexdigest, fault, labels))
+    problems = _still_referenced(registry, problems, digests)
     return {
         "ok": not problems,
         "checked": {"models": models_checked, "versions": versions_checked, "objects": len(uses), "bytes": checked_bytes},
