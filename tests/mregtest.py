@@ -99,3 +99,17 @@ def as_at_a_terminal() -> None:
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def drain_pty(main: int) -> bytes:
+    """Everything written to a pseudo-terminal until the child's side of it closes."""
+    chunks = []
+    while True:
+        try:
+            data = os.read(main, 65536)
+        except OSError:  # EIO: every holder of the child's side has closed it
+            break
+        if not data:
+            break
+        chunks.append(data)
+    return b"".join(chunks)

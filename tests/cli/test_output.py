@@ -9,6 +9,7 @@ import pty
 import subprocess
 import sys
 
+from mregtest import drain_pty
 from mreg.cli import output
 
 
@@ -22,20 +23,12 @@ def _run_on_pty(args: list[str], cwd, *, stream: str, columns: int = 100) -> tup
     streams = {"stdout": child, "stderr": subprocess.PIPE} if stream == "stdout" else {"stdout": subprocess.PIPE, "stderr": child}
     proc = subprocess.Popen([sys.executable, "-m", "mreg", *args], cwd=cwd, stdin=subprocess.DEVNULL, env=env, **streams)
     os.close(child)
-    chunks = []
-    while True:
-        try:
-            data = os.read(main, 65536)
-        except OSError:
-            break
-        if not data:
-            break
-        chunks.append(data)
+    drawn = drain_pty(main)
     piped = (proc.stderr if stream == "stdout" else proc.stdout).read()
     proc.wait(timeout=120)
     os.close(main)
     assert proc.returncode == 0, piped
-    return b"".join(chunks).decode(), piped.decode()
+    return drawn.decode(), piped.decode()
 
 
 def at_terminal(args: list[str], cwd, columns: int = 100) -> str:
@@ -176,19 +169,11 @@ def _run_on_pty_status(args: list[str], cwd) -> str:
     proc = subprocess.Popen([sys.executable, "-m", "mreg", *args], cwd=cwd, stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=child)
     os.close(child)
-    chunks = []
-    while True:
-        try:
-            data = os.read(main, 65536)
-        except OSError:
-            break
-        if not data:
-            break
-        chunks.append(data)
+    drawn = drain_pty(main)
     proc.communicate(timeout=120)
     os.close(main)
     assert proc.returncode != 0
-    return b"".join(chunks).decode()
+    return drawn.decode()
 
 
 def test_a_file_name_in_a_progress_bar_never_drives_the_terminal(project):

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from mregtest import write_safetensors
+from mregtest import drain_pty, write_safetensors
 
 PATHS = {"fast": {}, "typer": {"_MREG_TYPER_ONLY": "1"}}
 
@@ -200,19 +200,11 @@ def at_terminal(cwd: Path, *args: str) -> tuple[int, str, str]:
     chunks = []
     reader = threading.Thread(target=lambda: chunks.append(proc.stderr.read()))
     reader.start()
-    drawn = []
-    while True:
-        try:
-            data = os.read(main, 65536)
-        except OSError:
-            break
-        if not data:
-            break
-        drawn.append(data)
+    drawn = drain_pty(main)
     proc.wait(timeout=60)
     reader.join()
     os.close(main)
-    return proc.returncode, b"".join(drawn).decode(errors="replace"), chunks[0].decode(errors="replace")
+    return proc.returncode, drawn.decode(errors="replace"), chunks[0].decode(errors="replace")
 
 
 @pytest.mark.parametrize("dimensions", [200, 250])
