@@ -209,7 +209,10 @@ def event_fault(event: object, name: str | None = None) -> str | None:
     if name is not None and event["name"] != name:
         return f"name: {event['name'][:80]!r} is not this model"
     for key in _EVENT_OPTIONAL:
-        if event.get(key) is not None and not _text(event[key]):
+        # Present in every event mreg writes, null where it does not apply.
+        if key not in event:
+            return f"{key}: missing (null where it does not apply)"
+        if event[key] is not None and not _text(event[key]):
             return f"{key}: not text"
     if not isinstance(event.get("details"), dict):
         return "details: missing or not an object"

@@ -127,6 +127,15 @@ def test_each_wrong_field_of_an_event_is_named(tmp_path, field, value):
         read_events(path, 1, sealed["hash"], "m")
 
 
+@pytest.mark.parametrize("field", ["version", "from", "to"])
+def test_an_event_without_a_field_that_may_be_null_is_named(field):
+    # Every event mreg writes has these keys (null where they do not apply);
+    # readers such as `mreg history` use them without asking.
+    sealed = event()
+    del sealed[field]
+    assert schema.event_fault(sealed, "m").startswith(field + ": missing")
+
+
 @pytest.mark.parametrize("line", [b"{}", b"[]", b"5", b"null", b"[" * 100_000 + b"]" * 100_000])
 def test_a_history_line_that_is_no_event_is_an_integrity_error(tmp_path, line):
     path = tmp_path / "_history.jsonl"
