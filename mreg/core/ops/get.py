@@ -52,11 +52,11 @@ def get_version(registry: Registry, ref: str, destination: str | None = None, *,
     record = model["versions"][version]
     doc = document(model["name"], record)
     kind = record["kind"]
-    filename = default_name(model, version)
-    target = destination if destination is not None else filename
+    # The recorded name is read (and checked) only where it names the destination.
+    target = destination if destination is not None else default_name(model, version)
     if kind == "file" and (os.path.isdir(target) or target.endswith(os.sep)):
         # `-o out/` means "into the folder out", as with cp (made if missing, see below).
-        target = os.path.join(target, filename)
+        target = os.path.join(target, default_name(model, version))
     elif kind == "directory" and target.endswith(os.sep) and target.strip(os.sep):
         # `-o out/` names the folder out itself; renaming "out/" aside would fail.
         target = target.rstrip(os.sep)
