@@ -215,7 +215,7 @@ def build_big_registry(project: str, models: int, per_model: int, seed: int = 7)
             with open(obj, "wb") as handle:
                 handle.write(payload)
             os.chmod(obj, 0o444)
-            when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t0 + m * 3600 + v * 60))
+            when = time.strftime("%Y-%m-%dT%H:%M:%S.000000Z", time.gmtime(t0 + m * 3600 + v * 60))  # as mreg stores times
             stage = "development"
             if v == per_model - 2:
                 stage = "production"

@@ -153,7 +153,8 @@ def model_summaries(layout: Layout, names: list[str]) -> list[tuple[str, dict]]:
                 continue
             identity = _identity(info)
             if (entry.get("identity") == identity and isinstance(entry.get("derived_ns"), int)
-                    and entry["derived_ns"] - info.st_mtime_ns > _RACY_NS and _well_formed(entry.get("summary"))):
+                    and entry["derived_ns"] - info.st_mtime_ns > _RACY_NS
+                    and "summary" in entry and _well_formed(entry["summary"])):
                 summary = entry["summary"]
                 fresh = True
         if not fresh:

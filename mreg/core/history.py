@@ -27,7 +27,9 @@ _RECOVERY = "restore the model's folder from a backup; `mreg verify` lists what 
 
 def _canonical(event: dict) -> bytes:
     body = {k: v for k, v in event.items() if k != "hash"}
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    # surrogatepass: a forged line may hold a lone surrogate (`\ud800`), which
+    # must hash (to no sound event's hash) rather than crash; mreg never writes one.
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "surrogatepass")
 
 
 def seal(event: dict, prev: str, seq: int) -> dict:
