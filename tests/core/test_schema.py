@@ -10,7 +10,7 @@ import pytest
 
 from mreg.core import schema
 from mreg.core.config import default_config, parse_lifecycle
-from mreg.core.history import GENESIS, append, read_events, seal
+from mreg.core.history import GENESIS, append, check_chain, read_events, seal
 from mreg.core.index import parse_model
 from mreg.errors import IntegrityError
 
@@ -134,6 +134,20 @@ def test_an_event_without_a_field_that_may_be_null_is_named(field):
     sealed = event()
     del sealed[field]
     assert schema.event_fault(sealed, "m").startswith(field + ": missing")
+
+
+def test_a_resealed_event_holding_a_lone_surrogate_is_damage_not_a_crash(tmp_path):
+    # A forger can write "\ud800" (valid JSON, not valid text) and reseal the chain.
+    forged = event()
+    forged["\ud800"] = forged.pop("seq")
+    del forged["hash"]
+    forged = seal({k: v for k, v in forged.items() if k != "prev"}, GENESIS, 1)
+    del forged["seq"]
+    path = tmp_path / "_history.jsonl"
+    path.write_text(json.dumps(forged) + "\n")  # ASCII escapes: the file itself is sound
+    assert check_chain(str(path), 1, forged["hash"]) is not None  # a fault named, not a UnicodeEncodeError
+    with pytest.raises(IntegrityError, match="damaged at event 1"):
+        read_events(str(path), 1, forged["hash"], "m")
 
 
 @pytest.mark.parametrize("line", [b"{}", b"[]", b"5", b"null", b"[" * 100_000 + b"]" * 100_000])

@@ -391,6 +391,16 @@ def test_a_list_summary_of_the_wrong_types_is_rebuilt(project):
     assert cli(project, "list", "--json", expect=0).json == expected
 
 
+def test_a_list_entry_without_its_summary_is_rebuilt(project):
+    _age_index(project)
+    expected = cli(project, "list", "--json", expect=0).json
+    path = project / ".mreg" / "cache" / "models.json"
+    cache = json.loads(path.read_text())
+    del cache["models"]["m"]["summary"]
+    path.write_text(json.dumps(cache))
+    assert cli(project, "list", "--json", expect=0).json == expected
+
+
 def test_a_search_document_of_the_wrong_types_is_rebuilt(project):
     _age_index(project)
     expected = cli(project, "search", "stage = 'development'", "--json", expect=0).json
