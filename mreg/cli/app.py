@@ -61,10 +61,11 @@ def _version(value: bool) -> None:
 
 def _repo(value: Optional[str]) -> Optional[str]:
     # `mreg --repo PATH COMMAND …` (as git's -C). The entry point usually takes
-    # it off the command line first; this covers the app run any other way, and
-    # lets completion (which parses without running commands) see it.
+    # it off the command line first; this covers the app run any other way.
     if value:
-        os.environ["MREG_REPO"] = value
+        from mreg.cli import repo
+
+        repo.use_leading(value)
     return value
 
 
@@ -118,13 +119,14 @@ def _invoked(argv: list[str], known: dict):
         from mreg.cli import bashline
 
         argv = bashline.split(bashline.line())[0]  # only the words already complete
+    from mreg.cli import repo
+
     i = 0
     while i < len(argv):
         word = argv[i]
-        if word == "--repo":
-            i += 2
-        elif word.startswith("--repo="):
-            i += 1
+        found = repo.at(argv, i)
+        if found is not None:
+            i = found[1]
         elif word.startswith("-"):
             return None  # --help, --version, or a mistake: the whole app answers
         else:

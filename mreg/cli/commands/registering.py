@@ -35,7 +35,9 @@ def init(
 
     if path and repo and os.path.abspath(path) != os.path.abspath(repo):
         raise UsageError(f"init got two places: PATH {path!r} and --repo {repo!r}", hint="give one of them")
-    registry = mreg.init(path or repo or os.environ.get("MREG_REPO") or None)
+    from mreg.cli import repo as chosen_repo
+
+    registry = mreg.init(path or chosen_repo.chosen(repo))
     if settings.wants_json(json):
         output.print_json({"registry": registry.root, "format": FORMAT_VERSION})
     elif not quiet:
