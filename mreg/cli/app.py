@@ -91,9 +91,9 @@ def command(argv: Optional[list[str]] = None):
     each, paid on every call and every TAB press. `mreg --help`, a bare
     `mreg`, an unknown command and completing a command's name build them all.
     """
-    from mreg.cli.commands import diff, inspect, lifecycle, maintenance, registering  # noqa: F401
-
     from mreg.cli import shells
+
+    _attach()
 
     everything = app.registered_commands
     wanted = _invoked(argv or [], {_command_name(info): info for info in everything})
@@ -105,6 +105,22 @@ def command(argv: Optional[list[str]] = None):
         app.registered_commands = everything
         # typer registers its completion classes while building the command.
         shells.install()
+
+
+_attached = False
+
+
+def _attach() -> None:
+    """Attach the commands the modules under mreg/cli/commands declare (once)."""
+    global _attached
+    if _attached:
+        return
+    from mreg.cli.commands import declared, diff, inspect, lifecycle, maintenance, registering
+
+    for module in (diff, inspect, lifecycle, maintenance, registering):
+        for function, name, settings in declared(module):
+            app.command(name, **settings)(function)
+    _attached = True
 
 
 def _command_name(info) -> str:

@@ -7,14 +7,14 @@ from typing import Annotated
 import typer
 
 from mreg.cli import complete, output, settings
-from mreg.cli.app import app
+from mreg.cli.commands import command
 from mreg.cli.context import open_registry
 from mreg.cli.options import Json, Quiet, Repo
 
 _REFS = "NAME@VERSION, NAME@latest or NAME@STAGE; a bare NAME is its latest version."
 
 
-@app.command()
+@command()
 def diff(
     left: Annotated[str, typer.Argument(metavar="REF", help=f"The version to compare from: {_REFS}", autocompletion=complete.references)],
     right: Annotated[str, typer.Argument(metavar="REF", help="The version to compare to (of the same model or another).", autocompletion=complete.references)],
