@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from contextlib import ExitStack
 from typing import Annotated, Optional
 
 import typer
@@ -11,7 +10,6 @@ from mreg.cli import actions, complete, output, settings
 from mreg.cli.commands import command
 from mreg.cli.context import open_registry
 from mreg.cli.options import Json, Quiet, ReadRef, Repo
-from mreg.errors import UsageError
 
 
 @command()
@@ -66,25 +64,7 @@ def get(
       mreg get sentiment@production -o ./model.safetensors
       python serve.py --weights "$(mreg get sentiment@production --path)"
     """
-    registry = open_registry(repo)
-    if path:
-        if output_path is not None:
-            raise UsageError("--path prints where the artifact is stored; it does not go with -o/--output")
-        stored = registry.object_path(ref)
-        if settings.wants_json(json):
-            output.print_json({"path": stored})
-        elif not quiet:
-            print(stored)
-        return
-    with ExitStack() as bars:
-        # One resolution for both the bytes and the document: a promote in
-        # between must not make them name two different versions.
-        done = registry.get_version(ref, output_path, force=force, progress_for=lambda doc: bars.enter_context(
-            output.progress(doc["size"], f"writing {doc['name']}@{doc['version']}")))
-    if settings.wants_json(json):
-        output.print_json(done)
-    elif not quiet:
-        print(done["path"])
+    actions.get(ref, output_path, path=path, force=force, json=json, quiet=quiet, repo=repo)
 
 
 @command()
