@@ -1,6 +1,6 @@
 """What the commands on the fast path do, apart from their command-line declarations.
 
-`register`, `get`, `show`, `list` and `history` are the calls made most often, from CI jobs and
+`register`, `get`, `diff`, `show`, `list` and `history` are the calls made most often, from CI jobs and
 at the terminal. Kept free of typer so that the fast path (mreg/cli/fast.py)
 can run them without importing it; the typer commands call the same
 functions, with the same parameter names.
@@ -141,3 +141,14 @@ def get(ref: str, output_path: str | None = None, path: bool = False, force: boo
         output.print_json(done)
     elif not quiet:
         print(done["path"])
+
+
+def diff(left: str, right: str, json: bool = False, quiet: bool = False, repo: str | None = None) -> None:
+    from mreg.cli.render import show_diff
+    from mreg.core.ops.diff import diff as compare
+
+    doc = compare(open_registry(repo), left, right)
+    if settings.wants_json(json):
+        output.print_json(doc)
+    elif not quiet:
+        show_diff(doc)

@@ -1,4 +1,4 @@
-"""The fast path: `mreg --help`, `register`, `get`, `show`, `list`, `history` and a bash TAB, without typer.
+"""The fast path: `mreg --help`, `register`, `get`, `diff`, `show`, `list`, `history` and a bash TAB, without typer.
 
 Importing typer and building its click command costs about 40-50 ms, as
 much as all the rest of such a call. These command lines need nothing of
@@ -20,6 +20,7 @@ import sys
 RUNNERS = {
     "register": ("mreg.cli.actions", "register"),
     "get": ("mreg.cli.actions", "get"),
+    "diff": ("mreg.cli.actions", "diff"),
     "show": ("mreg.cli.actions", "show"),
     "history": ("mreg.cli.actions", "history"),
     "list": ("mreg.cli.actions", "list_models"),

@@ -46,6 +46,8 @@ COMMAND_LINES = [
     ["get", "sentiment@production", "--path"], ["get", "--json", "--path", "segmenter@latest"],
     ["get", "sentiment@1.0.0", "-o", "got", "-f", "--json"], ["get", "sentiment@1.0.0", "-o", "got", "-f", "-q"],
     ["get", "sentiment@1.0.0", "--path", "-o", "x"], ["get", "nope@1"], ["get", "sentiment@1.0.0", "--force", "--output=got"],
+    ["diff", "sentiment@1.0.0", "sentiment@production"], ["diff", "sentiment@1.0.0", "segmenter@latest", "--json"],
+    ["diff", "-q", "sentiment", "sentiment@1.0.0"], ["diff", "sentiment@1.0.0"], ["diff", "nope@1", "sentiment"],
     # Mistakes, and lines the fast path leaves to typer.
     ["history", "-n", "two"], ["history", "--since", "whenever"], ["history", "a", "b"], ["history", "-n"],
     ["history", "nosuch"], ["history", "--action", "bogus"],
@@ -108,6 +110,8 @@ REGISTER_LINES = [
     ["get", "sentiment@production", "--path"], ["get", "--json", "--path", "segmenter@latest"],
     ["get", "sentiment@1.0.0", "-o", "got", "-f", "--json"], ["get", "sentiment@1.0.0", "-o", "got", "-f", "-q"],
     ["get", "sentiment@1.0.0", "--path", "-o", "x"], ["get", "nope@1"], ["get", "sentiment@1.0.0", "--force", "--output=got"],
+    ["diff", "sentiment@1.0.0", "sentiment@production"], ["diff", "sentiment@1.0.0", "segmenter@latest", "--json"],
+    ["diff", "-q", "sentiment", "sentiment@1.0.0"], ["diff", "sentiment@1.0.0"], ["diff", "nope@1", "sentiment"],
     # Mistakes, and lines the fast path leaves to typer.
     ["register", "m"], ["register", "m", "missing.bin"], ["register", "m", "model.bin", "--lock-timeout", "abc"],
     ["register", "m", "model.bin", "-m=a=1"], ["register", "Bad Name!", "model.bin"],

@@ -6,9 +6,8 @@ from typing import Annotated
 
 import typer
 
-from mreg.cli import complete, output, settings
+from mreg.cli import actions, complete
 from mreg.cli.commands import command
-from mreg.cli.context import open_registry
 from mreg.cli.options import Json, Quiet, Repo
 
 _REFS = "NAME@VERSION, NAME@latest or NAME@STAGE; a bare NAME is its latest version."
@@ -34,11 +33,4 @@ def diff(
       mreg diff sentiment@production sentiment@latest
       mreg diff sentiment@1.0.0 sentiment@1.1.0 --json | jq '.metrics.accuracy.delta'
     """
-    from mreg.cli.render import show_diff
-    from mreg.core.ops.diff import diff as compare
-
-    doc = compare(open_registry(repo), left, right)
-    if settings.wants_json(json):
-        output.print_json(doc)
-    elif not quiet:
-        show_diff(doc)
+    actions.diff(left, right, json=json, quiet=quiet, repo=repo)
