@@ -1,6 +1,6 @@
 """What the commands on the fast path do, apart from their command-line declarations.
 
-`register`, `show`, `list` and `history` are the calls made most often, from CI jobs and
+`register`, `get`, `diff`, `show`, `list` and `history` are the calls made most often, from CI jobs and
 at the terminal. Kept free of typer so that the fast path (mreg/cli/fast.py)
 can run them without importing it; the typer commands call the same
 functions, with the same parameter names.
@@ -9,6 +9,7 @@ functions, with the same parameter names.
 from __future__ import annotations
 
 import os
+from contextlib import ExitStack
 
 from mreg.cli import output, settings
 from mreg.cli.context import open_registry
@@ -115,3 +116,39 @@ def register(name: str, path: str, version: str | None = None, bump: str | None 
     elif not quiet:
         print(f"registered {doc['name']}@{doc['version']} ({doc['stage']}, {doc['kind']}, "
               f"{output.human_size(doc['size'])}) {doc['digest']}")
+
+
+def get(ref: str, output_path: str | None = None, path: bool = False, force: bool = False, json: bool = False,
+        quiet: bool = False, repo: str | None = None) -> None:
+    registry = open_registry(repo)
+    if path:
+        if output_path is not None:
+            from mreg.errors import UsageError
+
+            raise UsageError("--path prints where the artifact is stored; it does not go with -o/--output")
+        stored = registry.object_path(ref)
+        if settings.wants_json(json):
+            output.print_json({"path": stored})
+        elif not quiet:
+            print(stored)
+        return
+    with ExitStack() as bars:
+        # One resolution for both the bytes and the document: a promote in
+        # between must not make them name two different versions.
+        done = registry.get_version(ref, output_path, force=force, progress_for=lambda doc: bars.enter_context(
+            output.progress(doc["size"], f"writing {doc['name']}@{doc['version']}")))
+    if settings.wants_json(json):
+        output.print_json(done)
+    elif not quiet:
+        print(done["path"])
+
+
+def diff(left: str, right: str, json: bool = False, quiet: bool = False, repo: str | None = None) -> None:
+    from mreg.cli.render import show_diff
+    from mreg.core.ops.diff import diff as compare
+
+    doc = compare(open_registry(repo), left, right)
+    if settings.wants_json(json):
+        output.print_json(doc)
+    elif not quiet:
+        show_diff(doc)

@@ -61,10 +61,11 @@ def _version(value: bool) -> None:
 
 def _repo(value: Optional[str]) -> Optional[str]:
     # `mreg --repo PATH COMMAND …` (as git's -C). The entry point usually takes
-    # it off the command line first; this covers the app run any other way, and
-    # lets completion (which parses without running commands) see it.
+    # it off the command line first; this covers the app run any other way.
     if value:
-        os.environ["MREG_REPO"] = value
+        from mreg.cli import repo
+
+        repo.use_leading(value)
     return value
 
 
@@ -90,9 +91,9 @@ def command(argv: Optional[list[str]] = None):
     each, paid on every call and every TAB press. `mreg --help`, a bare
     `mreg`, an unknown command and completing a command's name build them all.
     """
-    from mreg.cli.commands import diff, inspect, lifecycle, maintenance, registering  # noqa: F401
-
     from mreg.cli import shells
+
+    _attach()
 
     everything = app.registered_commands
     wanted = _invoked(argv or [], {_command_name(info): info for info in everything})
@@ -104,6 +105,22 @@ def command(argv: Optional[list[str]] = None):
         app.registered_commands = everything
         # typer registers its completion classes while building the command.
         shells.install()
+
+
+_attached = False
+
+
+def _attach() -> None:
+    """Attach the commands the modules under mreg/cli/commands declare (once)."""
+    global _attached
+    if _attached:
+        return
+    from mreg.cli.commands import declared, diff, inspect, lifecycle, maintenance, registering
+
+    for module in (diff, inspect, lifecycle, maintenance, registering):
+        for function, name, settings in declared(module):
+            app.command(name, **settings)(function)
+    _attached = True
 
 
 def _command_name(info) -> str:
@@ -118,13 +135,14 @@ def _invoked(argv: list[str], known: dict):
         from mreg.cli import bashline
 
         argv = bashline.split(bashline.line())[0]  # only the words already complete
+    from mreg.cli import repo
+
     i = 0
     while i < len(argv):
         word = argv[i]
-        if word == "--repo":
-            i += 2
-        elif word.startswith("--repo="):
-            i += 1
+        found = repo.at(argv, i)
+        if found is not None:
+            i = found[1]
         elif word.startswith("-"):
             return None  # --help, --version, or a mistake: the whole app answers
         else:

@@ -11,7 +11,6 @@ a TAB that cannot read the registry offers nothing.
 from __future__ import annotations
 
 
-
 def _typed_repo(ctx) -> str | None:
     # Parsed options of the command and of `mreg` itself (innermost first).
     while ctx is not None:
@@ -22,20 +21,17 @@ def _typed_repo(ctx) -> str | None:
     # A bash TAB hands over the line up to the cursor.
     from mreg.cli import bashline
 
-    words = bashline.line().split()
-    for i, word in enumerate(words):
-        if word == "--repo" and i + 1 < len(words):
-            return words[i + 1]
-        if word.startswith("--repo="):
-            return word.split("=", 1)[1]
-    return None
+    from mreg.cli import repo
+
+    return repo.on_line(bashline.line().split())
 
 
 def _layout(ctx):
+    from mreg.cli import repo
     from mreg.core.layout import find_registry
 
     try:
-        return find_registry(_typed_repo(ctx))
+        return find_registry(repo.chosen(_typed_repo(ctx)))
     except Exception:  # noqa: BLE001 - a TAB never prints an error
         return None
 

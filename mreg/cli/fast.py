@@ -1,4 +1,4 @@
-"""The fast path: `mreg --help`, `register`, `show`, `list`, `history` and a bash TAB, without typer.
+"""The fast path: `mreg --help`, `register`, `get`, `diff`, `show`, `list`, `history` and a bash TAB, without typer.
 
 Importing typer and building its click command costs about 40-50 ms, as
 much as all the rest of such a call. These command lines need nothing of
@@ -19,6 +19,8 @@ import sys
 # command's parameters by their typer names).
 RUNNERS = {
     "register": ("mreg.cli.actions", "register"),
+    "get": ("mreg.cli.actions", "get"),
+    "diff": ("mreg.cli.actions", "diff"),
     "show": ("mreg.cli.actions", "show"),
     "history": ("mreg.cli.actions", "history"),
     "list": ("mreg.cli.actions", "list_models"),
@@ -33,8 +35,8 @@ _CONVERT = {"str": str, "int": int, "float": float}
 def run(argv: list[str]) -> bool:
     """Answer the command line if the fast path can; False leaves it to typer.
 
-    `argv` comes without a leading global `--repo` (the entry point has made
-    it MREG_REPO already).
+    `argv` comes without a leading global `--repo` (the entry point has
+    taken it: mreg/cli/repo.py).
     """
     if os.environ.get("_MREG_TYPER_ONLY"):
         return False
@@ -128,23 +130,13 @@ def _complete(shell: str) -> bool:
     if incomplete.startswith("-"):
         return False  # options: typer lists them with their help
     # The completion functions find the PATH on the line themselves.
-    candidates = _candidates(leading_repo(typed)[1], incomplete)
+    from mreg.cli import repo
+
+    candidates = _candidates(repo.leading(typed)[1], incomplete)
     if candidates is None:
         return False
     sys.stdout.write("".join(c + "\n" for c in bashline.relative(candidates, text)))
     return True
-
-
-def leading_repo(words: list[str]) -> tuple[str | None, list[str]]:
-    """`mreg --repo PATH COMMAND …` (as git's -C): the PATH, and the words after it.
-
-    (None, words) when the line does not start with a `--repo` and its value.
-    """
-    if words[:1] == ["--repo"] and len(words) >= 2:
-        return words[1], words[2:]
-    if words[:1] and words[0].startswith("--repo="):
-        return words[0][len("--repo="):], words[1:]
-    return None, words
 
 
 def _candidates(typed: list[str], incomplete: str) -> list[str] | None:

@@ -51,30 +51,17 @@ def _silence_stdout() -> None:
         pass
 
 
-def _global_repo(argv: list[str]) -> list[str]:
-    """Accept `mreg --repo PATH COMMAND …` as git accepts `git -C PATH COMMAND`.
-
-    The leading option becomes MREG_REPO for this process, so a `--repo`
-    given after the command still wins, as it would over the variable.
-    """
-    from mreg.cli.fast import leading_repo
-
-    repo, rest = leading_repo(argv)
-    if repo is not None:
-        os.environ["MREG_REPO"] = repo
-    return rest
-
-
 def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGTERM, _on_sigterm)
-    from mreg.cli import fast
+    from mreg.cli import fast, repo
     from mreg.core import wording
 
     wording.speak(OPTION_NAMES)
 
     code = 0
     try:
-        argv = _global_repo(list(sys.argv[1:] if argv is None else argv))
+        # `mreg --repo PATH COMMAND …`, as git accepts `git -C PATH COMMAND`.
+        argv = repo.take_leading(list(sys.argv[1:] if argv is None else argv))
         if not fast.run(argv):
             from mreg.cli.app import command
 

@@ -43,6 +43,11 @@ COMMAND_LINES = [
     ["--repo", ".", "show", "sentiment@latest"],
     ["history"], ["history", "sentiment"], ["history", "sentiment@1.0.1", "--json"], ["history", "-n", "2"],
     ["history", "--limit=1", "--action", "promote", "-a", "register", "--since", "7d"], ["history", "-q"],
+    ["get", "sentiment@production", "--path"], ["get", "--json", "--path", "segmenter@latest"],
+    ["get", "sentiment@1.0.0", "-o", "got", "-f", "--json"], ["get", "sentiment@1.0.0", "-o", "got", "-f", "-q"],
+    ["get", "sentiment@1.0.0", "--path", "-o", "x"], ["get", "nope@1"], ["get", "sentiment@1.0.0", "--force", "--output=got"],
+    ["diff", "sentiment@1.0.0", "sentiment@production"], ["diff", "sentiment@1.0.0", "segmenter@latest", "--json"],
+    ["diff", "-q", "sentiment", "sentiment@1.0.0"], ["diff", "sentiment@1.0.0"], ["diff", "nope@1", "sentiment"],
     # Mistakes, and lines the fast path leaves to typer.
     ["history", "-n", "two"], ["history", "--since", "whenever"], ["history", "a", "b"], ["history", "-n"],
     ["history", "nosuch"], ["history", "--action", "bogus"],
@@ -102,6 +107,11 @@ REGISTER_LINES = [
     ["register", "m", "model.bin", "--bump", "minor", "-q", "--description", "-x-"],
     ["register", "--version", "3.0.0", "m", "model.bin", "--stage", "staging", "-r", "why", "--lock-timeout", "5"],
     ["register", "team/m", "folder", "--dataset", "train=model.bin", "--framework", "sklearn"],
+    ["get", "sentiment@production", "--path"], ["get", "--json", "--path", "segmenter@latest"],
+    ["get", "sentiment@1.0.0", "-o", "got", "-f", "--json"], ["get", "sentiment@1.0.0", "-o", "got", "-f", "-q"],
+    ["get", "sentiment@1.0.0", "--path", "-o", "x"], ["get", "nope@1"], ["get", "sentiment@1.0.0", "--force", "--output=got"],
+    ["diff", "sentiment@1.0.0", "sentiment@production"], ["diff", "sentiment@1.0.0", "segmenter@latest", "--json"],
+    ["diff", "-q", "sentiment", "sentiment@1.0.0"], ["diff", "sentiment@1.0.0"], ["diff", "nope@1", "sentiment"],
     # Mistakes, and lines the fast path leaves to typer.
     ["register", "m"], ["register", "m", "missing.bin"], ["register", "m", "model.bin", "--lock-timeout", "abc"],
     ["register", "m", "model.bin", "-m=a=1"], ["register", "Bad Name!", "model.bin"],

@@ -6,15 +6,14 @@ from typing import Annotated
 
 import typer
 
-from mreg.cli import complete, output, settings
-from mreg.cli.app import app
-from mreg.cli.context import open_registry
+from mreg.cli import actions, complete
+from mreg.cli.commands import command
 from mreg.cli.options import Json, Quiet, Repo
 
 _REFS = "NAME@VERSION, NAME@latest or NAME@STAGE; a bare NAME is its latest version."
 
 
-@app.command()
+@command()
 def diff(
     left: Annotated[str, typer.Argument(metavar="REF", help=f"The version to compare from: {_REFS}", autocompletion=complete.references)],
     right: Annotated[str, typer.Argument(metavar="REF", help="The version to compare to (of the same model or another).", autocompletion=complete.references)],
@@ -34,11 +33,4 @@ def diff(
       mreg diff sentiment@production sentiment@latest
       mreg diff sentiment@1.0.0 sentiment@1.1.0 --json | jq '.metrics.accuracy.delta'
     """
-    from mreg.cli.render import show_diff
-    from mreg.core.ops.diff import diff as compare
-
-    doc = compare(open_registry(repo), left, right)
-    if settings.wants_json(json):
-        output.print_json(doc)
-    elif not quiet:
-        show_diff(doc)
+    actions.diff(left, right, json=json, quiet=quiet, repo=repo)

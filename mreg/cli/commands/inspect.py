@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from contextlib import ExitStack
 from typing import Annotated, Optional
 
 import typer
 
 from mreg.cli import actions, complete, output, settings
-from mreg.cli.app import app
+from mreg.cli.commands import command
 from mreg.cli.context import open_registry
 from mreg.cli.options import Json, Quiet, ReadRef, Repo
-from mreg.errors import UsageError
 
 
-@app.command()
+@command()
 def show(ref: ReadRef, json: Json = False, quiet: Quiet = False, repo: Repo = None) -> None:
     """Everything about one version, or a model's versions. With a bare NAME, every version of the model, newest first, with the metrics most of them have as columns (--json: the array of version documents).
 
@@ -26,7 +24,7 @@ def show(ref: ReadRef, json: Json = False, quiet: Quiet = False, repo: Repo = No
     actions.show(ref, json, quiet, repo)
 
 
-@app.command("list")
+@command("list")
 def list_(json: Json = False, quiet: Quiet = False, repo: Repo = None) -> None:
     """Models: versions, latest, production, last change. For each model: how many versions, the latest, the one in production, and when it last changed.
 
@@ -38,7 +36,7 @@ def list_(json: Json = False, quiet: Quiet = False, repo: Repo = None) -> None:
     actions.list_models(json, quiet, repo)
 
 
-@app.command("ls", hidden=True)
+@command("ls", hidden=True)
 def ls(json: Json = False, quiet: Quiet = False, repo: Repo = None) -> None:
     """Alias of `mreg list`.
 
@@ -49,7 +47,7 @@ def ls(json: Json = False, quiet: Quiet = False, repo: Repo = None) -> None:
     actions.list_models(json, quiet, repo)
 
 
-@app.command()
+@command()
 def get(
     ref: ReadRef,
     output_path: Annotated[Optional[str], typer.Option("--output", "-o", metavar="DEST", help="Where to write (default: the original file or folder name here).")] = None,
@@ -66,28 +64,10 @@ def get(
       mreg get sentiment@production -o ./model.safetensors
       python serve.py --weights "$(mreg get sentiment@production --path)"
     """
-    registry = open_registry(repo)
-    if path:
-        if output_path is not None:
-            raise UsageError("--path prints where the artifact is stored; it does not go with -o/--output")
-        stored = registry.object_path(ref)
-        if settings.wants_json(json):
-            output.print_json({"path": stored})
-        elif not quiet:
-            print(stored)
-        return
-    with ExitStack() as bars:
-        # One resolution for both the bytes and the document: a promote in
-        # between must not make them name two different versions.
-        done = registry.get_version(ref, output_path, force=force, progress_for=lambda doc: bars.enter_context(
-            output.progress(doc["size"], f"writing {doc['name']}@{doc['version']}")))
-    if settings.wants_json(json):
-        output.print_json(done)
-    elif not quiet:
-        print(done["path"])
+    actions.get(ref, output_path, path=path, force=force, json=json, quiet=quiet, repo=repo)
 
 
-@app.command()
+@command()
 def history(
     target: Annotated[Optional[str], typer.Argument(metavar="[NAME|REF]", help="A model or one version (default: the whole registry).", autocompletion=complete.references)] = None,
     limit: Annotated[Optional[int], typer.Option("--limit", "-n", help="At most this many events.")] = None,
@@ -107,7 +87,7 @@ def history(
     actions.history(target, limit=limit, since=since, action=action, json=json, quiet=quiet, repo=repo)
 
 
-@app.command()
+@command()
 def search(
     filter_text: Annotated[Optional[str], typer.Argument(metavar="[FILTER]", help="e.g. \"metrics.accuracy > 0.9 and tags.team = 'nlp'\".")] = None,
     sort: Annotated[Optional[str], typer.Option("--sort", metavar="FIELD", help="Sort by any field, metrics included.", autocompletion=complete.sort_fields)] = None,

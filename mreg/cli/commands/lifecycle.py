@@ -7,13 +7,13 @@ from typing import Annotated, Optional
 import typer
 
 from mreg.cli import complete
-from mreg.cli.app import app
+from mreg.cli.commands import command
 from mreg.cli.context import open_registry
 from mreg.cli.options import Json, LockTimeout, ModelName, Quiet, Reason, Ref, Repo, Stage
 from mreg.cli.render import print_version
 
 
-@app.command()
+@command()
 def transition(
     ref: Ref,
     stage: Stage,
@@ -33,7 +33,7 @@ def transition(
     print_version(doc, json=json, quiet=quiet, verb="moved")
 
 
-@app.command()
+@command()
 def promote(
     ref: Ref,
     to: Annotated[Optional[str], typer.Option("--to", metavar="STAGE", help="Walk every step up to this stage.", autocompletion=complete.stages)] = None,
@@ -53,7 +53,7 @@ def promote(
     print_version(doc, json=json, quiet=quiet, verb="promoted")
 
 
-@app.command()
+@command()
 def rollback(
     name: ModelName,
     to: Annotated[Optional[str], typer.Option("--to", metavar="VERSION", help="An earlier production version to return to.")] = None,

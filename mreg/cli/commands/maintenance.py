@@ -10,13 +10,13 @@ from typing import Annotated, Optional
 import typer
 
 from mreg.cli import output, settings
-from mreg.cli.app import app
+from mreg.cli.commands import command
 from mreg.cli.context import open_registry
 from mreg.cli.options import Json, LockTimeout, Quiet, Reason, ReadRef, Repo
 from mreg.errors import IntegrityError, RefusedError, UsageError
 
 
-@app.command()
+@command()
 def rm(
     ref: ReadRef,
     all_versions: Annotated[bool, typer.Option("--all", help="Remove every version of the model NAME.")] = False,
@@ -56,7 +56,7 @@ def rm(
             print(f"removed {label}")
 
 
-@app.command()
+@command()
 def gc(
     grace: Annotated[Optional[str], typer.Option("--grace", metavar="DURATION", help="Keep unreferenced objects younger than this (default 24h, or [gc] grace).")] = None,
     archived_older_than: Annotated[Optional[str], typer.Option("--archived-older-than", metavar="DURATION", help="First remove versions archived for longer than this, e.g. 30d.")] = None,
@@ -115,7 +115,7 @@ def _objects(count: int) -> str:
     return f"{count} object{'' if count == 1 else 's'}"
 
 
-@app.command()
+@command()
 def verify(
     ref: Annotated[Optional[str], typer.Argument(metavar="[NAME|REF]", help="One model (every version) or one version (default: everything).")] = None,
     json: Json = False,

@@ -8,14 +8,14 @@ from typing import Annotated, Optional
 import typer
 
 from mreg.cli import actions, output, settings
-from mreg.cli.app import app
+from mreg.cli.commands import command
 from mreg.cli.context import open_registry
 from mreg.cli.options import (Description, Framework, Json, LockTimeout, Metric, Param, Quiet, Reason, Ref, Repo,
                               Tag)
 from mreg.cli.render import print_version
 
 
-@app.command()
+@command()
 def init(
     path: Annotated[Optional[str], typer.Argument(help="Project folder (default: --repo, $MREG_REPO, else the current one).")] = None,
     repo: Repo = None,
@@ -35,14 +35,16 @@ def init(
 
     if path and repo and os.path.abspath(path) != os.path.abspath(repo):
         raise UsageError(f"init got two places: PATH {path!r} and --repo {repo!r}", hint="give one of them")
-    registry = mreg.init(path or repo or os.environ.get("MREG_REPO") or None)
+    from mreg.cli import repo as chosen_repo
+
+    registry = mreg.init(path or chosen_repo.chosen(repo))
     if settings.wants_json(json):
         output.print_json({"registry": registry.root, "format": FORMAT_VERSION})
     elif not quiet:
         print(f"registry ready at {registry.root}")
 
 
-@app.command()
+@command()
 def register(
     name: Annotated[str, typer.Argument(metavar="NAME", help="Model name, e.g. sentiment or team/sentiment.")],
     path: Annotated[str, typer.Argument(metavar="PATH", help="The artifact: a file or a directory.")],
@@ -76,7 +78,7 @@ def register(
                      json=json, quiet=quiet, repo=repo)
 
 
-@app.command()
+@command()
 def update(
     ref: Ref,
     metric: Metric = [],
