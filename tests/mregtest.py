@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import json
 import os
+import pty
 import subprocess
 import sys
+import threading
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -101,10 +105,14 @@ def as_at_a_terminal() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-def drain_pty(main: int) -> bytes:
-    """Everything written to a pseudo-terminal until the child's side of it closes."""
+def drain_pty(main: int, answer: bytes | None = None, deadline: float | None = None) -> bytes:
+    """Everything written to a pseudo-terminal until the child's side of it closes.
+
+    With `answer`, it is typed once, when the first `?` (a prompt) has been shown;
+    with `deadline` (a time.monotonic()), reading stops there."""
     chunks = []
-    while True:
+    answered = answer is None
+    while deadline is None or time.monotonic() < deadline:
         try:
             data = os.read(main, 65536)
         except OSError:  # EIO: every holder of the child's side has closed it
@@ -112,4 +120,54 @@ def drain_pty(main: int) -> bytes:
         if not data:
             break
         chunks.append(data)
+        if not answered and b"?" in b"".join(chunks):
+            os.write(main, answer)
+            answered = True
     return b"".join(chunks)
+
+
+@dataclass
+class PtyRun:
+    """What one mreg call under a pseudo-terminal left."""
+
+    drawn: bytes  # everything the pseudo-terminal showed
+    piped: bytes  # the other stream, piped (b"" when both are on the pseudo-terminal)
+    code: int
+
+
+def run_on_pty(args, cwd, *, stream: str = "stdout", columns: int | None = None, env: dict | None = None,
+               answer: bytes | None = None, timeout: float = 120) -> PtyRun:
+    """Run `mreg ARGS` in `cwd` with `stream` on a pseudo-terminal: "stdout" or "stderr" (the other
+    piped), or "both"; with `answer`, stdin is the pseudo-terminal too and `answer` is typed at
+    the first prompt. `columns` sets the terminal's width (COLUMNS, LINES=50, TERM=xterm-256color)
+    over `env` (default: this process's environment)."""
+    env = dict(os.environ if env is None else env)
+    if columns is not None:
+        env.update(COLUMNS=str(columns), LINES="50", TERM="xterm-256color")
+    main, child = pty.openpty()
+    streams = {"stdout": {"stdout": child, "stderr": subprocess.PIPE},
+               "stderr": {"stdout": subprocess.PIPE, "stderr": child},
+               "both": {"stdout": child, "stderr": child}}[stream]
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "mreg", *map(str, args)], cwd=cwd, env=env,
+                                stdin=child if answer is not None else subprocess.DEVNULL, **streams)
+    finally:
+        os.close(child)
+    piped = []
+    pipe = proc.stdout or proc.stderr
+    # Read the piped stream beside the pseudo-terminal: a full pipe would stall the child.
+    reader = threading.Thread(target=lambda: piped.append(pipe.read())) if pipe else None
+    if reader:
+        reader.start()
+    drawn = drain_pty(main, answer, time.monotonic() + timeout)
+    try:
+        code = proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise
+    finally:
+        os.close(main)
+    if reader:
+        reader.join()
+        pipe.close()
+    return PtyRun(drawn, piped[0] if piped else b"", code)

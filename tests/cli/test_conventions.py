@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import pty
 import re
 import signal
 import subprocess
@@ -14,7 +13,7 @@ import time
 
 import pytest
 
-from mregtest import Mreg, as_at_a_terminal
+from mregtest import Mreg, as_at_a_terminal, run_on_pty
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -163,22 +162,9 @@ def test_quiet_prints_nothing(mreg, project):
 
 def _run_in_terminal(args: list[str], cwd, env: dict) -> bytes:
     """Run mreg with stdout and stderr on a pseudo-terminal; return everything it wrote."""
-    master, slave = pty.openpty()
-    process = subprocess.Popen([sys.executable, "-m", "mreg", *args], cwd=cwd, env=env, stdout=slave, stderr=slave,
-                               stdin=subprocess.DEVNULL)
-    os.close(slave)
-    output = b""
-    while True:
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:
-            break
-        if not chunk:
-            break
-        output += chunk
-    os.close(master)
-    assert process.wait(timeout=60) == 0, output
-    return output
+    run = run_on_pty(args, cwd, stream="both", env=env, timeout=60)
+    assert run.code == 0, run.drawn
+    return run.drawn
 
 
 _COLOUR = re.compile(rb"\x1b\[[0-9;]*(3[0-7]|38;[0-9;]+|9[0-7])m")

@@ -5,30 +5,22 @@ from __future__ import annotations
 
 import json
 import os
-import pty
 import subprocess
 import sys
 
-from mregtest import drain_pty
+from mregtest import run_on_pty
 from mreg.cli import output
 
 
 def _run_on_pty(args: list[str], cwd, *, stream: str, columns: int = 100) -> tuple[str, str]:
     """Run mreg with `stream` ("stdout" or "stderr") on a pseudo-terminal and the
     other piped; return (what the pty showed, the piped text)."""
-    main, child = pty.openpty()
-    env = {**os.environ, "COLUMNS": str(columns), "LINES": "50", "TERM": "xterm-256color"}
+    env = dict(os.environ)
     if stream == "stdout":
         env.pop("NO_COLOR", None)
-    streams = {"stdout": child, "stderr": subprocess.PIPE} if stream == "stdout" else {"stdout": subprocess.PIPE, "stderr": child}
-    proc = subprocess.Popen([sys.executable, "-m", "mreg", *args], cwd=cwd, stdin=subprocess.DEVNULL, env=env, **streams)
-    os.close(child)
-    drawn = drain_pty(main)
-    piped = (proc.stderr if stream == "stdout" else proc.stdout).read()
-    proc.wait(timeout=120)
-    os.close(main)
-    assert proc.returncode == 0, piped
-    return drawn.decode(), piped.decode()
+    run = run_on_pty(args, cwd, stream=stream, columns=columns, env=env)
+    assert run.code == 0, run.piped
+    return run.drawn.decode(), run.piped.decode()
 
 
 def at_terminal(args: list[str], cwd, columns: int = 100) -> str:
@@ -165,15 +157,9 @@ def test_user_text_in_an_error_never_drives_the_terminal(mreg, project):
 
 def _run_on_pty_status(args: list[str], cwd) -> str:
     """What a failing mreg drew with stderr on a pseudo-terminal."""
-    main, child = pty.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "mreg", *args], cwd=cwd, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=child)
-    os.close(child)
-    drawn = drain_pty(main)
-    proc.communicate(timeout=120)
-    os.close(main)
-    assert proc.returncode != 0
-    return drawn.decode()
+    run = run_on_pty(args, cwd, stream="stderr")
+    assert run.code != 0
+    return run.drawn.decode()
 
 
 def test_a_file_name_in_a_progress_bar_never_drives_the_terminal(project):

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-import os
-import sys
-import time
 from pathlib import Path
 
 import pytest
+
+from mregtest import run_on_pty
 
 
 def object_path(project: Path, digest: str) -> Path:
@@ -79,29 +78,8 @@ def test_a_whole_model_needs_yes_without_a_terminal(mreg, three):
 
 def run_at_terminal(project: Path, args: list[str], answer: bytes) -> tuple[int, str]:
     """Run mreg under a pseudo-terminal, answer its prompt; return (exit code, everything shown)."""
-    import pty
-
-    pid, fd = pty.fork()
-    if pid == 0:
-        os.chdir(project)
-        os.execv(sys.executable, [sys.executable, "-m", "mreg", *args])
-    shown = b""
-    answered = False
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            chunk = os.read(fd, 4096)
-        except OSError:
-            break
-        if not chunk:
-            break
-        shown += chunk
-        if not answered and b"?" in shown:
-            os.write(fd, answer)
-            answered = True
-    _, status = os.waitpid(pid, 0)
-    os.close(fd)
-    return os.waitstatus_to_exitcode(status), shown.decode(errors="replace")
+    run = run_on_pty(args, project, stream="both", answer=answer, timeout=30)
+    return run.code, run.drawn.decode(errors="replace")
 
 
 def test_a_whole_model_asks_at_a_terminal(mreg, project, three):

@@ -3,11 +3,13 @@ unit-tested in tests/core/test_query.py; here each feature is checked end to end
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
-import sys
 
 import pytest
+
+from mregtest import run_on_pty
 
 # name, version, stage, metrics, tags, description
 VERSIONS = [
@@ -213,24 +215,8 @@ def test_bad_sort_key_and_limit(search):
 
 def test_search_at_a_terminal_is_a_table(search, project):
     """Under a pseudo-terminal the output is a rich table with the metric columns."""
-    import os
-    import pty
-
-    pid, fd = pty.fork()
-    if pid == 0:
-        os.chdir(project)
-        os.environ["COLUMNS"] = "200"
-        os.execv(sys.executable, [sys.executable, "-m", "mreg", "search", "metrics.accuracy > 0.9"])
-    output = b""
-    while True:
-        try:
-            chunk = os.read(fd, 4096)
-        except OSError:
-            break
-        if not chunk:
-            break
-        output += chunk
-    _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0
-    text = output.decode()
+    run = run_on_pty(["search", "metrics.accuracy > 0.9"], project, stream="both",
+                     env={**os.environ, "COLUMNS": "200"})
+    assert run.code == 0
+    text = run.drawn.decode()
     assert "METRICS.ACCURACY" in text and "0.95" in text and "sentiment" in text

@@ -14,12 +14,11 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
 
-from mregtest import drain_pty, write_safetensors
+from mregtest import run_on_pty, write_safetensors
 
 PATHS = {"fast": {}, "typer": {"_MREG_TYPER_ONLY": "1"}}
 
@@ -190,21 +189,8 @@ def _crafted_safetensors(path: Path, dimensions: int) -> None:
 
 def at_terminal(cwd: Path, *args: str) -> tuple[int, str, str]:
     """(exit code, what stdout drew on a pseudo-terminal, stderr)."""
-    import pty
-
-    main, child = pty.openpty()
-    env = {**os.environ, "COLUMNS": "120", "LINES": "50", "TERM": "xterm-256color"}
-    proc = subprocess.Popen([sys.executable, "-m", "mreg", *args], cwd=cwd, stdin=subprocess.DEVNULL, stdout=child,
-                            stderr=subprocess.PIPE, env=env)
-    os.close(child)
-    chunks = []
-    reader = threading.Thread(target=lambda: chunks.append(proc.stderr.read()))
-    reader.start()
-    drawn = drain_pty(main)
-    proc.wait(timeout=60)
-    reader.join()
-    os.close(main)
-    return proc.returncode, drawn.decode(errors="replace"), chunks[0].decode(errors="replace")
+    run = run_on_pty(args, cwd, stream="stdout", columns=120, timeout=60)
+    return run.code, run.drawn.decode(errors="replace"), run.piped.decode(errors="replace")
 
 
 @pytest.mark.parametrize("dimensions", [200, 250])
