@@ -166,3 +166,30 @@ def test_an_old_history_is_reported_not_replayable(tmp_path):
     old = dict(event, details={k: event["details"][k] for k in ("digest", "size", "kind")})
     with pytest.raises(NotReplayable, match="register"):
         rebuild("m", [old])
+
+
+def test_a_registry_of_an_earlier_mreg_verifies_and_is_reported_not_replayable(tmp_path):
+    """Old events (smaller details) still load and verify; only the rebuild says it cannot replay them."""
+    from mreg.core import history
+    from mreg.core.index import save_model
+
+    registry = mreg.init(str(tmp_path))
+    (tmp_path / "m.bin").write_bytes(b"model")
+    registry.register("m", str(tmp_path / "m.bin"), stage="production")
+    model = registry.model("m")
+    meta = model["history"]
+    events, prev = [], history.GENESIS
+    for event in read_events(registry.layout.history_path("m"), meta["events"], meta["head"], "m"):
+        body = {k: v for k, v in event.items() if k not in ("seq", "prev", "hash")}
+        body["details"] = {k: v for k, v in event["details"].items() if k in ("digest", "size", "kind", "by")}
+        events.append(history.seal(body, prev, event["seq"]))
+        prev = events[-1]["hash"]
+    data = b"".join(json.dumps(e, ensure_ascii=False, separators=(",", ":")).encode() + b"\n" for e in events)
+    with open(registry.layout.history_path("m"), "wb") as handle:
+        handle.write(data)
+    model["history"] = {"events": len(events), "bytes": len(data), "head": prev}
+    save_model(registry.layout, model)
+    assert registry.verify()["ok"]
+    assert [e["action"] for e in registry.history("m")] == ["promote", "promote", "promote", "register"]
+    [problem] = registry.verify(rebuild_index=True)["problems"]
+    assert problem["problem"].startswith("not replayable: event 1 (register)"), problem
