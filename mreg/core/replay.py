@@ -83,7 +83,7 @@ def rebuild(name: str, events: list[dict]) -> dict:
             raise NotReplayable(f"event {event['seq']}: unknown action {event['action']!r}")
         try:
             apply(model, event)
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError, RecursionError) as exc:
             raise NotReplayable(f"event {event['seq']} ({event['action']}) cannot be applied: {exc}") from None
     if events:
         # Each line as the history writer wrote it: the committed size, as the index records it.

@@ -122,7 +122,10 @@ def _rebuild_problem(registry: Registry, name: str, model: dict) -> dict | None:
     except NotReplayable as exc:
         return {"file": index, "problem": f"not replayable: {exc} (written by an earlier mreg)",
                 "versions": [f"{name}@*"]}
-    found = differences(model, rebuilt)
+    try:
+        found = differences(model, rebuilt)
+    except RecursionError:  # nesting no index mreg writes has
+        found = ["nested too deeply to compare"]
     if not found:
         return None
     more = f" (and {len(found) - 3} more)" if len(found) > 3 else ""
