@@ -204,6 +204,7 @@ COMMANDS = {'init': {'hidden': False,
             'flags': {'--help': ('help', None),
                       '--json': ('json', True),
                       '--quiet': ('quiet', True),
+                      '--rebuild-index': ('rebuild_index', True),
                       '-h': ('help', None),
                       '-q': ('quiet', True)}}}
 

@@ -345,7 +345,14 @@ class Transaction:
 
     def record(self, model: dict, action: str, version: str | None, *, source: str | None = None,
                target: str | None = None, reason: str = "", details: dict | None = None) -> dict:
-        """Buffer one event for `model`."""
+        """Buffer one event for `model`.
+
+        `details` holds what the event changed, enough to apply it again
+        (mreg/core/replay.py). It is copied now: a record it holds may change
+        again later in the same transaction, and the event must keep this state.
+        """
+        import json
+
         check_text(reason, spelled("reason"))
         event = {
             "time": self.now,
@@ -356,7 +363,7 @@ class Transaction:
             "from": source,
             "to": target,
             "reason": reason,
-            "details": details or {},
+            "details": json.loads(json.dumps(details)) if details else {},
         }
         self._events[model["name"]].append(event)
         return event

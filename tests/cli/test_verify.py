@@ -152,3 +152,19 @@ def test_verify_name_checks_every_version_of_that_model_only(mreg, project):
     mreg("verify", "m@latest")
     mreg("verify", "o")
     mreg("verify", "nosuch", expect=1)
+
+
+def test_rebuild_index_reports_an_index_its_history_does_not_give(mreg, project):
+    _setup(mreg, project)
+    mreg("promote", "a@1.0.0", "--to", "production")
+    mreg("update", "a@1.0.0", "-m", "acc=0.5")
+    assert mreg("verify", "--rebuild-index").out.startswith("ok: ")
+    index_path = project / ".mreg" / "models" / "a" / "_index.json"
+    index = json.loads(index_path.read_text())
+    index["versions"]["1.0.0"]["metrics"]["acc"] = 0.9  # a sound index, but not the one the history wrote
+    index_path.write_text(json.dumps(index))
+    mreg("verify")  # nothing the other checks see
+    r = mreg("verify", "--rebuild-index", expect=3)
+    assert "models/a/_index.json: differs from the index its history rebuilds: versions.1.0.0.metrics.acc" in r.out
+    assert "(affects a@*)" in r.out and "1 problem found" in r.err
+    assert index_path.read_text() == json.dumps(index)  # it writes nothing

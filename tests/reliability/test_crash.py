@@ -55,6 +55,21 @@ def after_kill(project: Path, attempts: dict[str, object], expected: dict[str, o
         assert version in read_indexes(project)[name]["versions"], f"{ref} was lost"
 
 
+def committed(project: Path, name: str) -> int:
+    """How many events the model's index says are committed (0 before its first)."""
+    doc = read_indexes(project).get(name)
+    return doc["history"]["events"] if doc else 0
+
+
+def landed(run, before: int, after: int) -> bool:
+    """Whether a kill landed mid-operation: the process died of SIGKILL and its commit had not happened.
+
+    A SIGKILL after the commit (while the process printed or exited) proves
+    nothing about a crash inside the operation, so it is not counted as one.
+    """
+    return run.code == -9 and after == before
+
+
 def test_kill_register_large_file(tmp_path, rng):
     project = registry_dir(tmp_path)
     src = tmp_path / "src"
@@ -71,10 +86,12 @@ def test_kill_register_large_file(tmp_path, rng):
         big.write_bytes(base)
         digest = sha(bytes(base))
         attempts["sha256:" + digest] = digest
+        before = committed(project, "big")
         proc = spawn(project, "register", "big", big, "--json")
         run = kill_after(proc, delay) if delay is not None else finish(proc)
         if run.code == 0:
             expected[f"big@{run.json['version']}"] = digest
+        run.mid = landed(run, before, committed(project, "big"))
         return run
 
     started = time.monotonic()
@@ -82,16 +99,21 @@ def test_kill_register_large_file(tmp_path, rng):
     assert first.code == 0, first
     duration = time.monotonic() - started
     kills = scale(12, 60)
+    mid = 0
     for i in range(1, kills + 1):
         run = register(i, rng.uniform(0.05, duration * 1.2))
         assert run.code in (0, -9), run
         tally("crash: SIGKILL injected (random moment)", run.code == -9)
+        mid += run.mid
         after_kill(project, attempts, expected)
         versions = sorted(read_indexes(project)["big"]["versions"], key=lambda v: int(v.split(".")[2]))
         if len(versions) > 3:  # keep verify's work bounded: retire the oldest, and collect it
             cli(project, "rm", f"big@{versions[0]}", expect=0)
             expected.pop(f"big@{versions[0]}", None)
             cli(project, "gc", "--grace", "0s", "-q", expect=0)
+    # Most kills land before the commit (the delays span the whole run); too few means they came too late.
+    assert mid * 4 >= kills, f"only {mid} of {kills} kills landed before the commit"
+    tally("crash: SIGKILL landed mid-operation, before the commit (random moment)", mid)
     assert register(kills + 1, None).code == 0  # the next command proceeds without cleanup
     check_registry(project, expected)
     assert snapshot_outside(project) == outside
@@ -111,25 +133,32 @@ def test_kill_register_directory_of_many_files(tmp_path, rng):
 
     def register(i: int, delay: float | None):
         (tree / "d00" / "f0.bin").write_bytes(f"attempt {i}".encode())
+        before = committed(project, "tree")
         proc = spawn(project, "register", "tree", tree, "--json")
         run = kill_after(proc, delay) if delay is not None else finish(proc)
         if run.code == 0:
             expected[f"tree@{run.json['version']}"] = tree_digest(tree)
             attempts[run.json["digest"]] = True
+        run.mid = landed(run, before, committed(project, "tree"))
         return run
 
     started = time.monotonic()
     assert register(0, None).code == 0
     duration = time.monotonic() - started
-    for i in range(1, scale(6, 50) + 1):
+    kills = scale(6, 50)
+    mid = 0
+    for i in range(1, kills + 1):
         run = register(i, rng.uniform(0.05, duration * 1.1))
         assert run.code in (0, -9), run
         tally("crash: SIGKILL injected (random moment)", run.code == -9)
+        mid += run.mid
         # A killed register's digest is unknown to us; verify proves it whole.
         for name, doc in read_indexes(project).items():
             for record in doc["versions"].values():
                 attempts.setdefault(record["digest"], True)
         after_kill(project, attempts, expected)
+    assert mid * 4 >= kills, f"only {mid} of {kills} kills landed before the commit"
+    tally("crash: SIGKILL landed mid-operation, before the commit (random moment)", mid)
     assert register(999, None).code == 0
     check_registry(project, expected, gets="expected")
     assert snapshot_outside(project) == outside
@@ -145,6 +174,7 @@ def test_kill_gc(tmp_path, rng):
     keep = cli(project, "register", "keep", shared, "--json", expect=0).json
     expected = {f"keep@{keep['version']}": tree_digest(shared)}
     kills = scale(7, 60)
+    mid = 0
     doomed = tmp_path / "doomed"
     for round_ in range(kills):
         if doomed.exists():
@@ -160,8 +190,14 @@ def test_kill_gc(tmp_path, rng):
         run = kill_after(proc, rng.uniform(0.1, 0.6))
         assert run.code in (0, -9), run
         tally("crash: SIGKILL injected (random moment)", run.code == -9)
+        # A gc that finished leaves keep's 300 objects and its manifest; one killed before it
+        # took every unreferenced object away leaves more.
+        left = sum(len(files) for _, _, files in os.walk(project / ".mreg" / "objects"))
+        mid += run.code == -9 and left > 301
         check_registry(project, expected, gets="expected")
         assert lock_is_free(project)
+    assert mid, f"none of {kills} kills landed before gc had finished"
+    tally("crash: SIGKILL landed mid-operation, before the commit (random moment)", mid)
     # The first gc restores what killed ones left in their trash; the second one
     # (the grace period measured from then) cleans their intakes.
     cli(project, "gc", "--grace", "0s", expect=0)
@@ -190,6 +226,7 @@ def test_kill_lifecycle_commands(tmp_path, rng):
         expected[f"m@{doc['version']}"] = sha(src.read_bytes())
         attempts[doc["digest"]] = True
     stages = ["testing", "staging", "production", "development", "archived", "deprecated"]
+    mid = 0
     for i in range(scale(30, 250)):
         versions = sorted(read_indexes(project)["m"]["versions"])
         version = rng.choice(versions)
@@ -212,16 +249,20 @@ def test_kill_lifecycle_commands(tmp_path, rng):
             src.write_bytes(f"weights {i} new".encode())
             attempts["sha256:" + sha(src.read_bytes())] = True
             args = ["register", "m", src, "--json"]
+        before = committed(project, "m")
         proc = spawn(project, *args)
         run = kill_after(proc, rng.uniform(0.03, 0.35))
         assert run.code in (0, 1, -9), run
         if run.code == -9:
             tally("crash: SIGKILL injected (random moment)")
+        mid += landed(run, before, committed(project, "m"))
         if verb == "register" and run.code == 0:
             expected[f"m@{run.json['version']}"] = sha(src.read_bytes())
         for ref_ in removed:
             expected.pop(ref_, None)
         after_kill(project, attempts, expected)
+    assert mid, "no kill landed before its command's commit"
+    tally("crash: SIGKILL landed mid-operation, before the commit (random moment)", mid)
     src.write_bytes(b"after")
     cli(project, "register", "m", src, expect=0)
     check_registry(project, expected, gets="expected")
@@ -246,9 +287,10 @@ def _pristine(tmp_path: Path) -> tuple[Path, dict[str, object]]:
     return project, expected
 
 
-def _sweep(tmp_path: Path, args: list[str], check) -> int:
+def _sweep(tmp_path: Path, args: list[str], check) -> tuple[int, int]:
+    """(kills, kills before the commit): `check` returns whether the command's change is committed."""
     pristine, expected = _pristine(tmp_path)
-    kills = 0
+    kills = early = 0
     for call in SWEPT:
         n = 1
         while True:
@@ -261,14 +303,16 @@ def _sweep(tmp_path: Path, args: list[str], check) -> int:
                                   stdin=subprocess.DEVNULL)
             assert "Traceback" not in done.stderr, done.stderr
             killed = done.returncode == -9 or "killed by SIGKILL" in done.stderr
-            check(project, expected, done, killed)
+            done_already = check(project, expected, done, killed)
+            early += killed and not done_already
             shutil.rmtree(work)
             if not killed:
                 break
             kills += 1
             n += 1
     tally("crash: SIGKILL injected at the N-th syscall (strace sweep)", kills)
-    return kills
+    tally("crash: SIGKILL at the N-th syscall, before the commit (strace sweep)", early)
+    return kills, early
 
 
 @pytest.mark.skipif(not STRACE, reason="strace is not installed")
@@ -280,6 +324,7 @@ def test_sweep_kill_at_every_syscall_of_register(tmp_path):
         assert killed or done.returncode == 0, done.stderr
         indexes = read_indexes(project)
         versions = indexes["m"]["versions"]
+        done_already = "1.0.2" in versions
         if "1.0.2" in versions:
             assert versions["1.0.2"]["digest"] == "sha256:" + sha(src.read_bytes())
         after_kill(project, {}, expected | ({"m@1.0.2": None} if "1.0.2" in versions else {}))
@@ -287,8 +332,11 @@ def test_sweep_kill_at_every_syscall_of_register(tmp_path):
         assert nxt["version"] in ("1.0.2", "1.0.3")
         if FULL:
             check_registry(project, expected | {f"m@{nxt['version']}": sha(src.read_bytes())}, gets="expected")
+        return done_already
 
-    assert _sweep(tmp_path, ["register", "m", str(src), "-q"], check) >= 10
+    kills, early = _sweep(tmp_path, ["register", "m", str(src), "-q"], check)
+    assert kills >= 10
+    assert early >= 5, f"only {early} of {kills} kills landed before the commit"
 
 
 @pytest.mark.skipif(not STRACE, reason="strace is not installed")
@@ -306,5 +354,8 @@ def test_sweep_kill_at_every_syscall_of_promote(tmp_path):
                 {e["action"] for e in events[:4]} == {"supersede", "promote"}
         cli(project, "transition", "m@1.0.1", "testing" if stages[1] == "development" else "staging",
             "--reason", "next", expect=0)
+        return stages[1] == "production"
 
-    assert _sweep(tmp_path, ["promote", "m@1.0.1", "--to", "production", "--reason", "sweep"], check) >= 8
+    kills, early = _sweep(tmp_path, ["promote", "m@1.0.1", "--to", "production", "--reason", "sweep"], check)
+    assert kills >= 8
+    assert early >= 3, f"only {early} of {kills} kills landed before the commit"

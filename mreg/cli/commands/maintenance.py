@@ -118,6 +118,7 @@ def _objects(count: int) -> str:
 @command()
 def verify(
     ref: Annotated[Optional[str], typer.Argument(metavar="[NAME|REF]", help="One model (every version) or one version (default: everything).")] = None,
+    rebuild_index: Annotated[bool, typer.Option("--rebuild-index", help="Also rebuild each index from its history, in memory, and report any difference from the stored index (writes nothing).")] = False,
     json: Json = False,
     quiet: Quiet = False,
     repo: Repo = None,
@@ -128,10 +129,11 @@ def verify(
     Example:
       mreg verify
       mreg verify sentiment@production --json
+      mreg verify --rebuild-index
     """
     registry = open_registry(repo)
     with ExitStack() as bars:
-        report = registry.verify(ref, progress_for=lambda total: bars.enter_context(output.progress(total, "verifying")))
+        report = registry.verify(ref, rebuild_index=rebuild_index, progress_for=lambda total: bars.enter_context(output.progress(total, "verifying")))
     if settings.wants_json(json):
         output.print_json(report)
     elif not quiet:

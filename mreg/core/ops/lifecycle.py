@@ -26,15 +26,17 @@ def enter_stage(tx: Transaction, model: dict, version: str, target: str, action:
     """Move `version` to `target`, superseding any other holder of an exclusive stage."""
     lifecycle = tx.registry.lifecycle
     source = _set_stage(tx, model["versions"][version], target)
-    tx.record(model, action, version, source=source, target=target, reason=reason)
+    details = {"stage_changed_at": tx.now}
+    if target == lifecycle.release and action != "rollback":
+        model["released"].append(version)
+        details["released"] = model["released"]  # the whole list, so that replay reproduces it
+    tx.record(model, action, version, source=source, target=target, reason=reason, details=details)
     if target in lifecycle.exclusive:
         for other, other_record in model["versions"].items():
             if other != version and other_record["stage"] == target:
                 _set_stage(tx, other_record, lifecycle.retired)
                 tx.record(model, "supersede", other, source=target, target=lifecycle.retired,
-                          reason=f"superseded by {version}", details={"by": version})
-    if target == lifecycle.release and action != "rollback":
-        model["released"].append(version)
+                          reason=f"superseded by {version}", details={"by": version, "stage_changed_at": tx.now})
 
 
 def refuse_move(lifecycle: Lifecycle, name: str, version: str, source: str, target: str) -> RefusedError:
@@ -198,9 +200,10 @@ def rollback(registry: Registry, name: str, to: str | None = None, reason: str =
         if holder is not None:
             _set_stage(tx, versions[holder], lifecycle.retired)
             tx.record(model, "rollback", holder, source=release, target=lifecycle.retired, reason=why,
-                      details={"replaced_by": target})
+                      details={"replaced_by": target, "stage_changed_at": tx.now})
         source = _set_stage(tx, versions[target], release)
-        tx.record(model, "rollback", target, source=source, target=release, reason=why,
-                  details={"replaces": holder} if holder is not None else {})
         del log[position_to + 1 :]
+        details = {"replaces": holder} if holder is not None else {}
+        tx.record(model, "rollback", target, source=source, target=release, reason=why,
+                  details={**details, "stage_changed_at": tx.now, "released": log})
     return document(name, versions[target])

@@ -202,7 +202,9 @@ def register(
             }
             model["versions"][number] = record
             tx.record(model, "register", number, source=None, target=lifecycle.initial, reason=reason,
-                      details={"digest": stored.digest, "size": stored.size, "kind": stored.kind})
+                      details={"digest": stored.digest, "size": stored.size, "kind": stored.kind,
+                               # the whole record, as it enters the index: the history can rebuild it
+                               "record": record})
             for step in steps:
                 enter_stage(tx, model, number, step, "promote", reason or "registered with --stage")
     return document(name, record)

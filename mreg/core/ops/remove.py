@@ -15,7 +15,7 @@ def drop_version(tx: Transaction, model: dict, version: str, action: str, reason
     record = model["versions"].pop(version)
     model["removed"].append(version)
     tx.record(model, action, version, source=record["stage"], target=None, reason=reason,
-              details={"digest": record["digest"]})
+              details={"digest": record["digest"], "record": record})
 
 
 def _refuse_protected(registry: Registry, model: dict, targets: list[str], force: bool) -> None:

@@ -48,6 +48,8 @@ def update(registry: Registry, ref: str, *, metrics=(), params=(), tags=(), desc
         model, version = tx.lookup(ref)
         record = model["versions"][version]
         changes: dict[str, list] = {}
+        # What replay applies: [group, key or None, new value] set, [group, key] unset.
+        applied: dict[str, list] = {"set": [], "unset": []}
         for group, key, value in wanted:
             label = group if key is None else f"{group}.{key}"
             if key is None:
@@ -56,6 +58,7 @@ def update(registry: Registry, ref: str, *, metrics=(), params=(), tags=(), desc
                 if old != new:
                     record[group] = new
                     changes[label] = [old or None, new or None]
+                    applied["set"].append([group, None, new])
                 continue
             table = record.setdefault(group, {})
             old = table.get(key, _MISSING)
@@ -64,11 +67,13 @@ def update(registry: Registry, ref: str, *, metrics=(), params=(), tags=(), desc
                     raise UsageError(f"{model['name']}@{version} has no {label} to unset")
                 del table[key]
                 changes[label] = [old, None]
+                applied["unset"].append([group, key])
             elif old is _MISSING or old != value or type(old) is not type(value):
                 table[key] = value
                 changes[label] = [None if old is _MISSING else old, value]
+                applied["set"].append([group, key, value])
         md.check_size({k: record.get(k) for k in ("description", "framework", "metrics", "params", "tags", "datasets", "metadata")})
         if changes:
             tx.record(model, "update", version, source=record["stage"], target=record["stage"], reason=reason,
-                      details={"changes": changes})
+                      details={"changes": changes, **applied})
     return document(model["name"], record)

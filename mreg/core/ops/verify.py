@@ -107,9 +107,37 @@ def _still_referenced(registry: Registry, problems: list[dict], digests: dict[st
     return kept
 
 
-def verify(registry: Registry, ref: str | None = None, *, progress_for=None) -> dict:
+def _rebuild_problem(registry: Registry, name: str, model: dict) -> dict | None:
+    """How the index differs from the one its history rebuilds, or None when they are the same."""
+    from mreg.core.history import read_events
+    from mreg.core.replay import NotReplayable, differences, rebuild
+
+    meta = model["history"]
+    index = _relative(registry, registry.layout.index_path(name))
+    try:
+        events = read_events(registry.layout.history_path(name), meta["events"], meta["head"], name)
+        rebuilt = rebuild(name, events)
+    except IntegrityError:
+        return None  # the chain check reports a damaged history on its own
+    except NotReplayable as exc:
+        return {"file": index, "problem": f"not replayable: {exc} (written by an earlier mreg)",
+                "versions": [f"{name}@*"]}
+    try:
+        found = differences(model, rebuilt)
+    except RecursionError:  # nesting no index mreg writes has
+        found = ["nested too deeply to compare"]
+    if not found:
+        return None
+    more = f" (and {len(found) - 3} more)" if len(found) > 3 else ""
+    return {"file": index, "problem": f"differs from the index its history rebuilds: {'; '.join(found[:3])}{more}",
+            "versions": [f"{name}@*"]}
+
+
+def verify(registry: Registry, ref: str | None = None, *, rebuild_index: bool = False, progress_for=None) -> dict:
     """Check everything (or one version, with its model's index and history); never raises for damage found.
 
+    With `rebuild_index`, each model's index is also rebuilt from its history
+    (in memory, nothing is written) and any difference is a problem.
     `progress_for(total_bytes)` may return a callback that is told how many
     bytes each read hashed (the command line draws a bar with it).
     """
@@ -150,6 +178,10 @@ def verify(registry: Registry, ref: str | None = None, *, progress_for=None) -> 
             problems.append({"file": _relative(registry, registry.layout.history_path(name)),
                              "problem": f"history: {fault}", "versions": [f"{name}@*"]})
         problems += stage_problems(registry, name, model)
+        if rebuild_index and not fault:
+            rebuilt = _rebuild_problem(registry, name, model)
+            if rebuilt is not None:
+                problems.append(rebuilt)
         for version, record in model["versions"].items():
             if selected is not None and version != selected:
                 continue
