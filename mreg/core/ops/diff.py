@@ -10,7 +10,7 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 
 from mreg.core.metadata import SECTIONS
-from mreg.core.registry import Registry, document
+from mreg.core.repo import Repo, document
 
 # Top-level fields compared one to one, in the order people read them.
 FIELDS = ("stage", "kind", "digest", "size", "files", "format", "parameters", "framework", "description")
@@ -55,7 +55,7 @@ def compare_section(left: dict | None, right: dict | None) -> dict[str, dict]:
     return result
 
 
-def _listing(registry: Registry, doc: dict) -> dict[str, dict]:
+def _listing(registry: Repo, doc: dict) -> dict[str, dict]:
     from mreg.core.artifact import load_manifest
     from mreg.core.store import parse_digest
 
@@ -87,7 +87,7 @@ def _summary(doc: dict) -> dict:
     return {key: doc.get(key) for key in ("name", "version", "stage", "digest", "kind", "size", "files", "created_at")}
 
 
-def diff(registry: Registry, left_ref: str, right_ref: str) -> dict:
+def diff(registry: Repo, left_ref: str, right_ref: str) -> dict:
     """Compare two versions (of one model or of two): what `mreg diff` shows and prints as JSON."""
     model, version = registry.lookup(left_ref)
     left = document(model["name"], model["versions"][version])

@@ -38,7 +38,7 @@ import time
 from mreg.core.artifact import referenced_objects
 from mreg.core.fsutil import read_regular_file, real_folder, translate_os_errors
 from mreg.core.ops.remove import drop_version
-from mreg.core.registry import Registry
+from mreg.core.repo import Repo
 from mreg.core.store import Intake
 from mreg.core.timeparse import format_time, parse_duration, parse_time
 from mreg.errors import IntegrityError
@@ -71,7 +71,7 @@ def _intake_state(path: str) -> str:
         os.close(fd)
 
 
-def _intakes(registry: Registry) -> list[str]:
+def _intakes(registry: Repo) -> list[str]:
     """Every intake folder; a link in place of `intake/` is refused, links inside it are passed over."""
     try:
         real_folder(registry.layout.intake)
@@ -80,7 +80,7 @@ def _intakes(registry: Registry) -> list[str]:
         return []
 
 
-def live_pins(registry: Registry, skip: str | None = None) -> set[str]:
+def live_pins(registry: Repo, skip: str | None = None) -> set[str]:
     """Digests pinned by writers that are still running (and by brand-new intakes)."""
     pinned: set[str] = set()
     for path in _intakes(registry):
@@ -96,7 +96,7 @@ def live_pins(registry: Registry, skip: str | None = None) -> set[str]:
     return pinned
 
 
-def recover_trash(registry: Registry) -> int:
+def recover_trash(registry: Repo) -> int:
     """Put back objects a crashed gc had moved to its trash; return how many.
 
     Only regular files named like objects, in a trash that is a real folder,
@@ -122,7 +122,7 @@ def recover_trash(registry: Registry) -> int:
     return restored
 
 
-def _referenced(registry: Registry, models: list[dict], skip: set[tuple[str, str]]) -> set[str]:
+def _referenced(registry: Repo, models: list[dict], skip: set[tuple[str, str]]) -> set[str]:
     referenced: set[str] = set()
     for model in models:
         for version, record in model["versions"].items():
@@ -138,7 +138,7 @@ def _referenced(registry: Registry, models: list[dict], skip: set[tuple[str, str
     return referenced
 
 
-def gc(registry: Registry, *, grace: str | None = None, archived_older_than: str | None = None,
+def gc(registry: Repo, *, grace: str | None = None, archived_older_than: str | None = None,
        dry_run: bool = False, reason: str = "", progress_for=None) -> dict:
     """Remove long-archived versions (if asked), then unreferenced objects older than `grace`.
 
@@ -205,7 +205,7 @@ def _archived_longer_than(models: list[dict], archived: str, now: float, seconds
     return expired
 
 
-def _candidates(registry: Registry, keep: set[str], cutoff: float) -> tuple[list, list]:
+def _candidates(registry: Repo, keep: set[str], cutoff: float) -> tuple[list, list]:
     """(hexdigest, path, size) of every object not in `keep` and last changed before `cutoff`;
     and (size, mtime) of those not in `keep` that changed later (still in the grace period)."""
     candidates, pending = [], []
@@ -233,7 +233,7 @@ def _pending(pending: list[tuple[int, float]], grace_seconds: float) -> dict:
     return {"objects": len(pending), "bytes": sum(size for size, _ in pending), "collectable_at": when}
 
 
-def _take_away(registry: Registry, candidates: list[tuple[str, str, int]], own: Intake, progress_for) -> tuple[int, int]:
+def _take_away(registry: Repo, candidates: list[tuple[str, str, int]], own: Intake, progress_for) -> tuple[int, int]:
     """Delete the candidates by way of gc's trash (step 3 above); return the objects and bytes freed."""
     trash = os.path.join(own.path, _TRASH)
     os.mkdir(trash)
@@ -254,7 +254,7 @@ def _take_away(registry: Registry, candidates: list[tuple[str, str, int]], own: 
     return objects, freed
 
 
-def _clean_dead_intakes(registry: Registry, cutoff: float, dry_run: bool, skip: str | None) -> int:
+def _clean_dead_intakes(registry: Repo, cutoff: float, dry_run: bool, skip: str | None) -> int:
     """Remove what crashed writers left behind, once older than the grace period."""
     cleaned = 0
     for path in _intakes(registry):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from mreg.core import metadata as md
-from mreg.core.registry import Registry, document
+from mreg.core.repo import Repo, document
 from mreg.core.text import check_text
 from mreg.core.wording import name as spelled
 from mreg.errors import UsageError
@@ -23,7 +23,7 @@ def _parse_unset(key: str) -> tuple[str, str | None]:
     )
 
 
-def update(registry: Registry, ref: str, *, metrics=(), params=(), tags=(), description: str | None = None,
+def update(registry: Repo, ref: str, *, metrics=(), params=(), tags=(), description: str | None = None,
            framework: str | None = None, unset=(), reason: str = "") -> dict:
     """Apply `-m/-p/-t`, `--description`, `--framework` and `--unset`; record what changed (old → new)."""
     # (group, key, new value or _MISSING to unset)
