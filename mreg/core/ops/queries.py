@@ -21,9 +21,9 @@ def _models(registry: Repo) -> Iterator[dict]:
 
 
 def list_models(registry: Repo) -> list[dict]:
-    # Per-model summaries from the derived cache (mreg/core/cache.py): only
+    # Per-model summaries from the derived cache (mreg/core/cache/summaries.py): only
     # the index files that changed since the last reader are parsed again.
-    from mreg.core.cache import model_summaries
+    from mreg.core.cache.summaries import model_summaries
 
     release = registry.lifecycle.release
     return [{
@@ -102,7 +102,8 @@ def search(registry: Repo, filter_text: str = "", *, sort: str | None = None, de
            limit: int | None = None, name_glob: str | None = None, stage: str | None = None) -> list[dict]:
     from fnmatch import fnmatchcase
 
-    from mreg.core.query import compile_filter, sort_documents
+    from mreg.core.query import compile_filter
+    from mreg.core.sorting import sort_documents
 
     matcher = compile_filter(filter_text or "")
     if stage is not None:
@@ -113,7 +114,7 @@ def search(registry: Repo, filter_text: str = "", *, sort: str | None = None, de
         sort_documents([], sort)  # validate the key before reading anything
     import gc
 
-    from mreg.core.cache import matching_documents
+    from mreg.core.cache.search import matching_documents
 
     def wanted(doc: dict) -> bool:
         if name_glob is not None and not fnmatchcase(doc["name"], name_glob):
@@ -123,7 +124,7 @@ def search(registry: Repo, filter_text: str = "", *, sort: str | None = None, de
         return matcher.matches(doc)
 
     # The filter sees only the fields it names, read from per-model columns
-    # in the derived cache (mreg/core/cache.py); whole documents are decoded
+    # in the derived cache (mreg/core/cache/search.py); whole documents are decoded
     # for the matches alone. None of the objects made form cycles, so the
     # cyclic collector, which would re-walk them all again and again, waits.
     collecting = gc.isenabled()

@@ -9,7 +9,8 @@ from mreg.core.artifact import store_artifact
 from mreg.core.ops.lifecycle import enter_stage, promotion_steps
 from mreg.core.repo import Repo, document
 from mreg.core.semver import BUMPS, Version
-from mreg.core.store import Intake, format_digest
+from mreg.core.pins import Intake, recover_trash
+from mreg.core.store import format_digest
 from mreg.core.text import check_text
 from mreg.core.wording import name as spelled
 from mreg.errors import IntegrityError, RefusedError, UsageError
@@ -171,9 +172,7 @@ def register(
                 # Only a gc that died between moving objects to its trash and
                 # putting pinned ones back can cause this; no gc runs while we
                 # hold the lock, so its trash can safely be put back now.
-                from mreg.core.ops.gc import recover_trash
-
-                recover_trash(registry)
+                recover_trash(registry.layout, registry.store)
                 missing = [h for h in missing if not registry.store.exists(h)]
             if missing:
                 raise IntegrityError(f"object {missing[0][:12]} vanished while registering; register again")
