@@ -22,15 +22,14 @@ from mreg.core.fsutil import kind_of, open_for_reading
 from mreg.core.text import check_text
 from mreg.core.wording import name as spelled
 from mreg.errors import UsageError
+from mreg.core.version import SECTIONS, TEXT_FIELDS
 
 MAX_BYTES = 1 << 20
 MAX_DEPTH = 32
 MAX_KEY = 256
 MAX_INT_DIGITS = 64
-# The key-value sections of a version, in the order they are shown; search,
-# diff, update and the caches all name them from here.
-SECTIONS = ("metrics", "params", "tags", "datasets")
-TEXT_FIELDS = ("description", "framework")
+# The key-value sections of a version (mreg/core/version.py: SECTIONS, TEXT_FIELDS) are
+# imported above; search, diff, update and the caches name them from there.
 
 
 def _check_key(key: object, where: str) -> str:

@@ -41,24 +41,11 @@ from collections.abc import Callable
 from mreg.core.metadata import SECTIONS
 from mreg.core.semver import Version
 from mreg.core.timeparse import format_time, parse_time, parse_when, utc_now
+from mreg.core.version import FILTER_FIELDS
 from mreg.errors import UsageError
 
-# Fields of a version document, in the order the help lists them.
-SIMPLE_FIELDS = (
-    "name",
-    "version",
-    "stage",
-    "created_at",
-    "created_by",
-    "description",
-    "framework",
-    "size",
-    "files",
-    "kind",
-    "digest",
-    "format",
-    "parameters",
-)
+# Fields of a version, in the order the help lists them (mreg/core/version.py).
+SIMPLE_FIELDS = FILTER_FIELDS
 # The SECTIONS hold mappings; a filter names one entry, as in `metrics.accuracy`.
 # Every field a filter or `--sort` can name: the simple fields, then each section's prefix.
 KNOWN_FIELDS = SIMPLE_FIELDS + tuple(f"{section}." for section in SECTIONS)

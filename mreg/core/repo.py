@@ -24,6 +24,7 @@ from mreg.core.lock import DEFAULT_TIMEOUT, RegistryLock
 from mreg.core.names import Reference, parse_reference, validate_name
 from mreg.core.semver import Version, is_version
 from mreg.core.text import check_text
+from mreg.core.version import document  # noqa: F401 - the operations take it from here too
 from mreg.core.wording import name as spelled
 from mreg.errors import NotFoundError, UsageError
 
@@ -57,11 +58,6 @@ def init_layout(path: str | None = None) -> Layout:
         if not os.path.lexists(layout.gitignore):  # the user's own edits are kept
             write_atomic(layout.gitignore, GITIGNORE.encode())
     return layout
-
-
-def document(name: str, record: dict) -> dict:
-    """The JSON document of one version (docs/json.md)."""
-    return {"name": name, **record}
 
 
 def sorted_versions(model: dict) -> list[str]:

@@ -8,7 +8,7 @@ import time
 
 from mreg.core.cache.files import CACHE_FORMAT, RACY_NS, file_identity, read_file, read_index, replace_file
 from mreg.core.layout import Layout
-from mreg.core.metadata import SECTIONS
+from mreg.core.version import FILTER_FIELDS, SECTIONS
 
 # `search` over every version needs only the fields its filter names. Each
 # model gets one file, `search/NAME.json` ('/' in NAME written as '~', which no
@@ -18,8 +18,6 @@ from mreg.core.metadata import SECTIONS
 # A search decodes the header, the columns it needs, and the documents that
 # match; a model whose index changed is re-derived and its file rewritten.
 SEARCH_DIR = "search"
-_SIMPLE = ("name", "version", "stage", "created_at", "created_by", "description", "framework", "size", "files",
-           "kind", "digest", "format", "parameters")
 
 
 def _search_path(layout: Layout, name: str) -> str:
@@ -29,7 +27,7 @@ def _search_path(layout: Layout, name: str) -> str:
 def _encode_search(name: str, identity: list[int], derived_ns: int, model: dict) -> tuple[bytes, dict, list[bytes]]:
     """The file's bytes, plus the columns and document lines it holds (to use at once)."""
     records = list(model["versions"].values())
-    columns: dict[str, list] = {field: [] for field in _SIMPLE}
+    columns: dict[str, list] = {field: [] for field in FILTER_FIELDS}
     keys: dict[str, None] = {}
     for record in records:
         for section in SECTIONS:
@@ -41,7 +39,7 @@ def _encode_search(name: str, identity: list[int], derived_ns: int, model: dict)
         columns[column] = []
     for record in records:
         doc = {"name": name, **record}
-        for field in _SIMPLE:
+        for field in FILTER_FIELDS:
             columns[field].append(doc.get(field))
         for column in keys:
             section, key = column.split(".", 1)

@@ -10,10 +10,11 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 
 from mreg.core.metadata import SECTIONS
+from mreg.core.version import DIFF_FIELDS, DIFF_SUMMARY
 from mreg.core.repo import Repo, document
 
 # Top-level fields compared one to one, in the order people read them.
-FIELDS = ("stage", "kind", "digest", "size", "files", "format", "parameters", "framework", "description")
+FIELDS = DIFF_FIELDS
 # The key-value SECTIONS are compared key by key.
 
 
@@ -84,7 +85,7 @@ def compare_files(left: dict[str, dict], right: dict[str, dict]) -> dict:
 
 
 def _summary(doc: dict) -> dict:
-    return {key: doc.get(key) for key in ("name", "version", "stage", "digest", "kind", "size", "files", "created_at")}
+    return {key: doc.get(key) for key in DIFF_SUMMARY}
 
 
 def diff(registry: Repo, left_ref: str, right_ref: str) -> dict:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from mreg.core import metadata as md
 from mreg.core.repo import Repo, document
 from mreg.core.text import check_text
+from mreg.core.version import METADATA_FIELDS, TEXT_FIELDS
 from mreg.core.wording import name as spelled
 from mreg.errors import UsageError
 
-_UNSETTABLE_TEXT = ("description", "framework")
+_UNSETTABLE_TEXT = TEXT_FIELDS
 _MISSING = object()
 
 
@@ -67,7 +68,7 @@ def update(registry: Repo, ref: str, *, metrics=(), params=(), tags=(), descript
             elif old is _MISSING or old != value or type(old) is not type(value):
                 table[key] = value
                 changes[label] = [None if old is _MISSING else old, value]
-        md.check_size({k: record.get(k) for k in ("description", "framework", "metrics", "params", "tags", "datasets", "metadata")})
+        md.check_size({k: record.get(k) for k in METADATA_FIELDS})
         if changes:
             tx.record(model, "update", version, source=record["stage"], target=record["stage"], reason=reason,
                       details={"changes": changes})
