@@ -56,12 +56,17 @@ class Intake:
         self.layout = layout
         self.path = os.path.join(layout.intake, uuid.uuid4().hex)
         self._count = 0
+        self._pins = -1
         with translate_os_errors(doing):
             # Never through a link: a planted `intake` link would put writes outside the registry.
             real_folder(layout.intake, create=True)
             os.mkdir(self.path)
-            self._pins = os.open(os.path.join(self.path, "pins"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-            fcntl.flock(self._pins, fcntl.LOCK_EX)
+            try:
+                self._pins = os.open(os.path.join(self.path, "pins"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+                fcntl.flock(self._pins, fcntl.LOCK_EX)
+            except BaseException:  # an interrupt too: nobody else will remove the folder just made
+                self._remove()
+                raise
 
     def temp_path(self) -> str:
         self._count += 1
@@ -72,14 +77,25 @@ class Intake:
         os.write(self._pins, (hexdigest + "\n").encode())
 
     def close(self) -> None:
-        import shutil
-
         if self._pins >= 0:
             # Remove the files while the pins still protect the objects; the
             # caller has committed (or given up on) everything it referenced.
+            self._remove()
+
+    def _remove(self) -> None:
+        """Delete the folder whole: a Ctrl-C or SIGTERM meanwhile waits until it is gone."""
+        import shutil
+        import signal
+
+        deferred = {signal.SIGINT, signal.SIGTERM}
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, deferred)
+        try:
             shutil.rmtree(self.path, ignore_errors=True)
-            os.close(self._pins)
-            self._pins = -1
+            if self._pins >= 0:
+                os.close(self._pins)
+                self._pins = -1
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
     def __enter__(self) -> "Intake":
         return self
