@@ -19,7 +19,7 @@ from functools import cached_property
 from mreg.core import index as index_mod
 from mreg.core.config import Config, Lifecycle, default_config, load_config, render_config
 from mreg.core.fsutil import real_folder, real_folders, translate_os_errors, write_atomic
-from mreg.core.layout import REGISTRY_DIR, Layout, find_registry
+from mreg.core.layout import REGISTRY_DIR, Layout
 from mreg.core.lock import DEFAULT_TIMEOUT, RegistryLock
 from mreg.core.names import Reference, parse_reference, validate_name
 from mreg.core.semver import Version, is_version
