@@ -57,6 +57,69 @@ def test_core_modules_never_import_the_cli_typer_or_rich():
     assert offences == []
 
 
+# The core's layers, lowest first; a module may import its own layer and those below it.
+# A module not named here is a low-level module (layer 1); imports inside functions count.
+LAYERS = (
+    ("mreg.errors",),                # 0: the exceptions and their exit codes
+    (),                              # 1: low-level modules: files, formats, parsing (every other core module)
+    ("mreg.core.repo",),             # 2: the shared state: layout, config, store, lookup, the transaction
+    ("mreg.core.ops",),              # 3: the operations, one module each
+    ("mreg.core.registry",),         # 4: the Registry facade, the Python API
+)
+LOW_LEVEL = 1
+
+
+def _layer(module: str) -> int | None:
+    """The layer of a module of mreg's core (None outside it: the standard library, mreg.cli, ...)."""
+    if not (module == "mreg.errors" or module == "mreg.core" or module.startswith("mreg.core.")):
+        return None
+    for number, prefixes in enumerate(LAYERS):
+        if any(module == p or module.startswith(p + ".") for p in prefixes):
+            return number
+    return LOW_LEVEL
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _upward_imports(paths: list[Path], read=lambda path: path.read_text()) -> list[str]:
+    offences = []
+    for path in paths:
+        name = _module_name(path)
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        own = _layer(name)
+        for line, module in _imports_of(read(path), package):
+            target = _layer(module)
+            if target is not None and own is not None and target > own:
+                offences.append(f"{path.relative_to(PACKAGE.parent)}:{line} (layer {own}) imports {module} (layer {target})")
+    return offences
+
+
+def _core_files() -> list[Path]:
+    return sorted((PACKAGE / "core").rglob("*.py")) + [PACKAGE / "errors.py"]
+
+
+def test_core_imports_point_down():
+    assert _layer("mreg.core.ops.register") == 3 and _layer("mreg.core.store") == LOW_LEVEL
+    assert _upward_imports(_core_files()) == []
+
+
+def test_the_layer_check_catches_an_upward_import():
+    # The check above is only as good as its reading of the tree: plant an upward
+    # import (lazy, inside a function) in a low-level module and in an operation.
+    planted = {PACKAGE / "core" / "store.py": "\ndef f():\n    from mreg.core.repo import Repo\n",
+               PACKAGE / "core" / "ops" / "get.py": "\ndef f():\n    from ..registry import Registry\n",
+               PACKAGE / "errors.py": "\nimport mreg.core.names\n"}
+    offences = _upward_imports(list(planted), read=lambda path: path.read_text() + planted[path])
+    found = {(o.split(":")[0], o.split(" imports ")[1].split(" ")[0]) for o in offences}
+    assert found == {("mreg/core/store.py", "mreg.core.repo"), ("mreg/core/store.py", "mreg.core.repo.Repo"),
+                     ("mreg/core/ops/get.py", "mreg.core.registry"),
+                     ("mreg/core/ops/get.py", "mreg.core.registry.Registry"),
+                     ("mreg/errors.py", "mreg.core.names")}
+
+
 def test_the_import_scanner_catches_every_spelling():
     # The check above is only as good as the scanner: prove it sees each form.
     sample = ("import typer\nfrom rich.console import Console\nfrom mreg import cli\n"

@@ -204,7 +204,7 @@ def test_list_cache_is_used_and_rebuilt(mreg, small):
 
 
 def test_a_stale_entry_is_never_trusted(mreg, small):
-    from mreg.core.cache import SUMMARY_FILE
+    from mreg.core.cache.summaries import SUMMARY_FILE
 
     _list(mreg)
     path = small / ".mreg" / "cache" / SUMMARY_FILE

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 from mreg.core import facts as facts_mod
 from mreg.core import notices
-from mreg.core.store import Intake, ObjectStore, format_digest, open_regular, parse_digest
+from mreg.core.pins import Intake
+from mreg.core.store import ObjectStore, format_digest, open_regular, parse_digest
 from mreg.core.text import check_text
 from mreg.core.wording import name as spelled
 from mreg.errors import IntegrityError, RefusedError, UsageError

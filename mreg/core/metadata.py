@@ -21,16 +21,13 @@ import stat
 from mreg.core.fsutil import kind_of, open_for_reading
 from mreg.core.text import check_text
 from mreg.core.wording import name as spelled
+from mreg.core.version import SECTIONS, TEXT_FIELDS  # noqa: F401 - named from here by the operations
 from mreg.errors import UsageError
 
 MAX_BYTES = 1 << 20
 MAX_DEPTH = 32
 MAX_KEY = 256
 MAX_INT_DIGITS = 64
-# The key-value sections of a version, in the order they are shown; search,
-# diff, update and the caches all name them from here.
-SECTIONS = ("metrics", "params", "tags", "datasets")
-TEXT_FIELDS = ("description", "framework")
 
 
 def _check_key(key: object, where: str) -> str:

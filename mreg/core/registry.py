@@ -1,59 +1,26 @@
-"""The registry: a `.mreg/` folder opened for reading and, under its lock, for writing.
+"""The Python API: `Registry`, a thin facade over the operations.
 
-`Registry` is the Python API; each command line verb is one method. Writes go
-through a `Transaction`: it takes the lock, reads the models it changes fresh
-from disk, buffers their events, and commits each model by appending its
-events to the history and then atomically replacing its index.
+Each command line verb is one method with the command's options as keyword
+parameters; the method hands them to its operation (`mreg.core.ops.*`, imported
+on first use so that `import mreg` stays cheap). The shared state the
+operations work on (layout, config, store, lookup, the transaction) is
+`mreg.core.repo.Repo`, which `Registry` extends.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
-from functools import cached_property
+from collections.abc import Callable, Iterator, Sequence
 
-from mreg.core import index as index_mod
-from mreg.core.config import Config, Lifecycle, default_config, load_config, render_config
-from mreg.core.fsutil import real_folder, real_folders, translate_os_errors, write_atomic
-from mreg.core.layout import REGISTRY_DIR, Layout, find_registry
-from mreg.core.lock import DEFAULT_TIMEOUT, RegistryLock
-from mreg.core.names import Reference, parse_reference, validate_name
-from mreg.core.semver import Version, is_version
-from mreg.core.text import check_text
-from mreg.core.wording import name as spelled
-from mreg.errors import NotFoundError, UsageError
+from mreg.core.lock import DEFAULT_TIMEOUT
+from mreg.core.layout import Layout, find_registry
+from mreg.core.repo import Repo, document, init_layout, parse_version_reference, sorted_versions
 
-
-# What `git add .` must not sweep into a project's repository: the stored bytes
-# (often gigabytes), writers' temporary files, derived data and the lock. The
-# index and the history are small text; whether to commit them is the user's call.
-GITIGNORE = """\
-# Written by `mreg init`: the parts of the registry that do not belong in git.
-# models/ (the index and the history) and config.toml are small text files that
-# can be committed; to keep all of .mreg/ out of git, replace these lines with: *
-/objects/
-/intake/
-/cache/
-/lock
-/lock.json
-"""
+__all__ = ["Registry", "init", "open_registry"]
 
 
 def init(path: str | None = None) -> "Registry":
     """Create `.mreg/` in `path` (default: the current directory); harmless to repeat."""
-    project = os.path.abspath(path or os.getcwd())
-    root = project if os.path.basename(project) == REGISTRY_DIR else os.path.join(project, REGISTRY_DIR)
-    layout = Layout(root)
-    with translate_os_errors("create the registry"):
-        os.makedirs(root, exist_ok=True)
-        for folder in (layout.objects, layout.models, layout.intake):
-            real_folder(folder, create=True)  # in a registry copied from elsewhere, a link there is refused
-        if not os.path.exists(layout.config):
-            write_atomic(layout.config, render_config(default_config()))
-        if not os.path.lexists(layout.gitignore):  # the user's own edits are kept
-            write_atomic(layout.gitignore, GITIGNORE.encode())
-    registry = Registry(layout)
+    registry = Registry(init_layout(path))
     registry.config  # a damaged existing config is reported, never overwritten
     return registry
 
@@ -63,132 +30,32 @@ def open_registry(repo: str | None = None) -> "Registry":
     return Registry(find_registry(repo))
 
 
-def document(name: str, record: dict) -> dict:
-    """The JSON document of one version (docs/json.md)."""
-    return {"name": name, **record}
-
-
-def sorted_versions(model: dict) -> list[str]:
-    return sorted(model["versions"], key=Version.parse)
-
-
-def no_model(name: str) -> NotFoundError:
-    """The error for a model that has no versions (or never had any)."""
-    return NotFoundError(f"no model named {name!r}", hint="mreg list shows the models")
-
-
-def parse_version_reference(ref: str | Reference, *, explicit: bool) -> Reference:
-    """Parse `ref`; with `explicit`, a bare NAME is refused (commands that change a version need NAME@…)."""
-    reference = parse_reference(ref) if isinstance(ref, str) else ref
-    if explicit and reference.selector is None:
-        raise UsageError(
-            f"{reference.name!r} names a model, not a version",
-            hint=f"write {reference.name}@VERSION, {reference.name}@latest or {reference.name}@STAGE",
-        )
-    return reference
-
-
-class Registry:
+class Registry(Repo):
     """One registry. Every method returns plain data (dicts, lists, strings)."""
 
     def __init__(self, layout: Layout, lock_timeout: float = DEFAULT_TIMEOUT) -> None:
-        self.layout = layout
-        self.lock_timeout = lock_timeout
-        self._lock = RegistryLock(layout.lock, layout.lock_info)
+        super().__init__(layout, lock_timeout)
 
-    def __repr__(self) -> str:
-        # Cheap on purpose (a notebook shows it after every cell): the path, read nothing.
-        return f"<mreg.Registry {self.root}>"
+    def register(self, name: str, path: str, *, version: str | None = None, bump: str | None = None,
+                 metrics: Sequence[str] = (), params: Sequence[str] = (), tags: Sequence[str] = (),
+                 datasets: Sequence[str] = (), description: str | None = None, framework: str | None = None,
+                 metadata_file: str | None = None, stage: str | None = None, follow_symlinks: bool = False,
+                 reason: str = "", progress: Callable[[int], None] | None = None) -> dict:
+        """Store a file or directory as the next version of `name`; return its document.
 
-    @cached_property
-    def store(self):
-        """The object store (imported on first use: reading the index needs no hashing)."""
-        from mreg.core.store import ObjectStore
-
-        return ObjectStore(self.layout)
-
-    @property
-    def root(self) -> str:
-        return self.layout.root
-
-    @cached_property
-    def config(self) -> Config:
-        return load_config(self.layout.config)
-
-    @property
-    def lifecycle(self) -> Lifecycle:
-        return self.config.lifecycle
-
-    @cached_property
-    def user(self) -> str:
-        from mreg.core.lineage import current_user
-
-        return current_user()
-
-    # --- reading the index -------------------------------------------------
-    def model(self, name: str) -> dict:
-        """A model's index document; NotFoundError if it has no versions."""
-        validate_name(name)
-        model = index_mod.load_model(self.layout, name)
-        if model is None or not model["versions"]:
-            raise no_model(name)
-        return model
-
-    def model_names(self) -> list[str]:
-        return sorted(index_mod.iter_model_names(self.layout))
-
-    def resolve(self, model: dict, selector: str | None) -> str:
-        """The version a selector names in `model`: a version, `latest`, or a stage."""
-        versions = model["versions"]
-        name = model["name"]
-        if selector in (None, "latest"):
-            return max(versions, key=Version.parse)
-        if is_version(selector):
-            version = str(Version.parse(selector))
-            if version not in versions and version in model.get("removed", ()):
-                raise NotFoundError(f"{name}@{version} was removed",
-                                    hint=f"mreg history {name}@{version} shows when, by whom and why")
-            if version not in versions:
-                known = ", ".join(sorted_versions(model)[-5:])
-                raise NotFoundError(f"{name} has no version {version}", hint=f"latest versions: {known}")
-            return version
-        if selector in self.lifecycle.stages:
-            holders = [v for v, r in versions.items() if r["stage"] == selector]
-            if not holders:
-                raise NotFoundError(f"{name} has no version in {selector}")
-            return max(holders, key=lambda v: (versions[v]["created_at"], Version.parse(v)))
-        raise UsageError(
-            f"invalid reference {name}@{selector}: {selector!r} is not a version, 'latest', or a stage",
-            hint=f"stages: {', '.join(self.lifecycle.stages)}",
-        )
-
-    def lookup(self, ref: str | Reference, *, explicit: bool = False) -> tuple[dict, str]:
-        """(model, version) for a reference; `explicit` demands NAME@… (commands that change a version)."""
-        reference = parse_version_reference(ref, explicit=explicit)
-        model = self.model(reference.name)
-        return model, self.resolve(model, reference.selector)
-
-    # --- writing -------------------------------------------------------------
-    @contextmanager
-    def transaction(self) -> Iterator["Transaction"]:
-        """Hold the lock; commit every buffered change on success, none on error."""
-        self.config  # a damaged or newer-format config stops every write, not only some
-        with translate_os_errors("take the registry lock"):
-            real_folder(self.layout.models, create=True)
-        self._lock.acquire(self.lock_timeout)
-        try:
-            tx = Transaction(self)
-            yield tx
-            tx.commit()
-        finally:
-            self._lock.release()
-
-    # --- operations (each in its own module) -------------------------------
-    def register(self, name: str, path: str, **options) -> dict:
-        """Store a file or directory as the next version of `name`; return its document."""
+        `version` sets the version (else the next `bump`: major, minor or patch;
+        default patch after the first 1.0.0); `metrics`, `params` and `tags` are
+        KEY=VALUE strings, `datasets` PATH or NAME=PATH; `metadata_file` a JSON
+        or YAML file of the same; `stage` enters a stage along the promotion
+        path; `follow_symlinks` stores what links point at; `progress` is told
+        the bytes as they are stored.
+        """
         from mreg.core.ops.register import register
 
-        return register(self, name, path, **options)
+        return register(self, name, path, version=version, bump=bump, metrics=metrics, params=params, tags=tags,
+                        datasets=datasets, description=description, framework=framework,
+                        metadata_file=metadata_file, stage=stage, follow_symlinks=follow_symlinks,
+                        reason=reason, progress=progress)
 
     def show(self, ref: str) -> dict | list[dict]:
         """Everything about one version (`NAME@…`); for a bare NAME, every version, lowest first.
@@ -213,20 +80,26 @@ class Registry:
 
         return list_models(self)
 
-    def get(self, ref: str, destination: str | None = None, **options) -> str:
-        """Materialise a version's artifact at `destination`; return the path written."""
+    def get(self, ref: str, destination: str | None = None, *, force: bool = False,
+            progress: Callable[[int], None] | None = None) -> str:
+        """Materialise a version's artifact at `destination`; return the path written.
+
+        `force` replaces what is already there; `progress` is told the bytes written.
+        """
         from mreg.core.ops.get import get
 
-        return get(self, ref, destination, **options)
+        return get(self, ref, destination, force=force, progress=progress)
 
-    def get_version(self, ref: str, destination: str | None = None, **options) -> dict:
+    def get_version(self, ref: str, destination: str | None = None, *, force: bool = False,
+                    progress_for: Callable[[dict], Callable[[int], None] | None] | None = None) -> dict:
         """Materialise a version's artifact; return its name, version and digest with the path written.
 
         The reference is resolved once, so the document names the bytes written.
+        `progress_for(document)` may return a callback told the bytes written.
         """
         from mreg.core.ops.get import get_version
 
-        return get_version(self, ref, destination, **options)
+        return get_version(self, ref, destination, force=force, progress_for=progress_for)
 
     def object_path(self, ref: str) -> str:
         """The read-only stored file of a single-file artifact."""
@@ -252,23 +125,42 @@ class Registry:
 
         return rollback(self, name, to, reason)
 
-    def update(self, ref: str, **changes) -> dict:
-        """Change a version's metadata; the artifact never changes."""
+    def update(self, ref: str, *, metrics: Sequence[str] = (), params: Sequence[str] = (),
+               tags: Sequence[str] = (), description: str | None = None, framework: str | None = None,
+               unset: Sequence[str] = (), reason: str = "") -> dict:
+        """Change a version's metadata; the artifact never changes.
+
+        `metrics`, `params` and `tags` are KEY=VALUE strings that set keys;
+        `unset` names keys to remove (`metrics.KEY`, `params.KEY`, `tags.KEY`,
+        `description`, `framework`).
+        """
         from mreg.core.ops.update import update
 
-        return update(self, ref, **changes)
+        return update(self, ref, metrics=metrics, params=params, tags=tags, description=description,
+                      framework=framework, unset=unset, reason=reason)
 
-    def history(self, target: str | None = None, **filters) -> list[dict]:
-        """Events, newest first: of one model or version, or of the whole registry."""
+    def history(self, target: str | None = None, *, limit: int | None = None, since: str | None = None,
+                actions: Sequence[str] = ()) -> list[dict]:
+        """Events, newest first: of one model or version, or of the whole registry.
+
+        `limit` keeps the newest N, `since` (a time or a duration such as 7d)
+        the newer ones, `actions` only those actions.
+        """
         from mreg.core.ops.queries import history
 
-        return history(self, target, **filters)
+        return history(self, target, limit=limit, since=since, actions=actions)
 
-    def search(self, filter_text: str = "", **options) -> list[dict]:
-        """Versions matching a filter (the filter language of `mreg search`)."""
+    def search(self, filter_text: str = "", *, sort: str | None = None, descending: bool = False,
+               limit: int | None = None, name_glob: str | None = None, stage: str | None = None) -> list[dict]:
+        """Versions matching a filter (the filter language of `mreg search`).
+
+        `sort` is a field to order by (`descending` reverses it), `limit` keeps
+        the first N, `name_glob` and `stage` narrow the models and the stage.
+        """
         from mreg.core.ops.queries import search
 
-        return search(self, filter_text, **options)
+        return search(self, filter_text, sort=sort, descending=descending, limit=limit, name_glob=name_glob,
+                      stage=stage)
 
     def diff(self, left: str, right: str) -> dict:
         """What changed from one version to another: metadata, stage, size and, for directories, files."""
@@ -292,104 +184,27 @@ class Registry:
 
         return remove(self, ref, all_versions=all_versions, force=force, reason=reason, dry_run=dry_run)
 
-    def gc(self, **options) -> dict:
-        """Delete unreferenced objects older than the grace period."""
+    def gc(self, *, grace: str | None = None, archived_older_than: str | None = None, dry_run: bool = False,
+           reason: str = "", progress_for: Callable[[int], Callable[[int], None] | None] | None = None) -> dict:
+        """Delete unreferenced objects older than the grace period.
+
+        `grace` overrides the configured grace period (a duration such as 7d);
+        `archived_older_than` first removes versions archived longer than that;
+        `dry_run` reports without deleting; `progress_for(total_bytes)` may
+        return a callback told the size of each object taken away.
+        """
         from mreg.core.ops.gc import gc
 
-        return gc(self, **options)
+        return gc(self, grace=grace, archived_older_than=archived_older_than, dry_run=dry_run, reason=reason,
+                  progress_for=progress_for)
 
-    def verify(self, ref: str | None = None, **options) -> dict:
-        """Re-hash artifacts and check the index and history."""
+    def verify(self, ref: str | None = None, *, rebuild_index: bool = False,
+               progress_for: Callable[[int], Callable[[int], None] | None] | None = None) -> dict:
+        """Re-hash artifacts and check the index and history (of one model or version, or all).
+
+        `rebuild_index` also rebuilds each index from its history, in memory,
+        and reports any difference.
+        """
         from mreg.core.ops.verify import verify
 
-        return verify(self, ref, **options)
-
-
-class Transaction:
-    """Changes to one or more models, committed together under the registry lock."""
-
-    def __init__(self, registry: Registry) -> None:
-        self.registry = registry
-        self._models: dict[str, dict] = {}
-        self._events: dict[str, list[dict]] = {}
-        self._now: str | None = None
-
-    @property
-    def now(self) -> str:
-        """One timestamp for every event of the transaction."""
-        if self._now is None:
-            from mreg.core.timeparse import format_time, utc_now
-
-            self._now = format_time(utc_now())
-        return self._now
-
-    def model(self, name: str, *, create: bool = False) -> dict:
-        """A model's index, read fresh under the lock (and cached for this transaction)."""
-        if name not in self._models:
-            model = index_mod.load_model(self.registry.layout, name)
-            if model is None:
-                if not create:
-                    raise no_model(name)
-                model = index_mod.new_model(name)
-            elif not model["versions"] and not create:
-                raise no_model(name)
-            self._models[name] = model
-            self._events[name] = []
-        return self._models[name]
-
-    def lookup(self, ref: str, *, explicit: bool = True) -> tuple[dict, str]:
-        """(model, version) for a reference, read fresh under the lock; NAME@… unless `explicit` is False."""
-        reference = parse_version_reference(ref, explicit=explicit)
-        model = self.model(reference.name)
-        return model, self.registry.resolve(model, reference.selector)
-
-    def record(self, model: dict, action: str, version: str | None, *, source: str | None = None,
-               target: str | None = None, reason: str = "", details: dict | None = None) -> dict:
-        """Buffer one event for `model`.
-
-        `details` holds what the event changed, enough to apply it again
-        (mreg/core/replay.py). It is copied now: a record it holds may change
-        again later in the same transaction, and the event must keep this state.
-        """
-        import json
-
-        check_text(reason, spelled("reason"))
-        event = {
-            "time": self.now,
-            "user": self.registry.user,
-            "action": action,
-            "name": model["name"],
-            "version": version,
-            "from": source,
-            "to": target,
-            "reason": reason,
-            "details": json.loads(json.dumps(details)) if details else {},
-        }
-        self._events[model["name"]].append(event)
-        return event
-
-    def commit(self) -> None:
-        from mreg.core import history
-
-        layout = self.registry.layout
-        for name, events in self._events.items():
-            if not events:
-                continue
-            model = self._models[name]
-            meta = model["history"]
-            sealed = []
-            prev, seq = meta["head"], meta["events"]
-            for event in events:
-                seq += 1
-                event = history.seal(event, prev, seq)
-                prev = event["hash"]
-                sealed.append(event)
-            path = layout.history_path(name)
-            with translate_os_errors(f"write the history of {name}"):
-                # Every folder down to the model's, made where missing and never a link:
-                # a planted link would put the index and history outside the registry.
-                real_folders(layout.root, "models", *name.split("/"), create=True)
-                size = history.append(path, meta["bytes"], sealed, count=meta["events"], head=meta["head"])
-                model["history"] = {"events": seq, "bytes": size, "head": prev}
-                index_mod.save_model(layout, model)
-            events.clear()
+        return verify(self, ref, rebuild_index=rebuild_index, progress_for=progress_for)

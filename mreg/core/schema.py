@@ -18,6 +18,8 @@ from __future__ import annotations
 import re
 
 from mreg.core.semver import is_canonical
+from mreg.core.version import COUNT_FIELDS, OPTIONAL_TEXT, REQUIRED_TEXT
+from mreg.core.version import SECTIONS as _SECTIONS
 
 DIGEST_PREFIX = "sha256:"
 GENESIS = DIGEST_PREFIX + "0" * 64  # the `prev` of a history's first event
@@ -26,7 +28,6 @@ _DIGEST = re.compile(r"sha256:[0-9a-f]{64}\Z", re.ASCII)
 _TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z\Z", re.ASCII)
 KINDS = ("file", "directory")
 ACTIONS = ("register", "transition", "promote", "supersede", "rollback", "update", "rm", "gc")
-_SECTIONS = ("metrics", "params", "tags", "datasets")  # as metadata.SECTIONS (kept import-free)
 _EMPTY: dict = {}
 _MAX_FLOAT = 1.7976931348623157e308  # sys.float_info.max: NaN and the infinities fall outside
 
@@ -73,7 +74,6 @@ def _versions_fault(field: str, value: object) -> str | None:
 
 # --- the index: models/NAME/_index.json ---------------------------------------------
 
-_OPTIONAL_TEXT = ("description", "framework", "filename", "format")
 _TABLES = (*_SECTIONS, "lineage", "metadata")
 
 
@@ -91,7 +91,7 @@ def version_fault(version: str, record: object) -> str | None:
     get = record.get
     if get("version") != version:
         return f"{where}.version: holds a different version number"
-    for key in ("stage", "created_by"):
+    for key in REQUIRED_TEXT:
         value = get(key)
         if not value or not _text(value):
             return f"{where}.{key}: missing or not text"
@@ -99,7 +99,7 @@ def version_fault(version: str, record: object) -> str | None:
         return f"{where}.digest: missing or not sha256:<64 hex digits>"
     if get("kind") not in KINDS:
         return f"{where}.kind: missing or not 'file' or 'directory'"
-    for key in ("size", "files"):
+    for key in COUNT_FIELDS:
         if not is_count(get(key)):
             return f"{where}.{key}: missing or not a count"
     if not is_time(get("created_at")):
@@ -108,7 +108,7 @@ def version_fault(version: str, record: object) -> str | None:
     value = get("stage_changed_at")
     if value is not None and not is_time(value):
         return f"{where}.stage_changed_at: not a time such as 2026-01-31T12:00:00.000000Z"
-    for key in _OPTIONAL_TEXT:
+    for key in OPTIONAL_TEXT:
         value = get(key)
         if value is not None and not _text(value):
             return f"{where}.{key}: not text"

@@ -5,11 +5,8 @@ SHA-256, read-only. Bytes are hashed as they are copied, in one pass and in
 constant memory, so the stored bytes are exactly the hashed bytes even if the
 source changes meanwhile.
 
-Writers work inside an *intake*: a private folder under `intake/` for their
-temporary files, plus a `pins` file listing every digest they are about to
-reference, held under an flock for the writer's whole life. Garbage
-collection never deletes a pinned object while the pin's owner lives, however
-long that writer takes (see `gc.py` for the other half of the protocol).
+Writers work inside an *intake* (`mreg/core/pins.py`, which owns the protocol
+that keeps gc away from the objects a running writer is about to reference).
 """
 
 from __future__ import annotations
@@ -18,12 +15,12 @@ import errno
 import hashlib
 import os
 import stat
-import uuid
 from collections.abc import Iterator
 
 from mreg.core.copying import CHUNK, copy_by_hand, copy_in_kernel, hash_fd, try_clone
-from mreg.core.fsutil import fsync_dir, kind_of, open_for_reading, real_folder, syncfs, translate_os_errors
+from mreg.core.fsutil import fsync_dir, kind_of, open_for_reading, real_folder, syncfs
 from mreg.core.layout import Layout
+from mreg.core.pins import Intake
 from mreg.errors import IntegrityError, RefusedError, UsageError
 
 DIGEST_PREFIX = "sha256:"
@@ -31,7 +28,7 @@ _HEX = frozenset("0123456789abcdef")
 # A file at least this large is copied in the kernel (copy_file_range) and
 # hashed back from the copy; smaller ones are not worth the extra calls.
 _LARGE = 8 * CHUNK
-# From this size on, a source's digest is remembered (mreg/core/cache.py) so
+# From this size on, a source's digest is remembered (mreg/core/cache/sources.py) so
 # that storing the same file again hashes it without copying it.
 _HINT_MIN = 64 * CHUNK
 # Storing bytes that are already in the store re-hashes the stored object up
@@ -51,64 +48,6 @@ def parse_digest(digest: str) -> str:
     if len(hexpart) != 64 or not _HEX.issuperset(hexpart):
         raise IntegrityError(f"malformed digest {digest[:80]!r} in the index")
     return hexpart
-
-
-class Intake:
-    """One writer's workspace: temporary files and pins on the objects it will reference."""
-
-    def __init__(self, layout: Layout, doing: str = "store the artifact") -> None:
-        """`doing` ends the error line when the intake cannot be made ("cannot <doing>: …")."""
-        import fcntl
-
-        self.layout = layout
-        self.path = os.path.join(layout.intake, uuid.uuid4().hex)
-        self._count = 0
-        self._pins = -1
-        with translate_os_errors(doing):
-            # Never through a link: a planted `intake` link would put writes outside the registry.
-            real_folder(layout.intake, create=True)
-            os.mkdir(self.path)
-            try:
-                self._pins = os.open(os.path.join(self.path, "pins"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-                fcntl.flock(self._pins, fcntl.LOCK_EX)
-            except BaseException:  # an interrupt too: nobody else will remove the folder just made
-                self._remove()
-                raise
-
-    def temp_path(self) -> str:
-        self._count += 1
-        return os.path.join(self.path, f"tmp-{self._count}")
-
-    def pin(self, hexdigest: str) -> None:
-        """Claim an object before looking whether it exists (gc re-reads pins before deleting)."""
-        os.write(self._pins, (hexdigest + "\n").encode())
-
-    def close(self) -> None:
-        if self._pins >= 0:
-            # Remove the files while the pins still protect the objects; the
-            # caller has committed (or given up on) everything it referenced.
-            self._remove()
-
-    def _remove(self) -> None:
-        """Delete the folder whole: a Ctrl-C or SIGTERM meanwhile waits until it is gone."""
-        import shutil
-        import signal
-
-        deferred = {signal.SIGINT, signal.SIGTERM}
-        previous = signal.pthread_sigmask(signal.SIG_BLOCK, deferred)
-        try:
-            shutil.rmtree(self.path, ignore_errors=True)
-            if self._pins >= 0:
-                os.close(self._pins)
-                self._pins = -1
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
-
-    def __enter__(self) -> "Intake":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def open_regular(path: str, *, follow: bool, expect: os.stat_result | None = None) -> tuple[int, os.stat_result]:
@@ -244,7 +183,7 @@ class ObjectStore:
         finally:
             os.close(out)
         if size_hint >= _HINT_MIN:
-            from mreg.core.cache import remember_source
+            from mreg.core.cache.sources import remember_source
 
             remember_source(self.layout, os.fstat(fd), hexdigest)
         return hexdigest, size, temp
@@ -252,13 +191,13 @@ class ObjectStore:
     def _stage_known(self, fd: int, intake: Intake, progress=None) -> tuple[str, int, None] | None:
         """A large source stored before: hash it without copying, and use the stored object.
 
-        Only when a hint (mreg/core/cache.py) says its bytes are already in the
+        Only when a hint (mreg/core/cache/sources.py) says its bytes are already in the
         store. The object is pinned before it is looked at (gc re-reads pins),
         and used only if the digest of the bytes read now names it and the
         stored object still has their size; otherwise the source is rewound
         and copied as usual (and a damaged object is then repaired by `install`).
         """
-        from mreg.core.cache import hinted_digest
+        from mreg.core.cache.sources import hinted_digest
 
         hinted = hinted_digest(self.layout, os.fstat(fd))
         if hinted is None:

@@ -19,10 +19,9 @@ from mreg.core.query import (
     FilterError,
     compile_filter,
     field_value,
-    sort_documents,
-    sort_key,
 )
 from mreg.core.query import _like_test
+from mreg.core.sorting import sort_documents, sort_key
 from mreg.core.semver import Version
 from mreg.core.timeparse import format_time
 from mreg.errors import ExitCode, UsageError

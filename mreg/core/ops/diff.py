@@ -10,10 +10,11 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 
 from mreg.core.metadata import SECTIONS
-from mreg.core.registry import Registry, document
+from mreg.core.version import DIFF_FIELDS, DIFF_SUMMARY
+from mreg.core.repo import Repo, document
 
 # Top-level fields compared one to one, in the order people read them.
-FIELDS = ("stage", "kind", "digest", "size", "files", "format", "parameters", "framework", "description")
+FIELDS = DIFF_FIELDS
 # The key-value SECTIONS are compared key by key.
 
 
@@ -55,7 +56,7 @@ def compare_section(left: dict | None, right: dict | None) -> dict[str, dict]:
     return result
 
 
-def _listing(registry: Registry, doc: dict) -> dict[str, dict]:
+def _listing(registry: Repo, doc: dict) -> dict[str, dict]:
     from mreg.core.artifact import load_manifest
     from mreg.core.store import parse_digest
 
@@ -84,10 +85,10 @@ def compare_files(left: dict[str, dict], right: dict[str, dict]) -> dict:
 
 
 def _summary(doc: dict) -> dict:
-    return {key: doc.get(key) for key in ("name", "version", "stage", "digest", "kind", "size", "files", "created_at")}
+    return {key: doc.get(key) for key in DIFF_SUMMARY}
 
 
-def diff(registry: Registry, left_ref: str, right_ref: str) -> dict:
+def diff(registry: Repo, left_ref: str, right_ref: str) -> dict:
     """Compare two versions (of one model or of two): what `mreg diff` shows and prints as JSON."""
     model, version = registry.lookup(left_ref)
     left = document(model["name"], model["versions"][version])

@@ -7,7 +7,7 @@ import shutil
 
 from mreg.core.artifact import filename_fault, materialize
 from mreg.core.fsutil import translate_os_errors
-from mreg.core.registry import Registry, document
+from mreg.core.repo import Repo, document
 from mreg.core.store import parse_digest
 from mreg.core.wording import name as spelled
 from mreg.errors import IntegrityError, RefusedError, UsageError
@@ -29,12 +29,12 @@ def default_name(model: dict, version: str) -> str:
     return recorded
 
 
-def get(registry: Registry, ref: str, destination: str | None = None, *, force: bool = False, progress=None) -> str:
+def get(registry: Repo, ref: str, destination: str | None = None, *, force: bool = False, progress=None) -> str:
     """Write the artifact of `ref` to `destination` and return the path written."""
     return get_version(registry, ref, destination, force=force, progress_for=lambda doc: progress)["path"]
 
 
-def get_version(registry: Registry, ref: str, destination: str | None = None, *, force: bool = False,
+def get_version(registry: Repo, ref: str, destination: str | None = None, *, force: bool = False,
                 progress_for=None) -> dict:
     """Write the artifact of `ref` to `destination`; return the version's name, version, digest and the path written.
 
@@ -74,7 +74,7 @@ def get_version(registry: Registry, ref: str, destination: str | None = None, *,
     return {"name": doc["name"], "version": doc["version"], "digest": doc["digest"], "path": target}
 
 
-def _unless_removed_meanwhile(registry: Registry, name: str, version: str, record: dict) -> None:
+def _unless_removed_meanwhile(registry: Repo, name: str, version: str, record: dict) -> None:
     """A missing object is no damage when its version was removed (and collected) since it was read."""
     from mreg.core import index as index_mod
     from mreg.errors import NotFoundError
@@ -89,7 +89,7 @@ def _unless_removed_meanwhile(registry: Registry, name: str, version: str, recor
                             hint=f"mreg history {name}@{version} shows when, by whom and why")
 
 
-def _write(registry: Registry, record: dict, kind: str, target: str, force: bool, progress) -> None:
+def _write(registry: Repo, record: dict, kind: str, target: str, force: bool, progress) -> None:
     """Materialise into `target`, replacing what is there only with `force`, never leaving half of it."""
     parent = os.path.dirname(os.path.abspath(target))
     replaced = None
@@ -126,7 +126,7 @@ def _write(registry: Registry, record: dict, kind: str, target: str, force: bool
         materialize(registry.store, record["digest"], kind, target, progress)
 
 
-def object_path(registry: Registry, ref: str) -> str:
+def object_path(registry: Repo, ref: str) -> str:
     """The stored, read-only file of a single-file artifact (checked to be a regular file in the store)."""
     model, version = registry.lookup(ref)
     record = model["versions"][version]

@@ -8,7 +8,7 @@ event) and remembers who held the release stage, for rollback.
 from __future__ import annotations
 
 from mreg.core.config import Lifecycle
-from mreg.core.registry import Registry, Transaction, document
+from mreg.core.repo import Repo, Transaction, document
 from mreg.core.semver import Version, is_version
 from mreg.core.wording import name as spelled
 from mreg.errors import RefusedError, UsageError
@@ -109,7 +109,7 @@ def _clean_reason(reason: str | None) -> str:
     return (reason or "").strip()
 
 
-def transition(registry: Registry, ref: str, stage: str, reason: str = "") -> dict:
+def transition(registry: Repo, ref: str, stage: str, reason: str = "") -> dict:
     lifecycle = registry.lifecycle
     lifecycle.check_stage(stage)
     with registry.transaction() as tx:
@@ -130,7 +130,7 @@ def transition(registry: Registry, ref: str, stage: str, reason: str = "") -> di
     return document(model["name"], model["versions"][version])
 
 
-def promote(registry: Registry, ref: str, to: str | None = None, reason: str = "") -> dict:
+def promote(registry: Repo, ref: str, to: str | None = None, reason: str = "") -> dict:
     lifecycle = registry.lifecycle
     if to is not None:
         lifecycle.check_stage(to)
@@ -142,7 +142,7 @@ def promote(registry: Registry, ref: str, to: str | None = None, reason: str = "
     return document(model["name"], model["versions"][version])
 
 
-def rollback(registry: Registry, name: str, to: str | None = None, reason: str = "") -> dict:
+def rollback(registry: Repo, name: str, to: str | None = None, reason: str = "") -> dict:
     """Return the release stage to its previous holder (or to `to`, an earlier holder).
 
     `released` lists, oldest first, the versions that entered the release

@@ -7,23 +7,23 @@ from collections.abc import Iterator
 from mreg.core import index as index_mod
 from mreg.core.history import read_events
 from mreg.core.names import parse_reference
-from mreg.core.registry import Registry, document, no_model
+from mreg.core.repo import Repo, document, no_model
 from mreg.core.semver import Version
 from mreg.core.wording import name as spelled
 from mreg.errors import UsageError
 
 
-def _models(registry: Registry) -> Iterator[dict]:
+def _models(registry: Repo) -> Iterator[dict]:
     for name in registry.model_names():
         model = index_mod.load_model(registry.layout, name)
         if model is not None and model["versions"]:
             yield model
 
 
-def list_models(registry: Registry) -> list[dict]:
-    # Per-model summaries from the derived cache (mreg/core/cache.py): only
+def list_models(registry: Repo) -> list[dict]:
+    # Per-model summaries from the derived cache (mreg/core/cache/summaries.py): only
     # the index files that changed since the last reader are parsed again.
-    from mreg.core.cache import model_summaries
+    from mreg.core.cache.summaries import model_summaries
 
     release = registry.lifecycle.release
     return [{
@@ -35,13 +35,13 @@ def list_models(registry: Registry) -> list[dict]:
     } for name, summary in model_summaries(registry.layout, registry.model_names())]
 
 
-def all_documents(registry: Registry) -> Iterator[dict]:
+def all_documents(registry: Repo) -> Iterator[dict]:
     for model in _models(registry):
         for record in model["versions"].values():
             yield document(model["name"], record)
 
 
-def _model_events(registry: Registry, name: str) -> list[dict]:
+def _model_events(registry: Repo, name: str) -> list[dict]:
     model = index_mod.load_model(registry.layout, name)
     if model is None:
         return []
@@ -49,7 +49,7 @@ def _model_events(registry: Registry, name: str) -> list[dict]:
     return read_events(registry.layout.history_path(name), meta["events"], meta["head"], name)
 
 
-def _removed_version(registry: Registry, name: str, selector: str) -> str | None:
+def _removed_version(registry: Repo, name: str, selector: str) -> str | None:
     """`selector` as a version that was removed: its events stay, to say who removed it and why."""
     from mreg.core.semver import is_version
 
@@ -60,7 +60,7 @@ def _removed_version(registry: Registry, name: str, selector: str) -> str | None
     return version if model is not None and version in model["removed"] else None
 
 
-def history(registry: Registry, target: str | None = None, *, limit: int | None = None, since: str | None = None,
+def history(registry: Repo, target: str | None = None, *, limit: int | None = None, since: str | None = None,
             actions: list[str] | tuple[str, ...] = ()) -> list[dict]:
     """Events newest first; of one model (`NAME`), one version (`NAME@SEL`), or everything."""
     from mreg.core.history import ACTIONS
@@ -98,11 +98,12 @@ def history(registry: Registry, target: str | None = None, *, limit: int | None 
     return events[:limit] if limit is not None else events
 
 
-def search(registry: Registry, filter_text: str = "", *, sort: str | None = None, descending: bool = False,
+def search(registry: Repo, filter_text: str = "", *, sort: str | None = None, descending: bool = False,
            limit: int | None = None, name_glob: str | None = None, stage: str | None = None) -> list[dict]:
     from fnmatch import fnmatchcase
 
-    from mreg.core.query import compile_filter, sort_documents
+    from mreg.core.query import compile_filter
+    from mreg.core.sorting import sort_documents
 
     matcher = compile_filter(filter_text or "")
     if stage is not None:
@@ -113,7 +114,7 @@ def search(registry: Registry, filter_text: str = "", *, sort: str | None = None
         sort_documents([], sort)  # validate the key before reading anything
     import gc
 
-    from mreg.core.cache import matching_documents
+    from mreg.core.cache.search import matching_documents
 
     def wanted(doc: dict) -> bool:
         if name_glob is not None and not fnmatchcase(doc["name"], name_glob):
@@ -123,7 +124,7 @@ def search(registry: Registry, filter_text: str = "", *, sort: str | None = None
         return matcher.matches(doc)
 
     # The filter sees only the fields it names, read from per-model columns
-    # in the derived cache (mreg/core/cache.py); whole documents are decoded
+    # in the derived cache (mreg/core/cache/search.py); whole documents are decoded
     # for the matches alone. None of the objects made form cycles, so the
     # cyclic collector, which would re-walk them all again and again, waits.
     collecting = gc.isenabled()
@@ -142,7 +143,7 @@ def search(registry: Registry, filter_text: str = "", *, sort: str | None = None
     return found[:limit] if limit is not None else found
 
 
-def _warn_unknown_keys(registry: Registry, fields: list[str]) -> None:
+def _warn_unknown_keys(registry: Repo, fields: list[str]) -> None:
     """A filter that matched nothing and names a key no version has (`metrics.acuracy`):
     say so, with the closest keys in use, rather than leave an empty result unexplained."""
     from difflib import get_close_matches

@@ -7,15 +7,16 @@ import os
 from mreg.core import metadata as md
 from mreg.core.artifact import store_artifact
 from mreg.core.ops.lifecycle import enter_stage, promotion_steps
-from mreg.core.registry import Registry, document
+from mreg.core.repo import Repo, document
 from mreg.core.semver import BUMPS, Version
-from mreg.core.store import Intake, format_digest
+from mreg.core.pins import Intake, recover_trash
+from mreg.core.store import format_digest
 from mreg.core.text import check_text
 from mreg.core.wording import name as spelled
 from mreg.errors import IntegrityError, RefusedError, UsageError
 
 
-def _hash_dataset(registry: Registry, path: str) -> tuple[str, int, str]:
+def _hash_dataset(registry: Repo, path: str) -> tuple[str, int, str]:
     """Digest, size and kind of a local dataset, hashed for lineage (not stored)."""
     import hashlib
 
@@ -42,7 +43,7 @@ def _hash_dataset(registry: Registry, path: str) -> tuple[str, int, str]:
     return format_digest(hexdigest), size, "file"
 
 
-def build_metadata(registry: Registry, *, metrics=(), params=(), tags=(), datasets=(), description=None,
+def build_metadata(registry: Repo, *, metrics=(), params=(), tags=(), datasets=(), description=None,
                    framework=None, metadata_file=None) -> dict:
     """Merge a metadata file and command-line options (options win) into version fields."""
     fields: dict = {"description": "", "framework": "", "metrics": {}, "params": {}, "tags": {}, "datasets": {}, "metadata": {}}
@@ -109,7 +110,7 @@ def _next_version(model: dict, explicit: Version | None, bump: str) -> str:
 
 
 def register(
-    registry: Registry,
+    registry: Repo,
     name: str,
     path: str,
     *,
@@ -171,9 +172,7 @@ def register(
                 # Only a gc that died between moving objects to its trash and
                 # putting pinned ones back can cause this; no gc runs while we
                 # hold the lock, so its trash can safely be put back now.
-                from mreg.core.ops.gc import recover_trash
-
-                recover_trash(registry)
+                recover_trash(registry.layout, registry.store)
                 missing = [h for h in missing if not registry.store.exists(h)]
             if missing:
                 raise IntegrityError(f"object {missing[0][:12]} vanished while registering; register again")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from mreg.core.names import parse_reference
-from mreg.core.registry import Registry, Transaction
+from mreg.core.repo import Repo, Transaction
 from mreg.core.semver import Version
 from mreg.core.text import check_text
 from mreg.core.wording import name as spelled
@@ -18,7 +18,7 @@ def drop_version(tx: Transaction, model: dict, version: str, action: str, reason
               details={"digest": record["digest"], "record": record})
 
 
-def _refuse_protected(registry: Registry, model: dict, targets: list[str], force: bool) -> None:
+def _refuse_protected(registry: Repo, model: dict, targets: list[str], force: bool) -> None:
     """A version in an exclusive stage (production) is removed only with `force`."""
     protected = [v for v in targets if model["versions"][v]["stage"] in registry.lifecycle.exclusive]
     if protected and not force:
@@ -26,7 +26,7 @@ def _refuse_protected(registry: Registry, model: dict, targets: list[str], force
         raise RefusedError(f"{model['name']}@{protected[0]} is in {stage}", hint=f"pass {spelled('force')} to remove it anyway")
 
 
-def remove(registry: Registry, ref: str, *, all_versions: bool = False, force: bool = False, reason: str = "",
+def remove(registry: Repo, ref: str, *, all_versions: bool = False, force: bool = False, reason: str = "",
            dry_run: bool = False) -> list[str]:
     """Remove `NAME@SEL`, or every version of `NAME` with all_versions; return `NAME@VERSION`s removed.
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from mreg.core import metadata as md
-from mreg.core.registry import Registry, document
+from mreg.core.repo import Repo, document
 from mreg.core.text import check_text
+from mreg.core.version import METADATA_FIELDS, TEXT_FIELDS
 from mreg.core.wording import name as spelled
 from mreg.errors import UsageError
 
-_UNSETTABLE_TEXT = ("description", "framework")
+_UNSETTABLE_TEXT = TEXT_FIELDS
 _MISSING = object()
 
 
@@ -23,7 +24,7 @@ def _parse_unset(key: str) -> tuple[str, str | None]:
     )
 
 
-def update(registry: Registry, ref: str, *, metrics=(), params=(), tags=(), description: str | None = None,
+def update(registry: Repo, ref: str, *, metrics=(), params=(), tags=(), description: str | None = None,
            framework: str | None = None, unset=(), reason: str = "") -> dict:
     """Apply `-m/-p/-t`, `--description`, `--framework` and `--unset`; record what changed (old → new)."""
     # (group, key, new value or _MISSING to unset)
@@ -72,7 +73,7 @@ def update(registry: Registry, ref: str, *, metrics=(), params=(), tags=(), desc
                 table[key] = value
                 changes[label] = [None if old is _MISSING else old, value]
                 applied["set"].append([group, key, value])
-        md.check_size({k: record.get(k) for k in ("description", "framework", "metrics", "params", "tags", "datasets", "metadata")})
+        md.check_size({k: record.get(k) for k in METADATA_FIELDS})
         if changes:
             tx.record(model, "update", version, source=record["stage"], target=record["stage"], reason=reason,
                       details={"changes": changes, **applied})

@@ -12,21 +12,21 @@ from mreg.core import index as index_mod
 from mreg.core.artifact import load_manifest
 from mreg.core.history import check_chain
 from mreg.core.names import parse_reference
-from mreg.core.registry import Registry
+from mreg.core.repo import Repo
 from mreg.core.store import format_digest, parse_digest
 from mreg.errors import IntegrityError
 
 
-def _relative(registry: Registry, path: str) -> str:
+def _relative(registry: Repo, path: str) -> str:
     return os.path.relpath(path, os.path.dirname(registry.root))
 
 
-def _object_problem(registry: Registry, hexdigest: str, problem: str, labels: list[str]) -> dict:
+def _object_problem(registry: Repo, hexdigest: str, problem: str, labels: list[str]) -> dict:
     return {"object": format_digest(hexdigest), "path": _relative(registry, registry.store.path(hexdigest)),
             "problem": problem, "versions": sorted(set(labels))}
 
 
-def _stored_size(registry: Registry, hexdigests) -> int:
+def _stored_size(registry: Repo, hexdigests) -> int:
     """The bytes these objects take in the store; a missing one (or a link) counts nothing."""
     total = 0
     for hexdigest in hexdigests:
@@ -37,7 +37,7 @@ def _stored_size(registry: Registry, hexdigests) -> int:
     return total
 
 
-def stage_problems(registry: Registry, name: str, model: dict) -> list[dict]:
+def stage_problems(registry: Repo, name: str, model: dict) -> list[dict]:
     """Versions in a stage the config does not list, and exclusive stages with more than one holder."""
     lifecycle = registry.lifecycle
     index = _relative(registry, registry.layout.index_path(name))
@@ -56,7 +56,7 @@ def stage_problems(registry: Registry, name: str, model: dict) -> list[dict]:
     return problems
 
 
-def _filename_problem(registry: Registry, name: str, version: str, record: dict) -> dict | None:
+def _filename_problem(registry: Repo, name: str, version: str, record: dict) -> dict | None:
     """The recorded filename, `get`'s default destination, must be one plain name."""
     from mreg.core.artifact import filename_fault
 
@@ -68,7 +68,7 @@ def _filename_problem(registry: Registry, name: str, version: str, record: dict)
             "problem": f"version {version}: field filename {fault}", "versions": [f"{name}@{version}"]}
 
 
-def _still_referenced(registry: Registry, problems: list[dict], digests: dict[str, str]) -> list[dict]:
+def _still_referenced(registry: Repo, problems: list[dict], digests: dict[str, str]) -> list[dict]:
     """Keep only the damage that is really there: drop versions removed while verify ran.
 
     A missing or damaged object is reported for the versions that referenced
@@ -107,7 +107,7 @@ def _still_referenced(registry: Registry, problems: list[dict], digests: dict[st
     return kept
 
 
-def _rebuild_problem(registry: Registry, name: str, model: dict) -> dict | None:
+def _rebuild_problem(registry: Repo, name: str, model: dict) -> dict | None:
     """How the index differs from the one its history rebuilds, or None when they are the same."""
     from mreg.core.history import read_events
     from mreg.core.replay import NotReplayable, differences, rebuild
@@ -133,7 +133,7 @@ def _rebuild_problem(registry: Registry, name: str, model: dict) -> dict | None:
             "versions": [f"{name}@*"]}
 
 
-def verify(registry: Registry, ref: str | None = None, *, rebuild_index: bool = False, progress_for=None) -> dict:
+def verify(registry: Repo, ref: str | None = None, *, rebuild_index: bool = False, progress_for=None) -> dict:
     """Check everything (or one version, with its model's index and history); never raises for damage found.
 
     With `rebuild_index`, each model's index is also rebuilt from its history
