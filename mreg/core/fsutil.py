@@ -180,8 +180,10 @@ def write_atomic(path: str, data: bytes, *, mode: int = 0o644) -> None:
     """Replace `path` with `data` atomically and durably."""
     directory = os.path.dirname(path) or "."
     temp = f"{path}.tmp-{os.getpid()}"
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, mode)
     try:
+        # Inside the try: a signal's handler runs as soon as os.open returns,
+        # and the file it made must not outlive the exception.
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, mode)
         try:
             write_all(fd, data)
             os.fsync(fd)

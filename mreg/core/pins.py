@@ -31,6 +31,7 @@ or followed. """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import errno
 import os
@@ -44,6 +45,21 @@ from mreg.errors import IntegrityError
 
 _TRASH = "trash"
 _HEX = frozenset("0123456789abcdef")
+
+
+# Intakes made by this process and not yet closed. A Ctrl-C or SIGTERM can land
+# after an intake is made but before the `with` around it has been entered
+# (Python runs a signal handler at the start of `__enter__`), where no cleanup
+# would ever see it; an exit handler closes what is left.
+_unclosed: set["Intake"] = set()
+
+
+def _close_unclosed() -> None:
+    for intake in list(_unclosed):
+        intake.close()
+
+
+atexit.register(_close_unclosed)
 
 
 class Intake:
@@ -60,6 +76,7 @@ class Intake:
         with translate_os_errors(doing):
             # Never through a link: a planted `intake` link would put writes outside the registry.
             real_folder(layout.intake, create=True)
+            _unclosed.add(self)
             os.mkdir(self.path)
             try:
                 self._pins = os.open(os.path.join(self.path, "pins"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
@@ -77,7 +94,7 @@ class Intake:
         os.write(self._pins, (hexdigest + "\n").encode())
 
     def close(self) -> None:
-        if self._pins >= 0:
+        if self in _unclosed:
             # Remove the files while the pins still protect the objects; the
             # caller has committed (or given up on) everything it referenced.
             self._remove()
@@ -94,6 +111,7 @@ class Intake:
             if self._pins >= 0:
                 os.close(self._pins)
                 self._pins = -1
+            _unclosed.discard(self)
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 

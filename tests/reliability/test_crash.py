@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from rel import (FULL, STRACE, check_registry, cli, finish, init_registry, kill_after, leftovers, lock_is_free, mreg_argv,
-                      read_indexes, scale, sha, snapshot_outside, spawn, tally, tree_digest)
+                      read_indexes, scale, sha, snapshot_outside, spawn, tally, tree_digest, wait_for)
 
 SEED = int(os.environ.get("MREG_SEED", "0")) or random.randrange(1 << 30)
 
@@ -185,9 +185,13 @@ def test_kill_gc(tmp_path, rng):
             (doomed / f"x{i % 8}" / f"u{i}").write_bytes(f"round {round_} unique {i}".encode())
         v = cli(project, "register", "doomed", doomed, "--json", expect=0).json["version"]
         cli(project, "rm", f"doomed@{v}", expect=0)
-        started = time.monotonic()
+        intake = project / ".mreg" / "intake"
+        earlier = set(os.listdir(intake))  # killed gcs leave theirs behind
         proc = spawn(project, "gc", "--grace", "0s", "--json")
-        run = kill_after(proc, rng.uniform(0.1, 0.6))
+        # gc of 400 objects takes tens of milliseconds: aim the kill at its work
+        # (from the moment it makes its intake), not at the interpreter's start-up.
+        wait_for(lambda: proc.poll() is not None or bool(set(os.listdir(intake)) - earlier), timeout=60)
+        run = kill_after(proc, rng.uniform(0.0, 0.04))
         assert run.code in (0, -9), run
         tally("crash: SIGKILL injected (random moment)", run.code == -9)
         # A gc that finished leaves keep's 300 objects and its manifest; one killed before it
