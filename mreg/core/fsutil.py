@@ -126,11 +126,11 @@ def real_folders(root: str, *parts: str, create: bool = False) -> str:
     return path
 
 
-def open_regular_file(path: str, what: str) -> tuple[int, os.stat_result]:
-    """Open a file under `.mreg/` for reading: never through a final link, never blocking on a FIFO.
+def open_inside(path: str) -> tuple[int, os.stat_result] | str:
+    """Open a file under `.mreg/` for reading, never through a final link, never blocking
+    on a FIFO: (fd, its stat), blocking again, or what the file is instead ("a FIFO").
 
-    FileNotFoundError passes through; any other kind of file is an
-    IntegrityError naming `what`. The descriptor is blocking again on return.
+    FileNotFoundError passes through.
     """
     import stat
 
@@ -138,14 +138,24 @@ def open_regular_file(path: str, what: str) -> tuple[int, os.stat_result]:
         fd, info = _open_nonblocking(path, os.O_NOFOLLOW)
     except OSError as exc:
         if exc.errno == errno.ELOOP:
-            raise IntegrityError(f"{what} is a symbolic link ({path}); mreg never follows one inside the registry") from None
+            return "a symbolic link"
         if exc.errno == errno.ENXIO:
-            raise IntegrityError(f"{what} is a socket or a device, not a regular file ({path})") from None
+            return "a socket or a device"
         raise
     if not stat.S_ISREG(info.st_mode):
         os.close(fd)
-        raise IntegrityError(f"{what} is {kind_of(info.st_mode)}, not a regular file ({path})")
+        return kind_of(info.st_mode)
     return fd, info
+
+
+def open_regular_file(path: str, what: str) -> tuple[int, os.stat_result]:
+    """`open_inside`, with anything but a regular file an IntegrityError naming `what`."""
+    opened = open_inside(path)
+    if opened == "a symbolic link":
+        raise IntegrityError(f"{what} is a symbolic link ({path}); mreg never follows one inside the registry")
+    if isinstance(opened, str):
+        raise IntegrityError(f"{what} is {opened}, not a regular file ({path})")
+    return opened
 
 
 def read_regular_file(path: str, what: str) -> bytes:

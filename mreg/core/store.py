@@ -18,7 +18,7 @@ import stat
 from collections.abc import Iterator
 
 from mreg.core.copying import CHUNK, copy_by_hand, copy_in_kernel, hash_fd, try_clone
-from mreg.core.fsutil import fsync_dir, kind_of, open_for_reading, real_folder, syncfs
+from mreg.core.fsutil import fsync_dir, kind_of, open_for_reading, open_inside, real_folder, syncfs
 from mreg.core.layout import Layout
 from mreg.core.pins import Intake
 from mreg.errors import IntegrityError, RefusedError, UsageError
@@ -108,8 +108,6 @@ class ObjectStore:
 
     def _open(self, hexdigest: str) -> tuple[int, os.stat_result] | str:
         """The object opened for reading, or what is wrong with it ("missing", "a FIFO, not a regular file"…)."""
-        import fcntl
-
         path = self.path(hexdigest)
         try:
             self._folders(hexdigest)
@@ -118,20 +116,10 @@ class ObjectStore:
         except (FileNotFoundError, NotADirectoryError):
             return "missing"
         try:
-            # No link followed, no wait on a FIFO: the type is checked on what was opened.
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+            opened = open_inside(path)  # no link followed, no wait on a FIFO
         except (FileNotFoundError, NotADirectoryError):
             return "missing"
-        except OSError as exc:
-            if exc.errno != errno.ELOOP:
-                raise
-            return "a symbolic link, not a regular file"
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            os.close(fd)
-            return f"{kind_of(info.st_mode)}, not a regular file"
-        fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
-        return fd, info
+        return f"{opened}, not a regular file" if isinstance(opened, str) else opened
 
     def open(self, hexdigest: str) -> tuple[int, os.stat_result]:
         """Open an object for reading; IntegrityError if it is missing or not a regular file."""

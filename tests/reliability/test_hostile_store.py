@@ -428,6 +428,26 @@ def test_registering_a_directory_repairs_its_damaged_files_and_manifest(reg):
 
 # --- FIFOs and links elsewhere in the registry -------------------------------------------
 
+def test_an_object_replaced_by_a_socket_is_named_not_an_io_error(reg):
+    import socket
+
+    obj = _object(reg, b"a\n")
+    obj.unlink()
+    listener = socket.socket(socket.AF_UNIX)
+    try:
+        here = os.getcwd()
+        os.chdir(obj.parent)  # a socket's path is limited to 108 bytes
+        try:
+            listener.bind(obj.name)  # open() of a socket fails with ENXIO
+        finally:
+            os.chdir(here)
+        for args in (("verify",), ("get", "m", "-o", "out.bin")):
+            run = cli(reg, *args, expect=3, timeout=HANG)
+            assert "socket" in run.out + run.err, run
+    finally:
+        listener.close()
+
+
 @pytest.mark.parametrize("where", ["models/m/_index.json", "models/m/_history.jsonl", "config.toml", "lock.json",
                                    "cache/models.json", "intake/x/pins"])
 def test_a_fifo_anywhere_in_the_registry_never_blocks(reg, where):
