@@ -22,6 +22,13 @@ class MregError(Exception):
     """Base of every error mreg reports to the user as one line (and a hint)."""
 
     exit_code: ExitCode = ExitCode.REFUSED
+    # Lines shown under the error line (the clauses of a condition that failed);
+    # keys added to the `error` object `--json` prints; and the command's own
+    # document, when it has one to give with the failure (verify's report), which
+    # `--json` prints with `error` added, so stdout still holds one document.
+    lines: tuple[str, ...] = ()
+    data: dict | None = None
+    document: dict | None = None
 
     def __init__(self, message: str, hint: str | None = None) -> None:
         super().__init__(message)

@@ -10,7 +10,7 @@ from typer.core import TyperGroup
 
 SECTIONS = {
     "Registering": ["init", "register", "update"],
-    "Lifecycle": ["transition", "promote", "rollback"],
+    "Lifecycle": ["transition", "promote", "rollback", "check"],
     "Inspecting": ["show", "list", "ls", "get", "history", "search", "diff"],
     "Maintenance": ["rm", "gc", "verify"],
 }

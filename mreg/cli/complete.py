@@ -113,3 +113,8 @@ def sort_fields(ctx, incomplete: str) -> list[str]:
     # With nothing in use yet, the section prefixes still show the way.
     fields += [f"{s}." for s in SECTIONS if not any(k.startswith(f"{s}.") for k in keys)]
     return [f for f in fields if f.startswith(incomplete)]
+
+
+def if_missing(ctx, incomplete: str) -> list[str]:
+    """What --if-missing takes."""
+    return [word for word in ("fail", "pass") if word.startswith(incomplete)]

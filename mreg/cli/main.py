@@ -21,7 +21,16 @@ OPTION_NAMES = {
     "version": "--version", "bump": "--bump", "stage": "--stage", "follow_symlinks": "--follow-symlinks",
     "destination": "-o/--output", "force": "--force", "path": "--path", "limit": "--limit", "to": "--to",
     "all_versions": "--all", "lock_timeout": "--lock-timeout", "repo": "--repo PATH", "init": "mreg init",
+    "condition": "--if", "if_missing": "--if-missing",
 }
+
+# What each exit code is called in the JSON error document.
+ERROR_KINDS = {
+    ExitCode.REFUSED: "refused", ExitCode.USAGE: "usage", ExitCode.INTEGRITY: "integrity", ExitCode.BUSY: "busy",
+    ExitCode.IO: "io", ExitCode.INTERRUPTED: "interrupted", ExitCode.TERMINATED: "interrupted",
+}
+# The command line being run: a failure is also a JSON document when it asks for JSON.
+_argv: list[str] = []
 
 
 class Terminated(BaseException):
@@ -32,14 +41,45 @@ def _on_sigterm(signum, frame):  # pragma: no cover - exercised through subproce
     raise Terminated()
 
 
-def report(message: str, hint: str | None = None) -> None:
+def report(message: str, hint: str | None = None, lines: tuple[str, ...] = ()) -> None:
     # One line, whatever a path or value in the message holds; a hint may be
     # several `hint:` lines on purpose (a filter and the caret under its fault).
+    # `lines` say what led to the error (each clause of a failed condition).
     from mreg.cli.output import one_line
 
     print(f"mreg: error: {one_line(message)}", file=sys.stderr)
+    for line in lines:
+        print(f"  {one_line(line)}", file=sys.stderr)
     if hint:
         print("hint: " + "\nhint: ".join(one_line(part) for part in hint.split("\nhint: ")), file=sys.stderr)
+
+
+def fail(code: int, message: str, hint: str | None = None, *, lines: tuple[str, ...] = (),
+         data: dict | None = None, document: dict | None = None) -> int:
+    """Report a failure on stderr, and as one JSON document on stdout when the command line has --json."""
+    report(message, hint, lines)
+    if _wants_json():
+        from mreg.cli.output import print_json
+
+        error = {"code": int(code), "kind": ERROR_KINDS.get(code, "refused"), "message": message, "hint": hint}
+        try:
+            print_json({**(document or {}), "error": {**error, **(data or {})}})
+            sys.stdout.flush()
+        except OSError:  # stdout closed or full: stderr has said it already
+            pass
+    return int(code)
+
+
+def _wants_json() -> bool:
+    words = _argv[: _argv.index("--")] if "--" in _argv else _argv
+    if "--json" in words:
+        return True
+    from mreg.cli import settings
+
+    try:
+        return settings.wants_json(False)
+    except MregError:  # unreadable user settings: that is the error being reported
+        return False
 
 
 def _silence_stdout() -> None:
@@ -58,10 +98,12 @@ def main(argv: list[str] | None = None) -> None:
 
     wording.speak(OPTION_NAMES)
 
+    global _argv
     code = 0
+    _argv = list(sys.argv[1:] if argv is None else argv)
     try:
         # `mreg --repo PATH COMMAND …`, as git accepts `git -C PATH COMMAND`.
-        argv = repo.take_leading(list(sys.argv[1:] if argv is None else argv))
+        argv = repo.take_leading(list(_argv))
         if not fast.run(argv):
             from mreg.cli.app import command
 
@@ -70,18 +112,15 @@ def main(argv: list[str] | None = None) -> None:
         if code == ExitCode.INTERRUPTED:
             # typer turns Ctrl-C into a silent Exit(130) once the command has unwound.
             print(file=sys.stderr)
-            report("interrupted")
+            fail(code, "interrupted")
         sys.stdout.flush()
     except MregError as exc:
-        report(exc.message, exc.hint)
-        code = int(exc.exit_code)
+        code = fail(exc.exit_code, exc.message, exc.hint, lines=exc.lines, data=exc.data, document=exc.document)
     except KeyboardInterrupt:
         print(file=sys.stderr)
-        report("interrupted")
-        code = ExitCode.INTERRUPTED
+        code = fail(ExitCode.INTERRUPTED, "interrupted")
     except Terminated:
-        report("terminated")
-        code = ExitCode.TERMINATED
+        code = fail(ExitCode.TERMINATED, "terminated")
     except BrokenPipeError:
         _silence_stdout()
         code = 141
@@ -100,10 +139,8 @@ def _report_unexpected(exc: BaseException) -> int:
         return exc.exit_code
     if isinstance(exc, typer_exc.Abort):
         if isinstance(exc.__context__, Terminated):
-            report("terminated")
-            return ExitCode.TERMINATED
-        report("interrupted")
-        return ExitCode.INTERRUPTED
+            return fail(ExitCode.TERMINATED, "terminated")
+        return fail(ExitCode.INTERRUPTED, "interrupted")
     if isinstance(exc, click_exc.NoArgsIsHelpError):
         # Bare `mreg` (or a group without its command): the help, not an error line.
         print(exc.format_message(), file=sys.stderr)
@@ -114,8 +151,8 @@ def _report_unexpected(exc: BaseException) -> int:
         ctx = getattr(exc, "ctx", None)
         if ctx is not None:
             hint = f"see `{ctx.command_path} --help`"
-        report(message, hint)
-        return exc.exit_code if exc.exit_code != 1 or not isinstance(exc, click_exc.UsageError) else ExitCode.USAGE
+        code = exc.exit_code if exc.exit_code != 1 or not isinstance(exc, click_exc.UsageError) else ExitCode.USAGE
+        return fail(code, message, hint)
     if isinstance(exc, SystemExit):
         if isinstance(exc.__context__, BrokenPipeError):
             # typer met the closed pipe first (`mreg history | head -1`) and
@@ -129,10 +166,8 @@ def _report_unexpected(exc: BaseException) -> int:
         error = storage_error(exc, "complete the operation")
         if os.environ.get("MREG_DEBUG"):
             raise exc
-        report(error.message, error.hint)
-        return int(error.exit_code)
+        return fail(error.exit_code, error.message, error.hint)
     if os.environ.get("MREG_DEBUG"):
         raise exc
-    report(f"internal error: {type(exc).__name__}: {exc}".replace("\n", " "),
-           "run again with MREG_DEBUG=1 to see the traceback, and report it")
-    return 1
+    return fail(ExitCode.REFUSED, f"internal error: {type(exc).__name__}: {exc}".replace("\n", " "),
+                "run again with MREG_DEBUG=1 to see the traceback, and report it")

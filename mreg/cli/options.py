@@ -34,3 +34,15 @@ Tag = Annotated[list[str], typer.Option("--tag", "-t", metavar="K=V", help="A ta
 Description = Annotated[Optional[str], typer.Option("--description", "-d", help="Free text.")]
 Framework = Annotated[Optional[str], typer.Option("--framework", help="e.g. pytorch, sklearn, onnx.")]
 Stage = Annotated[str, typer.Argument(metavar="STAGE", help="Target stage.", autocompletion=complete.stages)]
+Condition = Annotated[
+    Optional[str],
+    typer.Option("--if", metavar="CONDITION",
+                 help="Move only if this is true, checked under the lock with the move, "
+                      "e.g. 'metrics.auc > @production.metrics.auc' (see mreg check)."),
+]
+IfMissing = Annotated[
+    str,
+    typer.Option("--if-missing", metavar="pass|fail",
+                 help="When a value the condition reads is missing (no production version yet): "
+                      "pass, or fail (the default).", autocompletion=complete.if_missing),
+]

@@ -107,17 +107,38 @@ class Registry(Repo):
 
         return object_path(self, ref)
 
-    def transition(self, ref: str, stage: str, reason: str = "") -> dict:
-        """Move one version to `stage`, as the transition table allows."""
+    def transition(self, ref: str, stage: str, reason: str = "", *, condition: str | None = None,
+                   if_missing: str = "fail") -> dict:
+        """Move one version to `stage`, as the transition table allows.
+
+        `condition` (the language of `mreg check`) must be true, checked under
+        the lock with the move, else nothing moves (ConditionFailed, exit 1);
+        `if_missing="pass"` lets an unknown condition (a missing value) pass.
+        """
         from mreg.core.ops.lifecycle import transition
 
-        return transition(self, ref, stage, reason)
+        return transition(self, ref, stage, reason, condition=condition, if_missing=if_missing)
 
-    def promote(self, ref: str, to: str | None = None, reason: str = "") -> dict:
-        """Move a version along the promotion path: one step, or every step up to `to`."""
+    def promote(self, ref: str, to: str | None = None, reason: str = "", *, condition: str | None = None,
+                if_missing: str = "fail") -> dict:
+        """Move a version along the promotion path: one step, or every step up to `to`.
+
+        `condition` and `if_missing` as for `transition`.
+        """
         from mreg.core.ops.lifecycle import promote
 
-        return promote(self, ref, to, reason)
+        return promote(self, ref, to, reason, condition=condition, if_missing=if_missing)
+
+    def check(self, ref: str, condition: str, *, if_missing: str = "fail") -> dict:
+        """Evaluate a condition for one version, moving nothing.
+
+        Returns `condition`, `name`, `version`, `result` (True, False or None
+        for unknown), `passed` (True, or None with `if_missing="pass"`), each
+        clause with the values it read, and the versions `@SELECTOR`s named.
+        """
+        from mreg.core.ops.gates import check
+
+        return check(self, ref, condition, if_missing)
 
     def rollback(self, name: str, to: str | None = None, reason: str = "") -> dict:
         """Return the release stage to the version that held it before."""

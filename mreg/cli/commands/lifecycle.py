@@ -1,4 +1,4 @@
-"""transition, promote, rollback."""
+"""transition, promote, rollback, check."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import typer
 from mreg.cli import complete
 from mreg.cli.commands import command
 from mreg.cli.context import open_registry
-from mreg.cli.options import Json, LockTimeout, ModelName, Quiet, Reason, Ref, Repo, Stage
+from mreg.cli.options import (Condition, IfMissing, Json, LockTimeout, ModelName, Quiet, ReadRef, Reason, Ref, Repo,
+                              Stage)
 from mreg.cli.render import print_version
 
 
@@ -18,6 +19,8 @@ def transition(
     ref: Ref,
     stage: Stage,
     reason: Reason = "",
+    condition: Condition = None,
+    if_missing: IfMissing = "fail",
     lock_timeout: LockTimeout = None,
     json: Json = False,
     quiet: Quiet = False,
@@ -29,7 +32,8 @@ def transition(
     Example:
       mreg transition sentiment@1.3.0 archived --reason "superseded by 2.0"
     """
-    doc = open_registry(repo, lock_timeout).transition(ref, stage, reason)
+    doc = open_registry(repo, lock_timeout).transition(ref, stage, reason, condition=condition,
+                                                       if_missing=if_missing)
     print_version(doc, json=json, quiet=quiet, verb="moved")
 
 
@@ -38,6 +42,8 @@ def promote(
     ref: Ref,
     to: Annotated[Optional[str], typer.Option("--to", metavar="STAGE", help="Walk every step up to this stage.", autocompletion=complete.stages)] = None,
     reason: Reason = "",
+    condition: Condition = None,
+    if_missing: IfMissing = "fail",
     lock_timeout: LockTimeout = None,
     json: Json = False,
     quiet: Quiet = False,
@@ -48,8 +54,9 @@ def promote(
     \b
     Example:
       mreg promote sentiment@1.3.0 --to production --reason "beats 1.2.0 on f1"
+      mreg promote sentiment@latest --to production --if 'metrics.f1 > @production.metrics.f1' --if-missing pass
     """
-    doc = open_registry(repo, lock_timeout).promote(ref, to, reason)
+    doc = open_registry(repo, lock_timeout).promote(ref, to, reason, condition=condition, if_missing=if_missing)
     print_version(doc, json=json, quiet=quiet, verb="promoted")
 
 
@@ -71,3 +78,38 @@ def rollback(
     """
     doc = open_registry(repo, lock_timeout).rollback(name, to, reason)
     print_version(doc, json=json, quiet=quiet, verb="rolled back to")
+
+
+@command()
+def check(
+    ref: ReadRef,
+    condition: Annotated[str, typer.Argument(metavar="CONDITION", help="A search filter that may also read other versions of the model (@production.metrics.auc) and do arithmetic (+ - * /).")],
+    if_missing: IfMissing = "fail",
+    json: Json = False,
+    quiet: Quiet = False,
+    repo: Repo = None,
+) -> None:
+    """Evaluate a condition for one version, moving nothing. Exit 0 if true, 1 if false or unknown.
+
+    The condition is the language of `mreg search` plus @SELECTOR.FIELD, a field
+    of another version of the same model (a stage, a version, an alias or
+    latest), and + - * / on numbers. A missing value makes it unknown.
+
+    \b
+    Example:
+      mreg check sentiment@latest 'metrics.f1 > @production.metrics.f1 and size < @production.size * 1.2'
+    """
+    from mreg.cli import output, settings
+    from mreg.core.gate import result_word
+    from mreg.core.ops.gates import refusal
+
+    result = open_registry(repo).check(ref, condition, if_missing=if_missing)
+    if not result["passed"]:
+        raise refusal(result)
+    if settings.wants_json(json):
+        output.print_json(result)
+    elif not quiet:
+        print(output.one_line(f"{result['name']}@{result['version']}: {result['condition']} is "
+                              f"{result_word(result['result'])}"))
+        for clause in result["clauses"]:
+            print(output.one_line(f"  {clause['line']}"))

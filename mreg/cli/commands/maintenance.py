@@ -135,7 +135,8 @@ def verify(
     with ExitStack() as bars:
         report = registry.verify(ref, rebuild_index=rebuild_index, progress_for=lambda total: bars.enter_context(output.progress(total, "verifying")))
     if settings.wants_json(json):
-        output.print_json(report)
+        if report["ok"]:
+            output.print_json(report)
     elif not quiet:
         checked = report["checked"]
         versions, objects = checked["versions"], checked["objects"]
@@ -149,4 +150,8 @@ def verify(
                 print(output.one_line(f"{what}: {problem['problem']} (affects {', '.join(problem['versions'])})"))
     if not report["ok"]:
         count = len(report["problems"])
-        raise IntegrityError(f"{count} problem{'s' if count != 1 else ''} found", hint="see above; `mreg get` refuses corrupt artifacts")
+        error = IntegrityError(f"{count} problem{'s' if count != 1 else ''} found",
+                               hint="see above; `mreg get` refuses corrupt artifacts")
+        # With --json, the report goes out with the error, as one document.
+        error.document = report
+        raise error

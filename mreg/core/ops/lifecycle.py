@@ -22,11 +22,18 @@ def _set_stage(tx: Transaction, record: dict, stage: str) -> str:
     return source
 
 
-def enter_stage(tx: Transaction, model: dict, version: str, target: str, action: str, reason: str) -> None:
-    """Move `version` to `target`, superseding any other holder of an exclusive stage."""
+def enter_stage(tx: Transaction, model: dict, version: str, target: str, action: str, reason: str,
+                gate: dict | None = None) -> None:
+    """Move `version` to `target`, superseding any other holder of an exclusive stage.
+
+    `gate` is the condition the move met (mreg/core/ops/gates.py), recorded
+    with the event for the reader; replay does not need it.
+    """
     lifecycle = tx.registry.lifecycle
     source = _set_stage(tx, model["versions"][version], target)
     details = {"stage_changed_at": tx.now}
+    if gate is not None:
+        details["condition"] = gate
     if target == lifecycle.release and action != "rollback":
         model["released"].append(version)
         details["released"] = model["released"]  # the whole list, so that replay reproduces it
@@ -109,9 +116,13 @@ def _clean_reason(reason: str | None) -> str:
     return (reason or "").strip()
 
 
-def transition(registry: Repo, ref: str, stage: str, reason: str = "") -> dict:
+def transition(registry: Repo, ref: str, stage: str, reason: str = "", condition: str | None = None,
+               if_missing: str = "fail") -> dict:
+    from mreg.core.ops.gates import compile_condition, gate_move
+
     lifecycle = registry.lifecycle
     lifecycle.check_stage(stage)
+    gate = None if condition is None else compile_condition(condition, if_missing)
     with registry.transaction() as tx:
         model, version = tx.lookup(ref)
         current = model["versions"][version]["stage"]
@@ -126,19 +137,27 @@ def transition(registry: Repo, ref: str, stage: str, reason: str = "") -> dict:
             # A stage further along the promotion path: promote walks there step by step.
             refusal.hint = f"use `mreg promote {model['name']}@{version} --to {stage}` to walk the promotion path"
             raise refusal
-        enter_stage(tx, model, version, stage, "transition", _clean_reason(reason))
+        met = gate_move(tx, model, version, gate, if_missing)
+        enter_stage(tx, model, version, stage, "transition", _clean_reason(reason), gate=met)
     return document(model["name"], model["versions"][version])
 
 
-def promote(registry: Repo, ref: str, to: str | None = None, reason: str = "") -> dict:
+def promote(registry: Repo, ref: str, to: str | None = None, reason: str = "", condition: str | None = None,
+            if_missing: str = "fail") -> dict:
+    from mreg.core.ops.gates import compile_condition, gate_move
+
     lifecycle = registry.lifecycle
     if to is not None:
         lifecycle.check_stage(to)
+    gate = None if condition is None else compile_condition(condition, if_missing)
     with registry.transaction() as tx:
         model, version = tx.lookup(ref)
         current = model["versions"][version]["stage"]
-        for step in promotion_steps(lifecycle, model["name"], version, current, to):
-            enter_stage(tx, model, version, step, "promote", _clean_reason(reason))
+        steps = promotion_steps(lifecycle, model["name"], version, current, to)
+        # Checked once, before the first step: every step of the move is recorded with it.
+        met = gate_move(tx, model, version, gate, if_missing)
+        for step in steps:
+            enter_stage(tx, model, version, step, "promote", _clean_reason(reason), gate=met)
     return document(model["name"], model["versions"][version])
 
 
