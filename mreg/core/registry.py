@@ -40,7 +40,7 @@ class Registry(Repo):
                  metrics: Sequence[str] = (), params: Sequence[str] = (), tags: Sequence[str] = (),
                  datasets: Sequence[str] = (), description: str | None = None, framework: str | None = None,
                  metadata_file: str | None = None, stage: str | None = None, follow_symlinks: bool = False,
-                 reason: str = "", progress: Callable[[int], None] | None = None) -> dict:
+                 reason: str = "", progress: Callable[[int], None] | None = None, if_changed: bool = False) -> dict:
         """Store a file or directory as the next version of `name`; return its document.
 
         `version` sets the version (else the next `bump`: major, minor or patch;
@@ -48,14 +48,16 @@ class Registry(Repo):
         KEY=VALUE strings, `datasets` PATH or NAME=PATH; `metadata_file` a JSON
         or YAML file of the same; `stage` enters a stage along the promotion
         path; `follow_symlinks` stores what links point at; `progress` is told
-        the bytes as they are stored.
+        the bytes as they are stored. With `if_changed`, a version of `name`
+        holding the same bytes (same digest) is returned and nothing is
+        registered. The document's `created` says which happened.
         """
         from mreg.core.ops.register import register
 
         return register(self, name, path, version=version, bump=bump, metrics=metrics, params=params, tags=tags,
                         datasets=datasets, description=description, framework=framework,
                         metadata_file=metadata_file, stage=stage, follow_symlinks=follow_symlinks,
-                        reason=reason, progress=progress)
+                        reason=reason, progress=progress, if_changed=if_changed)
 
     def show(self, ref: str) -> dict | list[dict]:
         """Everything about one version (`NAME@…`); for a bare NAME, every version, lowest first.

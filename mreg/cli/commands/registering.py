@@ -60,6 +60,7 @@ def register(
     stage: Annotated[Optional[str], typer.Option("--stage", "-s", metavar="STAGE", help="Promote straight to this stage, step by step.")] = None,
     follow_symlinks: Annotated[bool, typer.Option("--follow-symlinks", help="Store the bytes links point to, even outside the directory.")] = False,
     reason: Reason = "",
+    if_changed: Annotated[bool, typer.Option("--if-changed", help="If a version of NAME already has these bytes, print it and register nothing.")] = False,
     lock_timeout: LockTimeout = None,
     json: Json = False,
     quiet: Quiet = False,
@@ -74,8 +75,8 @@ def register(
     """
     actions.register(name, path, version=version, bump=bump, metric=metric, param=param, tag=tag,
                      description=description, framework=framework, dataset=dataset, metadata_file=metadata_file,
-                     stage=stage, follow_symlinks=follow_symlinks, reason=reason, lock_timeout=lock_timeout,
-                     json=json, quiet=quiet, repo=repo)
+                     stage=stage, follow_symlinks=follow_symlinks, reason=reason, if_changed=if_changed,
+                     lock_timeout=lock_timeout, json=json, quiet=quiet, repo=repo)
 
 
 @command()

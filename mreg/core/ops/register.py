@@ -127,7 +127,15 @@ def register(
     follow_symlinks: bool = False,
     reason: str = "",
     progress=None,
+    if_changed: bool = False,
 ) -> dict:
+    """Store `path` as the next version of `name`; the returned document says `created`.
+
+    With `if_changed`, a version of `name` that already holds the same bytes
+    (the same digest) is returned instead, and nothing is registered: it is
+    looked for under the lock, so two such registers of the same bytes at
+    once make one version.
+    """
     from mreg.core.lineage import git_state
     from mreg.core.names import validate_name
 
@@ -164,6 +172,12 @@ def register(
         stored = store_artifact(registry.store, path, intake, follow_symlinks=follow_symlinks, progress=progress)
         with registry.transaction() as tx:
             model = tx.model(name, create=True)
+            if if_changed:
+                same = [v for v, r in model["versions"].items() if r["digest"] == stored.digest]
+                if same:
+                    # The newest holder of these bytes; the transaction records nothing.
+                    existing = max(same, key=Version.parse)
+                    return {**document(name, model["versions"][existing]), "created": False}
             number = _next_version(model, explicit, bump)
             # The pins kept gc away from these objects; check they are all
             # there before anything refers to them.
@@ -206,4 +220,4 @@ def register(
                                "record": record})
             for step in steps:
                 enter_stage(tx, model, number, step, "promote", reason or "registered with --stage")
-    return document(name, record)
+    return {**document(name, record), "created": True}
