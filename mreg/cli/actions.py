@@ -114,7 +114,7 @@ def register(name: str, path: str, version: str | None = None, bump: str | None 
     if settings.wants_json(json):
         output.print_json(doc)
     elif not quiet:
-        verb = "registered" if doc["created"] else "unchanged:"
+        verb = "unchanged:" if doc.get("created") is False else "registered"
         print(f"{verb} {doc['name']}@{doc['version']} ({doc['stage']}, {doc['kind']}, "
               f"{output.human_size(doc['size'])}) {doc['digest']}")
 

@@ -50,7 +50,7 @@ class Registry(Repo):
         path; `follow_symlinks` stores what links point at; `progress` is told
         the bytes as they are stored. With `if_changed`, a version of `name`
         holding the same bytes (same digest) is returned and nothing is
-        registered. The document's `created` says which happened.
+        registered; the document's `created` then says which happened.
         """
         from mreg.core.ops.register import register
 

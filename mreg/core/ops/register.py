@@ -129,12 +129,12 @@ def register(
     progress=None,
     if_changed: bool = False,
 ) -> dict:
-    """Store `path` as the next version of `name`; the returned document says `created`.
+    """Store `path` as the next version of `name`; return its document.
 
     With `if_changed`, a version of `name` that already holds the same bytes
     (the same digest) is returned instead, and nothing is registered: it is
     looked for under the lock, so two such registers of the same bytes at
-    once make one version.
+    once make one version. The document then says `created` (true or false).
     """
     from mreg.core.lineage import git_state
     from mreg.core.names import validate_name
@@ -220,4 +220,5 @@ def register(
                                "record": record})
             for step in steps:
                 enter_stage(tx, model, number, step, "promote", reason or "registered with --stage")
-    return {**document(name, record), "created": True}
+    doc = document(name, record)
+    return {**doc, "created": True} if if_changed else doc
