@@ -61,7 +61,8 @@ def fail(code: int, message: str, hint: str | None = None, *, lines: tuple[str, 
     if _wants_json():
         from mreg.cli.output import print_json
 
-        error = {"code": int(code), "kind": ERROR_KINDS.get(code, "refused"), "message": message, "hint": hint}
+        error = {"code": int(code), "kind": ERROR_KINDS.get(code, "refused"), "message": message,
+                 "hint": None if hint is None else hint.replace("\nhint: ", "\n")}
         try:
             print_json({**(document or {}), "error": {**error, **(data or {})}})
             sys.stdout.flush()
@@ -115,7 +116,11 @@ def main(argv: list[str] | None = None) -> None:
             fail(code, "interrupted")
         sys.stdout.flush()
     except MregError as exc:
-        code = fail(exc.exit_code, exc.message, exc.hint, lines=exc.lines, data=exc.data, document=exc.document)
+        hint = exc.hint
+        if hint is None and getattr(exc, "text", None) and hasattr(exc, "pointer"):
+            # A filter or condition that does not parse: itself, with a caret under the fault.
+            hint = "\nhint: ".join(exc.pointer().split("\n"))
+        code = fail(exc.exit_code, exc.message, hint, lines=exc.lines, data=exc.data, document=exc.document)
     except KeyboardInterrupt:
         print(file=sys.stderr)
         code = fail(ExitCode.INTERRUPTED, "interrupted")
