@@ -55,6 +55,10 @@ COMMAND_LINES = [
     ["show", "--help"], ["list", "-h"], ["show", "sentiment@1.0.0", "--jsn"], ["show", "-qj", "sentiment"],
     ["show", "--json=yes", "sentiment"], ["show", "--", "sentiment@1.0.0"], ["show", "sentiment", "--repo"],
     ["list", "extra"], ["list", "--repo", "/nonexistent/registry"],
+    # With --json a failure is also a JSON document on stdout, whichever path answers.
+    ["show", "nope@1.0.0", "--json"], ["history", "-n", "two", "--json"], ["list", "--json", "extra"],
+    ["diff", "sentiment@1.0.0", "--json"], ["get", "sentiment@9.9.9", "-o", "x", "--json"],
+    ["register", "Bad Name", "model.bin", "--json"], ["register", "sentiment", "--json"],
 ]
 
 
