@@ -96,7 +96,7 @@ def test_the_docs_cite_nothing_users_do_not_have():
 
 def test_json_reference_describes_every_document():
     text = (ROOT / "docs" / "json.md").read_text(encoding="utf-8")
-    for heading in ("version", "event", "list", "diff", "get", "gc", "verify", "rm", "init"):
+    for heading in ("version", "event", "list", "diff", "get", "gc", "verify", "rm", "init", "condition", "error"):
         assert f"\n## {heading}\n" in text, f"docs/json.md has no section for {heading}"
     for key in ("removed_versions", "dry_run", "problems", "same_artifact", "delta", "digest", "created_at"):
         assert key in text
@@ -234,6 +234,7 @@ def _json(env: dict, cwd: Path, *args: str):
     ("production", "0.94", "promoted"),      # a later release that beats production
     ("production", "0.90", "archived"),      # one that does not
     ("production", "0.91", "archived"),      # a tie keeps the version in production
+    ("rerun", "0.94", "promoted"),           # the same job run again on the same bytes: nothing new
 ])
 def test_ci_recipes_run_under_bash_errexit_pipefail(tmp_path, history, accuracy, outcome):
     folder = tmp_path / "job"
@@ -243,25 +244,28 @@ def test_ci_recipes_run_under_bash_errexit_pipefail(tmp_path, history, accuracy,
     old.write_bytes(b"the production model")
     if history != "none":
         subprocess.run(["mreg", "init", "-q"], cwd=folder, env=env, check=True)
-    if history == "production":
+    if history in ("production", "rerun"):
         subprocess.run(["mreg", "register", "sentiment", "old.safetensors", "-m", "accuracy=0.91", "--stage",
                         "production", "-q"], cwd=folder, env=env, check=True)
     shutil.copy(ROOT / "examples" / "sentiment.safetensors", folder / "model.safetensors")
     # GitHub Actions runs a step's script as `bash --noprofile --norc -eo pipefail {0}`.
     script = folder / "step.sh"
     script.write_text("\n".join(recipes("ci")))
-    done = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)], cwd=folder,
-                          env={**env, "ACCURACY": accuracy, "CI_JOB": "1234"}, capture_output=True, text=True,
-                          timeout=120)
-    assert done.returncode == 0 and done.stdout == "", done
+    for _ in range(2 if history == "rerun" else 1):
+        done = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)], cwd=folder,
+                              env={**env, "ACCURACY": accuracy, "CI_JOB": "1234"}, capture_output=True, text=True,
+                              timeout=120)
+        assert done.returncode == 0 and done.stdout == "", done
     versions = {d["version"]: d for d in _json(env, folder, "show", "sentiment")}
-    candidate = versions["1.0.1" if history == "production" else "1.0.0"]
+    if history == "rerun":
+        assert len(versions) == 2 and "nothing to do" in done.stderr
+    candidate = versions["1.0.0" if history in ("none", "registry") else "1.0.1"]
     assert candidate["metrics"]["accuracy"] == float(accuracy) and candidate["tags"]["ci_job"] == "1234"
     deployed = (folder / "deploy" / "model.safetensors").read_bytes()
     if outcome == "promoted":
         assert candidate["stage"] == "production"
         assert deployed == (folder / "model.safetensors").read_bytes()
-        if history == "production":
+        if history in ("production", "rerun"):
             assert versions["1.0.0"]["stage"] == "deprecated"
     else:
         assert candidate["stage"] == "archived"

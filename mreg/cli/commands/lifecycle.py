@@ -89,9 +89,9 @@ def check(
     quiet: Quiet = False,
     repo: Repo = None,
 ) -> None:
-    """Evaluate a condition for one version, moving nothing. Exit 0 if true, 1 if false or unknown.
+    """Evaluate a condition for one version, moving nothing.
 
-    The condition is the language of `mreg search` plus @SELECTOR.FIELD, a field
+    Exit 0 if it is true, 1 if it is false or unknown. The condition is the language of `mreg search` plus @SELECTOR.FIELD, a field
     of another version of the same model (a stage, a version, an alias or
     latest), and + - * / on numbers. A missing value makes it unknown.
 
