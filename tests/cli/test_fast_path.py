@@ -59,6 +59,8 @@ COMMAND_LINES = [
     ["show", "nope@1.0.0", "--json"], ["history", "-n", "two", "--json"], ["list", "--json", "extra"],
     ["diff", "sentiment@1.0.0", "--json"], ["get", "sentiment@9.9.9", "-o", "x", "--json"],
     ["register", "Bad Name", "model.bin", "--json"], ["register", "sentiment", "--json"],
+    # model.bin holds segmenter@1.0.0's bytes: both runs find it and register nothing.
+    ["register", "segmenter", "model.bin", "--if-changed", "--json"], ["register", "segmenter", "model.bin", "--if-changed"],
 ]
 
 
