@@ -44,7 +44,6 @@ from mreg.errors import NotFoundError
 # Fields that hold numbers, and so may take part in arithmetic.
 _NUMERIC_FIELDS = ("size", "files", "parameters")
 _NUMERIC_SECTIONS = ("metrics", "params")
-_ARITHMETIC = "+-*/"
 _FLIPPED = {"=": "=", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
 _ANY = FieldPath("", type="any")
 _SELECTOR_WORD = re.compile(r"[A-Za-z0-9_.:+\-]*", re.ASCII)
@@ -275,7 +274,7 @@ class _GateParser(q._Parser):
         token = self.peek()
         if token.kind == "end":
             raise self.error("empty condition: expected e.g. metrics.auc > @production.metrics.auc", token)
-        node = self.condition(self.parse_or(""), token)
+        node = self.condition(self.parse_or(""))
         token = self.peek()
         if token.kind == ")":
             raise self.error("unmatched ')'", token)
@@ -284,7 +283,7 @@ class _GateParser(q._Parser):
                              token)
         return node
 
-    def condition(self, node: _Node, token: q._Token) -> _Node:
+    def condition(self, node: _Node) -> _Node:
         """`node` where a condition must stand: a bare number or field is refused."""
         if not node.is_condition:
             found = self.tokens[self.index]
@@ -293,21 +292,19 @@ class _GateParser(q._Parser):
         return node
 
     def parse_or(self, after: str) -> _Node:
-        start = self.peek()
         operands = [self.parse_and(after)]
         while self.keyword() == "or":
-            self.condition(operands[-1], start)
+            self.condition(operands[-1])
             self.advance()
-            operands.append(self.condition(self.parse_and(" after 'or'"), start))
+            operands.append(self.condition(self.parse_and(" after 'or'")))
         return operands[0] if len(operands) == 1 else _Logic("or", operands, operands[0].start)
 
     def parse_and(self, after: str) -> _Node:
-        start = self.peek()
         operands = [self.parse_not(after)]
         while self.keyword() == "and":
-            self.condition(operands[-1], start)
+            self.condition(operands[-1])
             self.advance()
-            operands.append(self.condition(self.parse_not(" after 'and'"), start))
+            operands.append(self.condition(self.parse_not(" after 'and'")))
         return operands[0] if len(operands) == 1 else _Logic("and", operands, operands[0].start)
 
     def parse_not(self, after: str) -> _Node:
@@ -315,7 +312,7 @@ class _GateParser(q._Parser):
         if self.keyword() == "not":
             self.advance()
             self.enter(token)
-            operand = self.condition(self.parse_not(" after 'not'"), token)
+            operand = self.condition(self.parse_not(" after 'not'"))
             self.depth -= 1
             return _Logic("not", [operand], token.start)
         return self.parse_comparison_or_value(after)
@@ -356,18 +353,28 @@ class _GateParser(q._Parser):
         return _Logic("not", [clause], clause.start) if negated else clause
 
     def parse_sum(self, after: str) -> _Node:
-        node = self.parse_term(after)
-        while self.peek().kind == "arith" and self.peek().text in "+-":
-            operator = self.advance()
-            node = self.arithmetic(operator, node, self.parse_term(f" after '{operator.text}'"))
-        return node
+        return self.chain("+-", self.parse_term, after)
 
     def parse_term(self, after: str) -> _Node:
-        node = self.parse_unary(after)
-        while self.peek().kind == "arith" and self.peek().text in "*/":
+        return self.chain("*/", self.parse_unary, after)
+
+    def chain(self, operators: str, operand, after: str) -> _Node:
+        """`a + b - c`, left to right; each operator is a level of the tree, counted as nesting."""
+        depth = self.depth
+        node = operand(after)
+        while self.peek().kind == "arith" and self.peek().text in operators:
             operator = self.advance()
-            node = self.arithmetic(operator, node, self.parse_unary(f" after '{operator.text}'"))
+            self.enter(operator)
+            node = self.arithmetic(operator, node, operand(f" after '{operator.text}'"))
+        self.depth = depth
         return node
+
+    def enter(self, token: q._Token) -> None:
+        """One more level of nesting: parentheses, `not`, unary minus and each arithmetic operator."""
+        self.depth += 1
+        if self.depth > q.MAX_DEPTH:
+            raise self.error(f"condition nested too deeply (more than {q.MAX_DEPTH} levels of parentheses, "
+                             "'not' and arithmetic)", token)
 
     def parse_unary(self, after: str) -> _Node:
         token = self.peek()
@@ -510,10 +517,8 @@ class _Evaluation:
         node = _unwrap(node)
         if isinstance(node, _Clause):
             return self.clause(node)
-        results = []
-        for operand in node.operands:
-            value = self.condition(operand)
-            results.append(value)
+        # Every operand is read, even after the answer is known, so each clause reports its values.
+        results = [self.condition(operand) for operand in node.operands]
         if node.kind == "not":
             return None if results[0] is None else not results[0]
         if node.kind == "and":
@@ -541,10 +546,10 @@ class _Evaluation:
             value = None if doc is None else q._getter(node.path)(doc)
             values[node.text] = value
             return value
-        right = _as_number(self.value(node.right, values))
+        right = q._as_number(self.value(node.right, values))
         if node.left is None:
             return None if right is None else -right
-        left = _as_number(self.value(node.left, values))
+        left = q._as_number(self.value(node.left, values))
         if left is None or right is None:
             return None
         if node.operator == "/":
@@ -606,10 +611,6 @@ def _fields_in(node: _Node) -> list[_Field]:
     return found
 
 
-def _as_number(value: object) -> float | int | None:
-    return q._as_number(value)
-
-
 def _compare(operator: str, left_node: _Node, right_node: _Node, left: object, right: object) -> bool | None:
     """Compare two values; the kind of comparison comes from a written value or the fields' types."""
     if left is None or right is None:
@@ -628,9 +629,9 @@ def _compare(operator: str, left_node: _Node, right_node: _Node, left: object, r
         coerce = q._COERCE[kind]
         a, b = coerce(left), coerce(right)
     elif kind == "number":
-        a, b = _as_number(left), _as_number(right)
+        a, b = q._as_number(left), q._as_number(right)
     else:
-        a, b = _as_number(left), _as_number(right)
+        a, b = q._as_number(left), q._as_number(right)
         if a is None or b is None:
             a, b = (left, right) if isinstance(left, str) and isinstance(right, str) else (
                 (left, right) if isinstance(left, bool) and isinstance(right, bool) else (None, None))

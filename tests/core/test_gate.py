@@ -194,3 +194,6 @@ def test_nesting_is_bounded():
     deep = "(" * 150 + "metrics.auc" + ")" * 150 + " > 1"
     assert "nested too deeply" in _fault(deep).message
     assert run("(" * 50 + "metrics.auc" + ")" * 50 + " > 0.9")["result"] is True
+    # A long chain of operators is a deep tree too: refused at parse, never a RecursionError later.
+    assert "nested too deeply" in _fault("1" + " + 1" * 2000 + " > 0").message
+    assert run("1" + " + 1" * 90 + " = 91")["result"] is True
