@@ -197,3 +197,22 @@ def test_nesting_is_bounded():
     # A long chain of operators is a deep tree too: refused at parse, never a RecursionError later.
     assert "nested too deeply" in _fault("1" + " + 1" * 2000 + " > 0").message
     assert run("1" + " + 1" * 90 + " = 91")["result"] is True
+
+
+FILTERS = [
+    "metrics.auc >= 0.9", "metrics.auc > 0.95", "version >= 1.9.0", "version < 1.9.0", "created_at > 2026-02-15",
+    "created_at > -7d", "size > 2kB", "size < 2KiB", "tags.team = 'nlp'", "tags.team ilike 'N%'",
+    "tags.release > '1.9.0'", "tags.release > 1.9.0", "stage in ('staging', 'production')", "stage not in ('staging')",
+    "not metrics.nope > 1", "metrics.nope > 1 or metrics.f1 > 0.7", "(metrics.auc > 0.9 and not tags.team = 'cv')",
+    "params.lr = 0.02", "params.lr > '0.015'", "metrics.f1 = true", "name like 'c%'", "description = ''",
+]
+
+
+def test_a_search_filter_means_the_same_as_a_condition():
+    from mreg.core.query import compile_filter
+    from mreg.core.version import document
+
+    for version, record in MODEL["versions"].items():
+        doc = document("cls", record)
+        for text in FILTERS:
+            assert (run(text, version)["result"] is True) == compile_filter(text).matches(doc), (version, text)
