@@ -51,6 +51,12 @@ class RefusedError(MregError):
     exit_code = ExitCode.REFUSED
 
 
+class ConditionFailed(RefusedError):
+    """A move's condition (`--if`) is false, or unknown without `--if-missing pass`; nothing moved."""
+
+    exit_code = ExitCode.REFUSED
+
+
 class UsageError(MregError):
     """Bad input: an invalid name, version, value, duration or filter."""
 

@@ -70,6 +70,8 @@ def test_unknown_fails_unless_if_missing_pass(mreg, project):
     assert _state(project) == before
     mreg("promote", "cls@latest", "--to", "production", "--if", GATE, "--if-missing", "pass", "-q")
     assert mreg("show", "cls@production", "--json").json["version"] == "1.0.0"
+    assert mreg("check", "cls@1.0.0", "metrics.f1 > 0", "--if-missing", "pass").out.splitlines()[0] == \
+        "cls@1.0.0: metrics.f1 > 0 is unknown (passes: --if-missing pass)"
     # pass lets only unknown through: a false condition still fails.
     r = mreg("check", "cls@1.0.0", "metrics.auc > 0.8", "--if-missing", "pass", expect=1)
     assert "is false" in r.err
@@ -82,6 +84,7 @@ def test_bad_conditions_are_usage_errors_with_a_caret(mreg, project, champion):
         (["transition", "cls@1.0.2", "production", "--if", "metrics.auc > @other/model.metrics.auc"], "another model"),
         (["check", "cls@1.0.2", "tags.team * 2 > 1"], "arithmetic on text"),
         (["promote", "cls@1.0.2", "--if", GATE, "--if-missing", "maybe"], "invalid --if-missing 'maybe'"),
+        (["transition", "cls@1.0.2", "production", "--if-missing", "maybe"], "invalid --if-missing 'maybe'"),
         (["check", "cls@1.0.2", "metrics.auc > @nosuch.metrics.auc"], "invalid reference cls@nosuch"),
     ]:
         r = mreg(*args, expect=2)
@@ -113,7 +116,7 @@ def test_check(mreg, champion):
 
 
 def test_the_python_api_refuses_a_false_condition(champion):
-    from mreg.core.ops.gates import ConditionFailed
+    from mreg.errors import ConditionFailed
 
     with pytest.raises(ConditionFailed) as caught:
         champion.promote("cls@1.0.1", "production", condition=GATE)

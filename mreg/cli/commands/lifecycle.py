@@ -109,7 +109,8 @@ def check(
     if settings.wants_json(json):
         output.print_json(result)
     elif not quiet:
+        let_through = " (passes: --if-missing pass)" if result["result"] is None else ""
         print(output.one_line(f"{result['name']}@{result['version']}: {result['condition']} is "
-                              f"{result_word(result['result'])}"))
+                              f"{result_word(result['result'])}{let_through}"))
         for clause in result["clauses"]:
             print(output.one_line(f"  {clause['line']}"))

@@ -10,20 +10,18 @@ from __future__ import annotations
 from mreg.core.gate import Gate, compile_gate, result_word
 from mreg.core.repo import Repo, Transaction
 from mreg.core.wording import name as spelled
-from mreg.errors import RefusedError, UsageError
+from mreg.errors import ConditionFailed, UsageError
 
 IF_MISSING = ("fail", "pass")
 
 
-class ConditionFailed(RefusedError):
-    """A condition that is false, or unknown without `--if-missing pass` (exit 1)."""
-
-
-def compile_condition(condition: str | Gate, if_missing: str = "fail") -> Gate:
-    """Parse a condition before any lock is taken; exit 2 for a malformed one or a bad if_missing."""
+def compile_condition(condition: str | Gate | None, if_missing: str = "fail") -> Gate | None:
+    """Parse a condition (None: there is none) before any lock is taken; exit 2 for a malformed one or a bad if_missing."""
     if if_missing not in IF_MISSING:
         raise UsageError(f"invalid {spelled('if_missing')} {if_missing!r}: expected pass or fail")
-    return condition if isinstance(condition, Gate) else compile_gate(condition)
+    if condition is None or isinstance(condition, Gate):
+        return condition
+    return compile_gate(condition)
 
 
 def evaluate(repo: Repo, model: dict, version: str, gate: Gate, if_missing: str) -> dict:

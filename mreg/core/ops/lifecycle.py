@@ -122,7 +122,7 @@ def transition(registry: Repo, ref: str, stage: str, reason: str = "", condition
 
     lifecycle = registry.lifecycle
     lifecycle.check_stage(stage)
-    gate = None if condition is None else compile_condition(condition, if_missing)
+    gate = compile_condition(condition, if_missing)
     with registry.transaction() as tx:
         model, version = tx.lookup(ref)
         current = model["versions"][version]["stage"]
@@ -149,7 +149,7 @@ def promote(registry: Repo, ref: str, to: str | None = None, reason: str = "", c
     lifecycle = registry.lifecycle
     if to is not None:
         lifecycle.check_stage(to)
-    gate = None if condition is None else compile_condition(condition, if_missing)
+    gate = compile_condition(condition, if_missing)
     with registry.transaction() as tx:
         model, version = tx.lookup(ref)
         current = model["versions"][version]["stage"]
