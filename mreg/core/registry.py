@@ -135,8 +135,9 @@ class Registry(Repo):
         """Evaluate a condition for one version, moving nothing.
 
         Returns `condition`, `name`, `version`, `result` (True, False or None
-        for unknown), `passed` (True, or None with `if_missing="pass"`), each
-        clause with the values it read, and the versions `@SELECTOR`s named.
+        for unknown), `passed` (whether a move would go ahead: true, or
+        unknown with `if_missing="pass"`), each clause with the values it
+        read, and the versions the `@SELECTOR`s named.
         """
         from mreg.core.ops.gates import check
 

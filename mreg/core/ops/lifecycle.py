@@ -23,17 +23,18 @@ def _set_stage(tx: Transaction, record: dict, stage: str) -> str:
 
 
 def enter_stage(tx: Transaction, model: dict, version: str, target: str, action: str, reason: str,
-                gate: dict | None = None) -> None:
+                condition: dict | None = None) -> None:
     """Move `version` to `target`, superseding any other holder of an exclusive stage.
 
-    `gate` is the condition the move met (mreg/core/ops/gates.py), recorded
-    with the event for the reader; replay does not need it.
+    `condition` is the condition the move met, with the values it read
+    (mreg/core/ops/gates.py), recorded with the event for the reader; replay
+    does not need it.
     """
     lifecycle = tx.registry.lifecycle
     source = _set_stage(tx, model["versions"][version], target)
     details = {"stage_changed_at": tx.now}
-    if gate is not None:
-        details["condition"] = gate
+    if condition is not None:
+        details["condition"] = condition
     if target == lifecycle.release and action != "rollback":
         model["released"].append(version)
         details["released"] = model["released"]  # the whole list, so that replay reproduces it
@@ -138,7 +139,7 @@ def transition(registry: Repo, ref: str, stage: str, reason: str = "", condition
             refusal.hint = f"use `mreg promote {model['name']}@{version} --to {stage}` to walk the promotion path"
             raise refusal
         met = gate_move(tx, model, version, gate, if_missing)
-        enter_stage(tx, model, version, stage, "transition", _clean_reason(reason), gate=met)
+        enter_stage(tx, model, version, stage, "transition", _clean_reason(reason), condition=met)
     return document(model["name"], model["versions"][version])
 
 
@@ -157,7 +158,7 @@ def promote(registry: Repo, ref: str, to: str | None = None, reason: str = "", c
         # Checked once, before the first step: every step of the move is recorded with it.
         met = gate_move(tx, model, version, gate, if_missing)
         for step in steps:
-            enter_stage(tx, model, version, step, "promote", _clean_reason(reason), gate=met)
+            enter_stage(tx, model, version, step, "promote", _clean_reason(reason), condition=met)
     return document(model["name"], model["versions"][version])
 
 
