@@ -39,23 +39,26 @@ class Registry(Repo):
     def register(self, name: str, path: str, *, version: str | None = None, bump: str | None = None,
                  metrics: Sequence[str] = (), params: Sequence[str] = (), tags: Sequence[str] = (),
                  datasets: Sequence[str] = (), description: str | None = None, framework: str | None = None,
-                 metadata_file: str | None = None, stage: str | None = None, follow_symlinks: bool = False,
-                 reason: str = "", progress: Callable[[int], None] | None = None) -> dict:
+                 metadata_file: str | None = None, stage: str | None = None, derived_from: Sequence[str] = (),
+                 follow_symlinks: bool = False, reason: str = "",
+                 progress: Callable[[int], None] | None = None) -> dict:
         """Store a file or directory as the next version of `name`; return its document.
 
         `version` sets the version (else the next `bump`: major, minor or patch;
         default patch after the first 1.0.0); `metrics`, `params` and `tags` are
         KEY=VALUE strings, `datasets` PATH or NAME=PATH; `metadata_file` a JSON
         or YAML file of the same; `stage` enters a stage along the promotion
-        path; `follow_symlinks` stores what links point at; `progress` is told
+        path; `derived_from` names the versions this one was derived from
+        (references of any model, recorded as exact `NAME@VERSION`s);
+        `follow_symlinks` stores what links point at; `progress` is told
         the bytes as they are stored.
         """
         from mreg.core.ops.register import register
 
         return register(self, name, path, version=version, bump=bump, metrics=metrics, params=params, tags=tags,
                         datasets=datasets, description=description, framework=framework,
-                        metadata_file=metadata_file, stage=stage, follow_symlinks=follow_symlinks,
-                        reason=reason, progress=progress)
+                        metadata_file=metadata_file, stage=stage, derived_from=derived_from,
+                        follow_symlinks=follow_symlinks, reason=reason, progress=progress)
 
     def show(self, ref: str) -> dict | list[dict]:
         """Everything about one version (`NAME@…`); for a bare NAME, every version, lowest first.
@@ -167,6 +170,17 @@ class Registry(Repo):
         from mreg.core.ops.diff import diff
 
         return diff(self, left, right)
+
+    def lineage(self, ref: str, *, depth: int | None = None) -> dict:
+        """A version with its ancestors (the versions it was registered `--from`, recursively) and its
+        descendants (those registered from it, in any model), `depth` levels each way (default: all).
+
+        Each version in the tree carries its stage, datasets, git commit and
+        `derived_from`; one removed since is `{"name", "version", "removed": True}`.
+        """
+        from mreg.core.ops.lineage import lineage
+
+        return lineage(self, ref, depth=depth)
 
     def all_documents(self) -> Iterator[dict]:
         """Every version document in the registry."""
