@@ -51,6 +51,8 @@ def lineage(registry: Repo, ref: str, *, depth: int | None = None) -> dict:
         found = find(name)
         record = found["versions"].get(number) if found else None
         doc = _describe(name, number, record)
+        if record is None:
+            return doc  # what a removed version came from is no longer in the index
         following = [item for item in next_of(label, record, direction) if item not in path]  # no cycle, ever
         if depth is not None and level >= depth:
             if following:
