@@ -145,7 +145,8 @@ def matching(rules: tuple[RetentionRule, ...], model: dict, now: float) -> list[
                 if rule.keep_last is not None:
                     if place < rule.keep_last:
                         continue
-                    reasons.append(f"not among the last {rule.keep_last} in {stage}")
+                    reasons.append(f"not among the last {rule.keep_last} in {stage}" if rule.keep_last
+                                   else f"in {stage}, where keep_last is 0")
                 if rule.older_than_seconds is not None:
                     record = versions[version]
                     since = parse_time(record.get("stage_changed_at") or record["created_at"]).timestamp()
