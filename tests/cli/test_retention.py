@@ -313,3 +313,31 @@ def test_a_rule_that_matches_everything_spares_only_the_protected(mreg: Mreg, pr
     mreg("gc")
     assert versions(mreg, "m") == {"1.0.2": "production", "1.0.5": "development"}
     mreg("verify", "--rebuild-index")
+
+
+def test_the_readme_rules_do_what_the_readme_says(mreg, project):
+    import re
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    blocks = [b for b in re.findall(r"^```toml\n(.*?)^```", readme, re.S | re.M) if "[[retention]]" in b]
+    assert len(blocks) == 1
+    add_rules(project, blocks[0])
+    for i in range(6):  # m@1.0.0-1.0.4 end in deprecated, 1.0.5 in production
+        mreg("register", "m", put_bytes(project, f"m{i}"), "--stage", "production", "-q")
+    for version in ("1.0.1", "1.0.2", "1.0.3", "1.0.4"):
+        back_date(project, "m", version)  # 1.0.0 entered deprecated just now
+    register(mreg, project, "experiments/x", 2)
+    register(mreg, project, "other", 2)
+    for name in ("experiments/x", "other"):
+        for version in ("1.0.0", "1.0.1"):
+            back_date(project, name, version)
+    report = mreg("gc", "--dry-run", "--json").json
+    # m: the 3 highest deprecated stay, and 1.0.0 (too recent); experiments/x@1.0.1 is the newest;
+    # other is not experiments/*.
+    assert report["removed_versions"] == ["experiments/x@1.0.0", "m@1.0.1"]
+    assert [r["rule"]["rule"] for r in report["removals"]] == [2, 1]
+
+
+def put_bytes(project: Path, text: str) -> str:
+    (project / "a.bin").write_text(text)
+    return "a.bin"
