@@ -203,7 +203,9 @@ class Registry(Repo):
         """Delete unreferenced objects older than the grace period.
 
         `grace` overrides the configured grace period (a duration such as 7d);
-        `archived_older_than` first removes versions archived longer than that;
+        `archived_older_than` first removes versions archived longer than that,
+        as the `[[retention]]` rules of config.toml remove what they match (the
+        report's `removals` names each version's rule);
         `dry_run` reports without deleting; `progress_for(total_bytes)` may
         return a callback told the size of each object taken away.
         """
