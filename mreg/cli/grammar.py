@@ -17,6 +17,7 @@ COMMANDS = {'init': {'hidden': False,
                           '--dataset': ('dataset', 'list', None),
                           '--description': ('description', 'str', None),
                           '--framework': ('framework', 'str', None),
+                          '--from': ('derived_from', 'list', 'references'),
                           '--lock-timeout': ('lock_timeout', 'float', None),
                           '--metadata-file': ('metadata_file', 'str', None),
                           '--metric': ('metric', 'list', None),
@@ -182,6 +183,14 @@ COMMANDS = {'init': {'hidden': False,
                     '--quiet': ('quiet', True),
                     '-h': ('help', None),
                     '-q': ('quiet', True)}},
+ 'lineage': {'hidden': False,
+             'arguments': [('ref', 1, True, 'references')],
+             'options': {'--depth': ('depth', 'int', None), '--repo': ('repo', 'str', None)},
+             'flags': {'--help': ('help', None),
+                       '--json': ('json', True),
+                       '--quiet': ('quiet', True),
+                       '-h': ('help', None),
+                       '-q': ('quiet', True)}},
  'rm': {'hidden': False,
         'arguments': [('ref', 1, True, 'references')],
         'options': {'--lock-timeout': ('lock_timeout', 'float', None),
@@ -253,6 +262,7 @@ ROOT_HELP = ('Usage: mreg [OPTIONS] COMMAND [ARGS]...\n'
  '  history  Events, newest first: who changed what, when and why.\n'
  "  search   Versions matching a filter (see the README's filter language).\n"
  '  diff     Compare two versions: metrics, params, tags, stage, size, files.\n'
+ '  lineage  Where a version came from and what was derived from it.\n'
  '\n'
  'Maintenance:\n'
  '  rm      Remove a version, or a whole model with --all.\n'

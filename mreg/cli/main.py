@@ -22,6 +22,7 @@ OPTION_NAMES = {
     "destination": "-o/--output", "force": "--force", "path": "--path", "limit": "--limit", "to": "--to",
     "all_versions": "--all", "lock_timeout": "--lock-timeout", "repo": "--repo PATH", "init": "mreg init",
     "condition": "--if", "if_missing": "--if-missing",
+    "derived_from": "--from", "depth": "--depth",
 }
 
 # What each exit code is called in the JSON error document.

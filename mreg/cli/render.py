@@ -55,6 +55,8 @@ def show_version(doc: dict) -> None:
         # A dataset object from a metadata file holds whatever types its author wrote.
         pairs.append((f"datasets.{key}", _dataset_text(dataset, False)))
     pairs += _pairs("lineage", doc.get("lineage"))
+    if doc.get("derived_from"):
+        pairs.append(("derived_from", ", ".join(map(str, doc["derived_from"]))))
     pairs += _pairs("metadata", doc.get("metadata"))
     output.key_values(f"{doc['name']}@{doc['version']}", pairs)
 
@@ -115,6 +117,8 @@ def _version_panel(doc: dict) -> None:
     if lineage.get("git_commit"):
         items.append(("git", lineage.pop("git_commit")[:12] + (" (uncommitted changes)" if lineage.pop("git_dirty", False) else "")))
     items += plain(lineage)
+    if doc.get("derived_from"):
+        items.append(("derived from", ", ".join(map(str, doc["derived_from"]))))
     section("lineage", items)
     section("metadata", plain(doc.get("metadata")))
     title = f"[bold]{output.escaped(doc['name'])}@{output.escaped(doc['version'])}[/]"

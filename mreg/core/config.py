@@ -91,6 +91,8 @@ class Config:
     lifecycle: Lifecycle
     gc_grace: str
     gc_archived_older_than: str
+    # The `[[retention]]` rules gc applies (mreg/core/retention.py), in the order written.
+    retention: tuple = ()
 
 
 def _fail(key: str, problem: str) -> IntegrityError:
@@ -230,4 +232,10 @@ def load_config(path: str) -> Config:
                 parse_duration(value)
             except UsageError as exc:
                 raise _fail(f"gc.{key}", exc.message) from None
-    return Config(parse_lifecycle(data.get("lifecycle")), grace, archived)
+    lifecycle = parse_lifecycle(data.get("lifecycle"))
+    retention = ()
+    if "retention" in data:
+        from mreg.core.retention import parse_rules
+
+        retention = parse_rules(data["retention"], lifecycle.stages)
+    return Config(lifecycle, grace, archived, retention)

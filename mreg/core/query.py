@@ -18,6 +18,10 @@ Grammar (keywords are case-insensitive):
     field      := name | version | stage | created_at | created_by | description
                 | framework | size | files | kind | digest | format | parameters
                 | (metrics | params | tags | datasets) "." (identifier | `quoted key`)
+                | datasets "." (identifier | `quoted key`) "." (uri | digest | size | kind)
+
+`datasets.K` is dataset K's URI; `datasets.K.digest` its digest (the
+SHA-256 mreg took of a local path), and so on for `uri`, `size` and `kind`.
 
 Values are quoted strings, numbers, `true`/`false`, versions (`1.10.0`),
 times (`2026-11-01`, `-7d`) and sizes (`10MB`). The field decides how a value
@@ -55,6 +59,8 @@ MAX_DEPTH = 100  # parentheses and `not`s nested inside each other
 
 # How a field's values are read and compared, where it is not "any".
 _FIELD_TYPES = {"version": "version", "created_at": "time", "size": "size"}
+# What a filter can read of one dataset (`datasets.train.digest`), and how each compares.
+DATASET_PARTS = {"uri": "any", "digest": "any", "size": "size", "kind": "any"}
 _KNOWN_FIELDS_TEXT = ", ".join(SIMPLE_FIELDS + tuple(f"{s}.KEY" for s in SECTIONS))
 
 _WORD = re.compile(r"[A-Za-z0-9_.:+\-]+", re.ASCII)
@@ -125,6 +131,7 @@ class FieldPath:
     section: str | None = None
     key: str = ""
     type: str = "any"  # "version", "time", "size" or "any"
+    part: str = ""  # of a dataset: "uri", "digest", "size" or "kind" ("" is its URI)
 
 
 class Filter:
@@ -225,6 +232,10 @@ def _tokenize(text: str) -> list[_Token]:
                 raise FilterError(_unexpected_character(char), text, position)
             if word.group().endswith(".") and text.startswith("`", word.end()):
                 token = _read_quoted_key(text, position, word.group()[:-1], word.end())
+                part = _KEY.match(text, position + len(token.text) + 1)
+                if token.value[0] == "datasets" and text.startswith(".", position + len(token.text)) and part:
+                    # datasets.`my set`.digest: the part read after the quoted key
+                    token = _Token("key", text[position:part.end()], position, (*token.value, part.group()))
             else:
                 token = _Token("word", word.group(), position)
             tokens.append(token)
@@ -556,9 +567,11 @@ def _parse_field_cached(field: str) -> FieldPath:
 def _field_from_token(token: _Token) -> FieldPath:
     """The field a word or quoted-key token names; errors are relative to the token."""
     if token.kind == "key":
-        section, key = token.value
+        section, key, *part = token.value
         if section not in SECTIONS:
             raise _unknown_field(section, token)
+        if part:
+            return _dataset_field(key, part[0], token, len(token.text) - len(part[0]))
         return _map_field(section, key)
     word = token.text
     if "." not in word:
@@ -574,6 +587,9 @@ def _field_from_token(token: _Token) -> FieldPath:
         raise _unknown_field(word, token)
     if not key:
         raise FilterError(f"expected a key after '{section}.'", token.text, len(word))
+    if section == "datasets" and "." in key and _KEY.fullmatch(key.split(".", 1)[0]):
+        key, part = key.split(".", 1)
+        return _dataset_field(key, part, token, len(section) + len(key) + 2)
     if not _KEY.fullmatch(key):
         quoted = key.replace("`", "``")
         raise FilterError(
@@ -582,6 +598,15 @@ def _field_from_token(token: _Token) -> FieldPath:
             len(section) + 1,
         )
     return _map_field(section, key)
+
+
+def _dataset_field(key: str, part: str, token: _Token, at: int) -> FieldPath:
+    """`datasets.KEY.PART`: one part of a dataset (`at` is where PART starts in the token)."""
+    if part not in DATASET_PARTS:
+        raise FilterError(f"a dataset has no {part[:40]!r}: write datasets.KEY.{', datasets.KEY.'.join(DATASET_PARTS)}",
+                          token.text, at)
+    shown = _map_field("datasets", key).name
+    return FieldPath(f"{shown}.{part}", "datasets", key, DATASET_PARTS[part], part)
 
 
 def _map_field(section: str, key: str) -> FieldPath:
@@ -612,6 +637,9 @@ def _getter(path: FieldPath) -> Callable[[dict], object]:
         return lambda doc: doc.get(name)
     section, key = path.section, path.key
     if section == "datasets":
+        if path.part and path.part != "uri":
+            part = path.part
+            return lambda doc: _dataset_part(doc, key, part)
         return lambda doc: _dataset_uri(doc, key)
 
     def get(doc: dict) -> object:
@@ -628,6 +656,13 @@ def _dataset_uri(doc: dict, key: str) -> object:
         return None
     dataset = datasets.get(key)
     return dataset.get("uri") if isinstance(dataset, dict) else dataset
+
+
+def _dataset_part(doc: dict, key: str, part: str) -> object:
+    """One recorded part of a dataset (its digest, size or kind); None for a bare URI."""
+    datasets = doc.get("datasets")
+    dataset = datasets.get(key) if isinstance(datasets, dict) else None
+    return dataset.get(part) if isinstance(dataset, dict) else None
 
 
 # --- predicate nodes ------------------------------------------------------

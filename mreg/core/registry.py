@@ -39,15 +39,18 @@ class Registry(Repo):
     def register(self, name: str, path: str, *, version: str | None = None, bump: str | None = None,
                  metrics: Sequence[str] = (), params: Sequence[str] = (), tags: Sequence[str] = (),
                  datasets: Sequence[str] = (), description: str | None = None, framework: str | None = None,
-                 metadata_file: str | None = None, stage: str | None = None, follow_symlinks: bool = False,
-                 reason: str = "", progress: Callable[[int], None] | None = None, if_changed: bool = False) -> dict:
+                 metadata_file: str | None = None, stage: str | None = None, derived_from: Sequence[str] = (),
+                 follow_symlinks: bool = False, reason: str = "",
+                 progress: Callable[[int], None] | None = None, if_changed: bool = False) -> dict:
         """Store a file or directory as the next version of `name`; return its document.
 
         `version` sets the version (else the next `bump`: major, minor or patch;
         default patch after the first 1.0.0); `metrics`, `params` and `tags` are
         KEY=VALUE strings, `datasets` PATH or NAME=PATH; `metadata_file` a JSON
         or YAML file of the same; `stage` enters a stage along the promotion
-        path; `follow_symlinks` stores what links point at; `progress` is told
+        path; `derived_from` names the versions this one was derived from
+        (references of any model, recorded as exact `NAME@VERSION`s);
+        `follow_symlinks` stores what links point at; `progress` is told
         the bytes as they are stored. With `if_changed`, a version of `name`
         holding the same bytes (same digest) is returned and nothing is
         registered; the document's `created` then says which happened.
@@ -56,8 +59,9 @@ class Registry(Repo):
 
         return register(self, name, path, version=version, bump=bump, metrics=metrics, params=params, tags=tags,
                         datasets=datasets, description=description, framework=framework,
-                        metadata_file=metadata_file, stage=stage, follow_symlinks=follow_symlinks,
-                        reason=reason, progress=progress, if_changed=if_changed)
+                        metadata_file=metadata_file, stage=stage, derived_from=derived_from,
+                        follow_symlinks=follow_symlinks, reason=reason, progress=progress,
+                        if_changed=if_changed)
 
     def show(self, ref: str) -> dict | list[dict]:
         """Everything about one version (`NAME@…`); for a bare NAME, every version, lowest first.
@@ -192,6 +196,17 @@ class Registry(Repo):
 
         return diff(self, left, right)
 
+    def lineage(self, ref: str, *, depth: int | None = None) -> dict:
+        """A version with its ancestors (the versions it was registered `--from`, recursively) and its
+        descendants (those registered from it, in any model), `depth` levels each way (default: all).
+
+        Each version in the tree carries its stage, datasets, git commit and
+        `derived_from`; one removed since is `{"name", "version", "removed": True}`.
+        """
+        from mreg.core.ops.lineage import lineage
+
+        return lineage(self, ref, depth=depth)
+
     def all_documents(self) -> Iterator[dict]:
         """Every version document in the registry."""
         from mreg.core.ops.queries import all_documents
@@ -213,7 +228,9 @@ class Registry(Repo):
         """Delete unreferenced objects older than the grace period.
 
         `grace` overrides the configured grace period (a duration such as 7d);
-        `archived_older_than` first removes versions archived longer than that;
+        `archived_older_than` first removes versions archived longer than that,
+        as the `[[retention]]` rules of config.toml remove what they match (the
+        report's `removals` names each version's rule);
         `dry_run` reports without deleting; `progress_for(total_bytes)` may
         return a callback told the size of each object taken away.
         """

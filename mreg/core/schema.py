@@ -139,7 +139,26 @@ def version_fault(version: str, record: object) -> str | None:
     lineage = get("lineage", _EMPTY)
     if "git_commit" in lineage and not _text(lineage["git_commit"]):
         return f"{where}.lineage.git_commit: not text"
+    value = get("derived_from")
+    if value is not None:
+        # Absent in versions registered before lineage was recorded.
+        if not isinstance(value, list):
+            return f"{where}.derived_from: not a list of NAME@VERSION"
+        for item in value:
+            if not is_version_label(item):
+                return f"{where}.derived_from: {str(item)[:60]!r} is not NAME@VERSION"
     return None
+
+
+_LABEL = re.compile(r"[a-z0-9][a-z0-9._-]*(?:/[a-z0-9][a-z0-9._-]*)*\Z", re.ASCII)
+
+
+def is_version_label(value: object) -> bool:
+    """Whether `value` is `NAME@VERSION` with a valid model name and a canonical version number."""
+    if not isinstance(value, str):
+        return False
+    name, at, version = value.rpartition("@")
+    return bool(at) and len(name) <= 200 and _LABEL.match(name) is not None and is_canonical(version)
 
 
 def model_fault(model: object, name: str | None = None) -> str | None:

@@ -39,6 +39,7 @@ if TYPE_CHECKING:  # typing is not imported on the read path
         dtypes: list[str]
         filename: str
         lineage: dict[str, object]
+        derived_from: list[str]  # "NAME@VERSION" of each version it was derived from (register --from)
         metadata: dict[str, object]
         stage_changed_at: str
 
@@ -47,7 +48,7 @@ if TYPE_CHECKING:  # typing is not imported on the read path
 FIELDS = (
     "version", "stage", "digest", "kind", "size", "files", "created_at", "created_by", "description",
     "framework", "metrics", "params", "tags", "datasets", "format", "parameters", "dtypes", "filename",
-    "lineage", "metadata", "stage_changed_at",
+    "lineage", "derived_from", "metadata", "stage_changed_at",
 )
 # The fields that hold mappings; a filter names one entry, as in `metrics.accuracy`.
 SECTIONS = ("metrics", "params", "tags", "datasets")

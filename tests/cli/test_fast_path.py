@@ -8,6 +8,7 @@ it to typer. The generated grammar it reads must be the current one.
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -113,6 +114,7 @@ REGISTER_LINES = [
     ["register", "m", "model.bin", "--bump", "minor", "-q", "--description", "-x-"],
     ["register", "--version", "3.0.0", "m", "model.bin", "--stage", "staging", "-r", "why", "--lock-timeout", "5"],
     ["register", "team/m", "folder", "--dataset", "train=model.bin", "--framework", "sklearn"],
+    ["register", "derived", "model.bin", "--from", "m@1.0.0", "--from=team/m@latest", "--from", "m@staging", "--json"],
     ["get", "sentiment@production", "--path"], ["get", "--json", "--path", "segmenter@latest"],
     ["get", "sentiment@1.0.0", "-o", "got", "-f", "--json"], ["get", "sentiment@1.0.0", "-o", "got", "-f", "-q"],
     ["get", "sentiment@1.0.0", "--path", "-o", "x"], ["get", "nope@1"], ["get", "sentiment@1.0.0", "--force", "--output=got"],
@@ -124,6 +126,8 @@ REGISTER_LINES = [
     ["register", "m", "model.bin", "-m", "acc=high"], ["register", "m", "model.bin", "--help"],
     ["register", "m", "model.bin", "--bump", "huge"], ["register", "m", "model.bin", "-V", "3.0.0"],
     ["register", "m", "model.bin", "extra"], ["register", "m", "model.bin", "--stage"],
+    ["register", "m", "model.bin", "--from", "nope@1.0.0"], ["register", "m", "model.bin", "--from", "m@9.0.0"],
+    ["register", "m", "model.bin", "--from", "Bad@1"], ["register", "m", "model.bin", "--from"],
 ]
 
 
@@ -166,4 +170,5 @@ def test_registers_answer_and_store_as_typer_does(tmp_path):
         results.append(mreg("list", "--json", env=env))
         runs[way] = [(r.code, _timeless(r.out), r.err) for r in results]
     assert runs["fast"] == runs["typer"]
-    assert [code for code, _, _ in runs["fast"][:5]] == [0, 0, 0, 0, 0]
+    assert [code for code, _, _ in runs["fast"][:6]] == [0, 0, 0, 0, 0, 0]
+    assert json.loads(runs["fast"][5][1])["derived_from"] == ["m@1.0.0", "team/m@1.0.0", "m@3.0.0"]

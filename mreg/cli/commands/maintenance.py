@@ -69,9 +69,13 @@ def gc(
 ) -> None:
     """Delete stored objects that no version references. Safe beside running registers.
 
-    Without -q it prints one summary line, with the time in UTC, for a cron log:
-    what was freed, the versions removed, and the unreferenced objects still
-    inside the grace period with the time they become collectable.
+    First it removes the versions that --archived-older-than and the
+    [[retention]] rules of .mreg/config.toml select (never one in an exclusive
+    stage, the newest of its model, or one held by an alias, traffic or a
+    pending approval), each recorded with its rule. Without -q it prints each
+    of them with its rule, then one summary line, with the time in UTC, for a
+    cron log: what was freed, the versions removed, and the unreferenced
+    objects still inside the grace period with the time they become collectable.
 
     \b
     Example:
@@ -91,8 +95,10 @@ def gc(
         return
     if quiet:
         return
-    for label in report["removed_versions"]:
-        print(f"{'would remove' if dry_run else 'removed'} {label}")
+    for removal in report["removals"]:
+        # The rule with each version, so a cron log says why it went.
+        print(output.one_line(f"{'would remove' if dry_run else 'removed'} {removal['name']}@{removal['version']}: "
+                              f"{removal['reason']}"))
     print(gc_summary(report))
 
 

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from mreg.cli import actions, output, settings
+from mreg.cli import actions, complete, output, settings
 from mreg.cli.commands import command
 from mreg.cli.context import open_registry
 from mreg.cli.options import (Description, Framework, Json, LockTimeout, Metric, Param, Quiet, Reason, Ref, Repo,
@@ -58,6 +58,7 @@ def register(
     dataset: Annotated[list[str], typer.Option("--dataset", metavar="NAME=PATH_OR_URI", help="Training data: a local path is hashed, a URI recorded; repeatable.")] = [],
     metadata_file: Annotated[Optional[str], typer.Option("--metadata-file", metavar="FILE", help="JSON or TOML with metrics, params, tags, datasets and custom fields.")] = None,
     stage: Annotated[Optional[str], typer.Option("--stage", "-s", metavar="STAGE", help="Promote straight to this stage, step by step.")] = None,
+    derived_from: Annotated[list[str], typer.Option("--from", metavar="REF", help="The version this one was derived from (fine-tuned, distilled, retrained), of any model; repeatable. See mreg lineage.", autocompletion=complete.references)] = [],
     follow_symlinks: Annotated[bool, typer.Option("--follow-symlinks", help="Store the bytes links point to, even outside the directory.")] = False,
     reason: Reason = "",
     if_changed: Annotated[bool, typer.Option("--if-changed", help="If a version of NAME already has these bytes, print it and register nothing.")] = False,
@@ -72,10 +73,12 @@ def register(
     Example:
       mreg register sentiment ./model.safetensors -m accuracy=0.93 -p lr=3e-4 \\
           -t team=nlp --dataset train=./data/train.csv --bump minor
+      mreg register sentiment-small ./small.safetensors --from sentiment@production
     """
     actions.register(name, path, version=version, bump=bump, metric=metric, param=param, tag=tag,
                      description=description, framework=framework, dataset=dataset, metadata_file=metadata_file,
-                     stage=stage, follow_symlinks=follow_symlinks, reason=reason, if_changed=if_changed,
+                     stage=stage, derived_from=derived_from, follow_symlinks=follow_symlinks, reason=reason,
+                     if_changed=if_changed,
                      lock_timeout=lock_timeout, json=json, quiet=quiet, repo=repo)
 
 

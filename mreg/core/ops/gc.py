@@ -17,6 +17,7 @@ from mreg.core.artifact import referenced_objects
 from mreg.core.fsutil import real_folder, translate_os_errors
 from mreg.core.ops.remove import drop_version
 from mreg.core.repo import Repo
+from mreg.core.semver import Version
 from mreg.core.pins import Intake, clean_dead_intakes, live_pins, recover_trash, take_away
 from mreg.core.timeparse import format_time, parse_duration, parse_time
 from mreg.errors import IntegrityError
@@ -39,8 +40,11 @@ def _referenced(registry: Repo, models: list[dict], skip: set[tuple[str, str]]) 
 
 def gc(registry: Repo, *, grace: str | None = None, archived_older_than: str | None = None,
        dry_run: bool = False, reason: str = "", progress_for=None) -> dict:
-    """Remove long-archived versions (if asked), then unreferenced objects older than `grace`.
+    """Remove long-archived versions (if asked) and those the `[[retention]]` rules match, then
+    unreferenced objects older than `grace`.
 
+    Each removal is a `gc` event recording the rule that removed it; the
+    report's `removals` lists them (name, version, stage, rule, reason).
     `progress_for(total_bytes)` may return a callback told the size of each
     object as it is taken away (the command line draws a bar with it).
     The report's `pending` counts the unreferenced objects still inside the
@@ -51,7 +55,7 @@ def gc(registry: Repo, *, grace: str | None = None, archived_older_than: str | N
     archived_text = archived_older_than if archived_older_than is not None else config.gc_archived_older_than
     archived_seconds = parse_duration(archived_text) if archived_text else None
     now = time.time()
-    report = {"removed_versions": [], "objects": 0, "bytes": 0, "dry_run": dry_run, "temporary": 0,
+    report = {"removed_versions": [], "removals": [], "objects": 0, "bytes": 0, "dry_run": dry_run, "temporary": 0,
               "pending": {"objects": 0, "bytes": 0, "collectable_at": None}}
 
     with registry.transaction() as tx, contextlib.ExitStack() as stack:
@@ -64,17 +68,15 @@ def gc(registry: Repo, *, grace: str | None = None, archived_older_than: str | N
             if not dry_run:
                 recover_trash(registry.layout, registry.store)
         models = [tx.model(name, create=True) for name in registry.model_names()]
-        expired = []
-        if archived_seconds is not None:
-            expired = _archived_longer_than(models, registry.lifecycle.archived, now, archived_seconds)
-        report["removed_versions"] = [f"{name}@{version}" for name, version in expired]
-        doomed = set(expired)
+        removals = _removals(registry, models, now, archived_text, archived_seconds)
+        report["removed_versions"] = [f"{r['name']}@{r['version']}" for r in removals]
+        report["removals"] = removals
+        doomed = {(r["name"], r["version"]) for r in removals}
         if not dry_run and doomed:
-            for model in models:
-                for name, version in sorted(doomed):
-                    if name == model["name"]:
-                        drop_version(tx, model, version, "gc",
-                                     reason or f"archived for longer than {archived_text}")
+            by_name = {model["name"]: model for model in models}
+            for removal in removals:
+                drop_version(tx, by_name[removal["name"]], removal["version"], "gc", reason or removal["reason"],
+                             extra={"rule": removal["rule"]})
             # The removals are committed before any object goes, so no index
             # ever refers to a deleted object, whenever gc dies.
             tx.commit()
@@ -91,6 +93,37 @@ def gc(registry: Repo, *, grace: str | None = None, archived_older_than: str | N
                 report["objects"], report["bytes"] = take_away(registry.layout, candidates, own, progress_for)
             report["temporary"] = clean_dead_intakes(registry.layout, cutoff, dry_run, skip=own_path)
     return report
+
+
+def _removals(registry: Repo, models: list[dict], now: float, archived_text: str,
+              archived_seconds: float | None) -> list[dict]:
+    """The versions gc removes before collecting objects, each with the rule that removes it:
+    those archived longer than `--archived-older-than`, then those the `[[retention]]` rules
+    match, less every version something protects (mreg/core/retention.py `protection`)."""
+    from mreg.core.holds import holds
+    from mreg.core.retention import matching, protection
+
+    lifecycle = registry.lifecycle
+    removals = []
+    expired = set()
+    if archived_seconds is not None:
+        expired = set(_archived_longer_than(models, lifecycle.archived, now, archived_seconds))
+    rules = registry.config.retention
+    for model in models:
+        chosen: dict[str, dict] = {}
+        for name, version in sorted(expired):
+            if name == model["name"] and not holds(model, version):
+                chosen[version] = {"name": name, "version": version, "stage": model["versions"][version]["stage"],
+                                   "rule": {"archived_older_than": archived_text},
+                                   "reason": f"archived for longer than {archived_text}"}
+        for removal in matching(rules, model, now) if rules else ():
+            if removal.version in chosen or protection(model, removal.version, lifecycle.exclusive):
+                continue
+            chosen[removal.version] = {"name": removal.name, "version": removal.version, "stage": removal.stage,
+                                       "rule": removal.rule.document(),
+                                       "reason": f"{removal.rule.describe()}: {removal.why}"}
+        removals += [chosen[v] for v in sorted(chosen, key=Version.parse)]
+    return removals
 
 
 def _archived_longer_than(models: list[dict], archived: str, now: float, seconds: float) -> list[tuple[str, str]]:

@@ -13,7 +13,7 @@ from mreg.core.pins import Intake, recover_trash
 from mreg.core.store import format_digest
 from mreg.core.text import check_text
 from mreg.core.wording import name as spelled
-from mreg.errors import IntegrityError, RefusedError, UsageError
+from mreg.errors import IntegrityError, NotFoundError, RefusedError, UsageError
 
 
 def _hash_dataset(registry: Repo, path: str) -> tuple[str, int, str]:
@@ -109,6 +109,35 @@ def _next_version(model: dict, explicit: Version | None, bump: str) -> str:
     return str(max(taken).bump(bump))
 
 
+def _check_sources(registry: Repo, derived_from) -> list[str]:
+    """The `--from` references, each checked now (a bad or missing one refuses the register before
+    a byte is stored), without repeats."""
+    from mreg.core.names import parse_reference
+
+    if isinstance(derived_from, str):
+        derived_from = [derived_from]
+    sources = list(dict.fromkeys(derived_from))
+    for ref in sources:
+        if not isinstance(ref, str):
+            raise UsageError(f"{spelled('derived_from')} takes references such as NAME@VERSION, not {ref!r}")
+        try:
+            parse_reference(ref)
+            registry.lookup(ref)
+        except (NotFoundError, UsageError) as exc:
+            kind = NotFoundError if isinstance(exc, NotFoundError) else UsageError
+            raise kind(f"{spelled('derived_from')} {ref}: {exc.message}", hint=exc.hint) from None
+    return sources
+
+
+def _resolve_sources(tx, sources: list[str]) -> list[str]:
+    """`NAME@VERSION` of each source, read under the lock, without repeats."""
+    derived = []
+    for ref in sources:
+        model, version = tx.lookup(ref, explicit=False)
+        derived.append(f"{model['name']}@{version}")
+    return list(dict.fromkeys(derived))
+
+
 def register(
     registry: Repo,
     name: str,
@@ -124,6 +153,7 @@ def register(
     framework: str | None = None,
     metadata_file: str | None = None,
     stage: str | None = None,
+    derived_from=(),
     follow_symlinks: bool = False,
     reason: str = "",
     progress=None,
@@ -162,6 +192,7 @@ def register(
                     hint="register it, then move it with `mreg transition NAME@VERSION STAGE`",
                 )
             steps = promotion_steps(lifecycle, name, "(new)", lifecycle.initial, stage)
+    sources = _check_sources(registry, derived_from)
     if not os.path.lexists(path):
         raise RefusedError(f"no such file or directory: {path}")
     fields = build_metadata(registry, metrics=metrics, params=params, tags=tags, datasets=datasets,
@@ -171,6 +202,9 @@ def register(
     with Intake(registry.layout) as intake:
         stored = store_artifact(registry.store, path, intake, follow_symlinks=follow_symlinks, progress=progress)
         with registry.transaction() as tx:
+            # Resolved again under the lock, before the new version exists: what
+            # `NAME@latest` or `NAME@production` names now is what is recorded.
+            derived = _resolve_sources(tx, sources)
             model = tx.model(name, create=True)
             if if_changed:
                 same = [v for v, r in model["versions"].items() if r["digest"] == stored.digest]
@@ -210,6 +244,7 @@ def register(
                 "dtypes": stored.facts.get("dtypes", []),
                 "filename": stored.filename,
                 "lineage": lineage,
+                "derived_from": derived,
                 "metadata": fields["metadata"],
                 "stage_changed_at": tx.now,
             }

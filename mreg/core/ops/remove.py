@@ -10,12 +10,15 @@ from mreg.core.wording import name as spelled
 from mreg.errors import RefusedError, UsageError
 
 
-def drop_version(tx: Transaction, model: dict, version: str, action: str, reason: str) -> None:
-    """Remove one version from a model's index, recording the event; its number is never reused."""
+def drop_version(tx: Transaction, model: dict, version: str, action: str, reason: str,
+                 extra: dict | None = None) -> None:
+    """Remove one version from a model's index, recording the event; its number is never reused.
+
+    `extra` adds to the event's details (gc records the retention rule that removed it)."""
     record = model["versions"].pop(version)
     model["removed"].append(version)
     tx.record(model, action, version, source=record["stage"], target=None, reason=reason,
-              details={"digest": record["digest"], "record": record})
+              details={"digest": record["digest"], "record": record, **(extra or {})})
 
 
 def _refuse_protected(registry: Repo, model: dict, targets: list[str], force: bool) -> None:
