@@ -162,6 +162,9 @@ def _deployments(model: dict) -> str:
 
 def index_page(snapshot: Snapshot) -> bytes:
     page = Page("index.html")
+    # Aliases and deployments get their columns when some model has them.
+    with_aliases = any(snapshot.models[n].get("aliases") for n in snapshot.names)
+    with_deployments = any(snapshot.models[n].get("deployments") for n in snapshot.names)
     rows = []
     for name in snapshot.names:
         model = snapshot.models[name]
@@ -169,14 +172,15 @@ def index_page(snapshot: Snapshot) -> bytes:
         versions = snapshot.versions(name)
         release = [v for v in versions if model["versions"][v]["stage"] == snapshot.release]
         search = " ".join([name, _aliases(model), _deployments(model)]).lower()
+        extra = join(html("<td>{x}</td>", x=text) for text, shown in
+                     ((_aliases(model), with_aliases), (_deployments(model), with_deployments)) if shown)
         rows.append(html(
             '<tr data-search="{search}"><th scope="row"><a href="{href}">{name}</a></th><td>{count}</td>'
-            '<td><a href="{latest_href}">{latest}</a></td><td>{release}</td><td>{aliases}</td>'
-            '<td>{deployments}</td><td>{changed}</td></tr>',
+            '<td><a href="{latest_href}">{latest}</a></td><td>{release}</td>{extra}<td>{changed}</td></tr>',
             search=search, href=page.link(model_path(name)), name=name, count=len(versions),
             latest_href=page.link(version_path(name, versions[-1])), latest=versions[-1],
             release=join((html('<a href="{h}">{v}</a>', h=page.link(version_path(name, v)), v=v) for v in release), ", "),
-            aliases=_aliases(model), deployments=_deployments(model), changed=when(summary.get("updated_at"))))
+            extra=extra, changed=when(summary.get("updated_at"))))
     count = len(snapshot.names)
     body = html(
         '<h1>Models</h1>'
@@ -185,10 +189,12 @@ def index_page(snapshot: Snapshot) -> bytes:
         '<input id="filter" type="search" placeholder="name, alias or environment" autocomplete="off">'
         '<output id="shown" for="filter" aria-live="polite"></output></div>'
         '<div class="scroll"><table id="models"><thead><tr><th scope="col">Model</th><th scope="col">Versions</th>'
-        '<th scope="col">Latest</th><th scope="col">{release}</th><th scope="col">Aliases</th>'
-        '<th scope="col">Deployments</th><th scope="col">Last change</th></tr></thead><tbody>{rows}</tbody></table></div>'
+        '<th scope="col">Latest</th><th scope="col">{release}</th>{extra}'
+        '<th scope="col">Last change</th></tr></thead><tbody>{rows}</tbody></table></div>'
         '<p id="none" hidden>No model matches.</p>',
         count=count, models="model" if count == 1 else "models", release=snapshot.release.capitalize(),
+        extra=join(html('<th scope="col">{h}</th>', h=h) for h, shown in
+                   (("Aliases", with_aliases), ("Deployments", with_deployments)) if shown),
         rows=join(rows))
     return layout(page, "Models · mreg", [("Models", None)], body)
 
@@ -361,11 +367,12 @@ def version_page(snapshot: Snapshot, name: str, version: str) -> bytes:
         html('<p class="neighbours">{links}</p>', links=join(neighbours, " · ")) if neighbours else raw(""),
         summary,
         _section_table("Metrics", record.get("metrics") or {}, "metrics"),
+        section("Lineage", lineage_body, ident="lineage"),
+        files,
         _section_table("Parameters", record.get("params") or {}, "params"),
         _section_table("Tags", record.get("tags") or {}, "tags"),
         section("Format", facts, ident="format") if record.get("format") or record.get("parameters") else raw(""),
-        section("Lineage", lineage_body, ident="lineage"),
-        files, custom_body,
+        custom_body,
         section("History", table(["Time", "User", "Action", "Stage", "Reason"],
                                  _event_rows(page, snapshot, history, with_version=False), cls="history"),
                 ident="history"),
