@@ -53,6 +53,10 @@ _SCRIPT_SAFE = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026",
                               "\u2028": "\\u2028", "\u2029": "\\u2029"})
 
 
-def script_json(value: object) -> str:
-    """`value` as JSON that can sit inside a <script> element or a .js file (keys sorted: the same bytes every time)."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":")).translate(_SCRIPT_SAFE)
+def script_json(value: object, *, sort_keys: bool = True) -> str:
+    """`value` as JSON that can sit inside a <script> element or a .js file.
+
+    Keys are sorted unless `sort_keys` is False, for documents whose order is
+    the registry's own (then the same registry still gives the same bytes).
+    """
+    return json.dumps(value, sort_keys=sort_keys, separators=(",", ":")).translate(_SCRIPT_SAFE)

@@ -30,7 +30,7 @@ def is_loopback(host: str) -> bool:
 
 
 def _handler(open_registry: Callable[[], object]) -> type[BaseHTTPRequestHandler]:
-    from mreg.web.pages import CONTENT_TYPES, route
+    from mreg.web.pages import CONTENT_TYPES, CSP, route
     from mreg.web.reading import Snapshot
 
     class Handler(BaseHTTPRequestHandler):
@@ -61,9 +61,7 @@ def _handler(open_registry: Callable[[], object]) -> type[BaseHTTPRequestHandler
             self.send_header("Content-Length", str(len(data)))
             self.send_header("Cache-Control", "no-store")
             self.send_header("X-Content-Type-Options", "nosniff")
-            self.send_header("Content-Security-Policy",
-                             "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-                             "form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+            self.send_header("Content-Security-Policy", CSP + "; frame-ancestors 'none'")
             self.end_headers()
             if body:
                 self.wfile.write(data)

@@ -154,6 +154,29 @@ def test_same_registry_same_bytes_and_unchanged_pages_are_not_rewritten(mreg, pr
     assert "retrained" in (tmp_path / "a" / "models/sentiment/_v/1.0.1.html").read_text()
 
 
+def test_pages_of_removed_versions_go_and_nothing_else(mreg, project, tmp_path):
+    (project / "m.bin").write_bytes(b"one")
+    mreg("register", "sentiment", "m.bin", "-q")
+    (project / "m.bin").write_bytes(b"two")
+    mreg("register", "sentiment", "m.bin", "-q")
+    site = tmp_path / "site"
+    mreg("site", "-o", site, "-q")
+    (site / "CNAME").write_text("models.example.com\n")  # the user's own file
+    (tmp_path / "outside.html").write_text("keep")
+    record = site / ".mreg-site"
+    # a record edited by hand never leads a removal outside the site
+    record.write_text(record.read_text() + "../outside.html\n/etc/hostname\nCNAME/../../outside.html\n")
+    mreg("rm", "sentiment@1.0.0", "-r", "bad", "-q")
+    result = mreg("site", "-o", site, "--json").json
+    assert result["removed"] == 3  # the version's page, its data file, and the compare page with 1.0.1
+    assert not (site / "models/sentiment/_v/1.0.0.html").exists()
+    assert not (site / "models/sentiment/_compare").exists()  # emptied, so removed
+    assert (site / "models/sentiment/_v/1.0.1.html").is_file()
+    assert (site / "CNAME").read_text() == "models.example.com\n" and (tmp_path / "outside.html").read_text() == "keep"
+    assert "1.0.0" not in (site / "models/sentiment/_index.html").read_text().split("<h2")[1]  # versions table
+    assert mreg("site", "-o", site, "--json").json["removed"] == 0
+
+
 def test_only_the_models_named(mreg, project, tmp_path):
     (project / "m.bin").write_bytes(b"one")
     mreg("register", "sentiment", "m.bin", "-q")

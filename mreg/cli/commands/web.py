@@ -42,7 +42,8 @@ def site(
         output.print_json(result)
     elif not quiet:
         index = f"{result['out'].rstrip('/')}/index.html"
-        print(f"{index}\t{result['pages']} pages, {result['written']} written, {result['unchanged']} unchanged")
+        removed = f", {result['removed']} removed" if result["removed"] else ""
+        print(f"{index}\t{result['pages']} pages, {result['written']} written, {result['unchanged']} unchanged{removed}")
 
 
 @command()
