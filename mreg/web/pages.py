@@ -128,7 +128,7 @@ def layout(page: Page, title: str, crumbs: list[tuple[str, str | None]], body: H
         '<meta name="referrer" content="no-referrer">'
         '<meta http-equiv="Content-Security-Policy" content="{csp}">'
         '<title>{title}</title><link rel="stylesheet" href="{css}"></head>'
-        '<body><header class="top"><a class="brand" href="{home}">mreg</a>'
+        '<body><a class="skip" href="#main">Skip to the content</a><header class="top"><a class="brand" href="{home}">mreg</a>'
         '<nav aria-label="Breadcrumb"><ol class="crumbs">{trail}</ol></nav></header>'
         '<main id="main">{body}</main>'
         '<footer><p>Made by <code>mreg site</code> from the registry; read only.</p></footer>'
@@ -321,8 +321,16 @@ def version_page(snapshot: Snapshot, name: str, version: str) -> bytes:
         neighbours.append(html('<a href="{h}">Compare with {v}</a>',
                                h=page.link(compare_path(name, version, versions[place + 1])), v=versions[place + 1]))
 
+    model = snapshot.models[name]
+    aliases = ", ".join(a for a, v in sorted((model.get("aliases") or {}).items()) if v == version)
+    serving = []
+    for env, deployment in sorted((model.get("deployments") or {}).items()):
+        share = ((deployment or {}).get("traffic") or {}).get(version) if isinstance(deployment, dict) else None
+        if share is not None:
+            serving.append(f"{env} ({number(share)}%)")
     summary = pairs([
         ("Stage", stage(record["stage"])), ("Since", when(record.get("stage_changed_at"))),
+        ("Aliases", aliases), ("Serving", ", ".join(serving)),
         ("Kind", record.get("kind", "")), ("Size", f"{human_size(record.get('size'))}"),
         ("Files", value_text(record.get("files", ""))), ("Digest", html("<code>{d}</code>", d=record.get("digest", ""))),
         ("Registered", when(record.get("created_at"))), ("By", record.get("created_by", "")),

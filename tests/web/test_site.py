@@ -60,6 +60,9 @@ def test_every_page_is_written_and_every_link_resolves(gallery_site):
         parser = Links()
         parser.feed(data.decode())
         for link in parser.links:
+            if link.startswith("#"):
+                assert f'id="{link[1:]}"' in data.decode(), f"{path}: {link} names no element"
+                continue
             assert not re.match(r"^[a-z]+:", link), f"{path} links outside the site: {link}"
             target = (gallery_site / path).parent / link.split("?")[0].split("#")[0]
             assert target.resolve().is_file(), f"{path}: {link} leads nowhere"
@@ -80,6 +83,7 @@ def test_pages_show_the_registry(gallery_site):
     assert "first release" in model and "alice@example.com" in model
     version = (gallery_site / "models/sentiment/_v/1.0.3.html").read_text()
     assert "mreg get sentiment@1.0.3 -o ./bundle" in version
+    assert "<dt>Aliases</dt><dd>challenger</dd>" in version and "<dt>Serving</dt><dd>prod (10%)</dd>" in version
     assert "weights.bin" in version and "config.json" in version and "2.9 KiB" in version
     parent = (gallery_site / "models/sentiment/_v/1.0.2.html").read_text()
     assert 'class="lineage"' in parent and "team/segmenter@1.0.0" in parent  # derived from it
@@ -210,6 +214,14 @@ def test_bad_input_is_one_line_and_changes_nothing(mreg, project, tmp_path):
     outside.mkdir()
     result = mreg("site", "-o", tmp_path / "t", cwd=outside, expect=1)
     assert "registry" in result.err
+
+
+def test_a_damaged_index_is_an_integrity_error(mreg, project, tmp_path):
+    (project / "m.bin").write_bytes(b"one")
+    mreg("register", "sentiment", "m.bin", "-q")
+    (project / ".mreg/models/sentiment/_index.json").write_text('{"format": 1, "name": "sentiment", "versions": 7}')
+    result = mreg("site", "-o", tmp_path / "s", expect=3)
+    assert result.err.startswith("mreg: error: the index of model sentiment is damaged") and len(result.err.splitlines()) <= 2
 
 
 def test_a_large_registry_builds_quickly(tmp_path, monkeypatch):
