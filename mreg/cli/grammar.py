@@ -222,7 +222,12 @@ COMMANDS = {'init': {'hidden': False,
         'options': {'--host': ('host', 'str', None),
                     '--port': ('port', 'int', None),
                     '--repo': ('repo', 'str', None)},
-        'flags': {'--help': ('help', None), '--open': ('open_browser', True), '-h': ('help', None)}}}
+        'flags': {'--help': ('help', None),
+                  '--json': ('json', True),
+                  '--open': ('open_browser', True),
+                  '--quiet': ('quiet', True),
+                  '-h': ('help', None),
+                  '-q': ('quiet', True)}}}
 
 ROOT_HELP = ('Usage: mreg [OPTIONS] COMMAND [ARGS]...\n'
  '\n'

@@ -150,17 +150,24 @@ def _ref_html(page: Page, snapshot: Snapshot, label: str) -> Html:
 
 
 # --- the index -----------------------------------------------------------------
+def _mapping(value: object) -> dict:
+    """A mapping read from the index, or {} (the keys that hold them are optional)."""
+    return value if isinstance(value, dict) else {}
+
+
+def _traffic(deployment: object) -> dict:
+    return _mapping(_mapping(deployment).get("traffic"))
+
+
 def _aliases(model: dict) -> str:
-    aliases = model.get("aliases") or {}
-    return ", ".join(f"{alias} → {version}" for alias, version in sorted(aliases.items()))
+    return ", ".join(f"{alias} → {version}" for alias, version in sorted(_mapping(model.get("aliases")).items()))
 
 
 def _deployments(model: dict) -> str:
-    deployments = model.get("deployments") or {}
+    deployments = _mapping(model.get("deployments"))
     parts = []
     for env in sorted(deployments):
-        traffic = (deployments[env] or {}).get("traffic") or {} if isinstance(deployments[env], dict) else {}
-        shares = ", ".join(f"{v} {number(p)}%" for v, p in sorted(traffic.items()))
+        shares = ", ".join(f"{v} {number(p)}%" for v, p in sorted(_traffic(deployments[env]).items()))
         parts.append(f"{env}: {shares}" if shares else env)
     return "; ".join(parts)
 
@@ -189,7 +196,7 @@ def index_page(snapshot: Snapshot) -> bytes:
     count = len(snapshot.names)
     body = html(
         '<h1>Models</h1>'
-        '<p class="lead">{count} {models} in this registry.</p>'
+        '<p class="lead">{count} {models}.</p>'
         '<div class="search" hidden><label for="filter">Filter models</label>'
         '<input id="filter" type="search" placeholder="name, alias or environment" autocomplete="off">'
         '<output id="shown" for="filter" aria-live="polite"></output></div>'
@@ -322,10 +329,10 @@ def version_page(snapshot: Snapshot, name: str, version: str) -> bytes:
                                h=page.link(compare_path(name, version, versions[place + 1])), v=versions[place + 1]))
 
     model = snapshot.models[name]
-    aliases = ", ".join(a for a, v in sorted((model.get("aliases") or {}).items()) if v == version)
+    aliases = ", ".join(a for a, v in sorted(_mapping(model.get("aliases")).items()) if v == version)
     serving = []
-    for env, deployment in sorted((model.get("deployments") or {}).items()):
-        share = ((deployment or {}).get("traffic") or {}).get(version) if isinstance(deployment, dict) else None
+    for env, deployment in sorted(_mapping(model.get("deployments")).items()):
+        share = _traffic(deployment).get(version)
         if share is not None:
             serving.append(f"{env} ({number(share)}%)")
     summary = pairs([

@@ -124,6 +124,21 @@ def test_binds_loopback_unless_told(gallery, gallery_env):
     assert "warning: serving the registry to the network" in err
 
 
+def test_json_names_the_address(gallery, gallery_env):
+    import json
+
+    proc = subprocess.Popen([sys.executable, "-m", "mreg", "ui", "--json"], cwd=gallery, env=gallery_env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+    try:
+        lines = [proc.stdout.readline() for _ in range(4)]
+        document = json.loads("".join(lines))
+        assert document["url"].startswith("http://127.0.0.1:") and document["registry"] == str(gallery / ".mreg")
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=30)
+    assert proc.returncode == 130
+
+
 def test_a_taken_port_or_a_bad_one_is_an_error(ui, gallery, gallery_env):
     done = subprocess.run([sys.executable, "-m", "mreg", "ui", "--port", str(ui.port)], cwd=gallery, env=gallery_env,
                           capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)

@@ -51,6 +51,8 @@ def ui(
     port: Annotated[Optional[int], typer.Option("--port", metavar="N", help="The port to listen on (default: a free one, printed).")] = None,
     host: Annotated[Optional[str], typer.Option("--host", metavar="ADDRESS", help="The address to listen on (default 127.0.0.1; anything else serves the registry to the network).")] = None,
     open_browser: Annotated[bool, typer.Option("--open", help="Open the index in the default web browser.")] = False,
+    json: Annotated[bool, typer.Option("--json", help="Print the address as one JSON document ({url, registry}) on stdout, then serve.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing (give --port to know where it listens).")] = False,
     repo: Repo = None,
 ) -> None:
     """Serve the registry's pages read-only on 127.0.0.1 until Ctrl-C.
@@ -74,8 +76,13 @@ def ui(
     url = f"http://{shown}:{bound_port}/"
     if not is_loopback(bound_host):
         print(f"mreg: warning: serving the registry to the network on {url}", file=sys.stderr)
-    print(url, flush=True)
-    print(f"serving {registry.root} read-only; Ctrl-C to stop", file=sys.stderr, flush=True)
+    if settings.wants_json(json):
+        output.print_json({"url": url, "registry": registry.root})
+        sys.stdout.flush()
+    elif not quiet:
+        print(url, flush=True)
+    if not quiet:
+        print(f"serving {registry.root} read-only; Ctrl-C to stop", file=sys.stderr, flush=True)
     if open_browser:
         import webbrowser
 
