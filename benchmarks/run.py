@@ -61,8 +61,8 @@ QUICK = {
     "versions_per_model": 20,
     "parallel": 8,
     "like_lengths": [50_000, 100_000, 200_000],
-    "site_models": 10,
-    "site_versions": 100,
+    "site_models": 4,  # 200 versions: the full run measures the 1,000 the target is for
+    "site_versions": 50,
 }
 
 
@@ -598,11 +598,13 @@ class Bench:
         def remove_site(_i: int) -> None:
             shutil.rmtree(out, ignore_errors=True)
 
+        limit = 10 * count / 1000  # 10 s for 1,000 versions
         first = summary(r.times([r.mreg, "site", "-o", out, "-q"], reps, cwd=project, before=remove_site))
-        self.row(f"mreg site: {count:,} versions, first build", first, target="<= 10 s", ok=first["median"] <= 10)
+        self.row(f"mreg site: {count:,} versions, first build", first, target=f"<= {limit:g} s",
+                 ok=first["median"] <= limit)
         again = summary(r.times([r.mreg, "site", "-o", out, "-q"], reps, cwd=project))
         self.row(f"mreg site: {count:,} versions, nothing changed", again, baseline=first,
-                 baseline_name="first build", target="<= 10 s", ok=again["median"] <= 10)
+                 baseline_name="first build", target=f"<= {limit:g} s", ok=again["median"] <= limit)
 
 
 SCENARIOS = ["startup", "big", "memory", "small_files", "large", "parallel", "matching", "site"]
