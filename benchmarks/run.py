@@ -47,6 +47,8 @@ FULL = {
     "versions_per_model": 100,
     "parallel": 16,
     "like_lengths": [125_000, 250_000, 500_000, 1_000_000],
+    "site_models": 10,  # mreg site: models × versions each
+    "site_versions": 100,
 }
 QUICK = {
     "reps_fast": 5,
@@ -59,6 +61,8 @@ QUICK = {
     "versions_per_model": 20,
     "parallel": 8,
     "like_lengths": [50_000, 100_000, 200_000],
+    "site_models": 4,  # 200 versions: the full run measures the 1,000 the target is for
+    "site_versions": 50,
 }
 
 
@@ -581,7 +585,29 @@ class Bench:
                 previous = measured
 
 
-SCENARIOS = ["startup", "big", "memory", "small_files", "large", "parallel", "matching"]
+    def site(self) -> None:
+        """`mreg site` of 1,000 versions: the first build, then a rebuild that finds every page unchanged."""
+        r = self.runner
+        models, per_model = self.sizes["site_models"], self.sizes["site_versions"]
+        project = os.path.join(self.work, "site-registry")
+        build_big_registry(project, models, per_model)
+        out = os.path.join(self.work, "site-out")
+        reps = self.sizes["reps_big"]
+        count = models * per_model
+
+        def remove_site(_i: int) -> None:
+            shutil.rmtree(out, ignore_errors=True)
+
+        limit = 10 * count / 1000  # 10 s for 1,000 versions
+        first = summary(r.times([r.mreg, "site", "-o", out, "-q"], reps, cwd=project, before=remove_site))
+        self.row(f"mreg site: {count:,} versions, first build", first, target=f"<= {limit:g} s",
+                 ok=first["median"] <= limit)
+        again = summary(r.times([r.mreg, "site", "-o", out, "-q"], reps, cwd=project))
+        self.row(f"mreg site: {count:,} versions, nothing changed", again, baseline=first,
+                 baseline_name="first build", target=f"<= {limit:g} s", ok=again["median"] <= limit)
+
+
+SCENARIOS = ["startup", "big", "memory", "small_files", "large", "parallel", "matching", "site"]
 
 
 def format_row(entry: dict) -> str:

@@ -179,3 +179,17 @@ def test_version_matches_the_package_metadata():
     from importlib.metadata import version
 
     assert mreg.__version__ == version("mreg")
+
+
+def test_the_web_view_reads_the_core_and_nothing_imports_it():
+    # mreg/web/ reads the registry through the core's Python API; it never imports the
+    # command line, and only the site and ui commands import it (inside their bodies).
+    web = sorted((PACKAGE / "web").rglob("*.py"))
+    assert PACKAGE / "web" / "pages.py" in web
+    offences = [f"{path.relative_to(PACKAGE.parent)}:{line} imports {module}"
+                for path in web for line, module in _imports(path) if _offends(module)]
+    assert offences == []
+    importers = sorted({str(path.relative_to(PACKAGE.parent)) for path in PACKAGE.rglob("*.py")
+                        if not path.is_relative_to(PACKAGE / "web")
+                        for _, module in _imports(path) if module == "mreg.web" or module.startswith("mreg.web.")})
+    assert importers == ["mreg/cli/commands/web.py"]

@@ -64,7 +64,7 @@ def test_read_commands_import_nothing_heavy_when_piped(small, args, env):
     report = probe(small, *args, env=env)
     modules = set(report["modules"])
     # rich draws only at a terminal; pydantic arrives with typer >= 0.29 (see pyproject.toml).
-    for heavy in ("rich", "pydantic", "socket", "hashlib", "mreg.core.store", "mreg.core.query"):
+    for heavy in ("rich", "pydantic", "socket", "hashlib", "mreg.core.store", "mreg.core.query", "mreg.web"):
         assert heavy not in modules, f"`mreg {' '.join(args)}` imported {heavy}"
 
 
@@ -84,6 +84,14 @@ def test_fast_path_lines_never_import_typer(small, args, env):
     report = probe(small, *args, env=env)
     assert report["stdout"]
     assert not {m for m in report["modules"] if m == "typer" or m.startswith(("typer.", "click"))}
+
+
+@pytest.mark.parametrize("args", [["list"], ["show", "sentiment"], ["search", "stage = 'production'"],
+                                  ["diff", "sentiment@1.0.0", "sentiment@1.0.1"], ["--help"], ["site", "--help"]])
+def test_only_site_and_ui_import_the_web_view(small, args):
+    # The generator (mreg/web/) is imported by `mreg site` and `mreg ui` alone, inside their bodies.
+    modules = probe(small, *args)["modules"]
+    assert not [m for m in modules if m == "mreg.web" or m.startswith("mreg.web.")]
 
 
 def test_help_imports_neither_rich_nor_pydantic(small):

@@ -13,6 +13,7 @@ SECTIONS = {
     "Lifecycle": ["transition", "promote", "rollback", "check"],
     "Inspecting": ["show", "list", "ls", "get", "history", "search", "diff", "lineage"],
     "Maintenance": ["rm", "gc", "verify"],
+    "Web": ["site", "ui"],
 }
 
 
@@ -115,9 +116,9 @@ def _attach() -> None:
     global _attached
     if _attached:
         return
-    from mreg.cli.commands import declared, diff, inspect, lifecycle, lineage, maintenance, registering
+    from mreg.cli.commands import declared, diff, inspect, lifecycle, lineage, maintenance, registering, web
 
-    for module in (diff, inspect, lifecycle, lineage, maintenance, registering):
+    for module in (diff, inspect, lifecycle, lineage, maintenance, registering, web):
         for function, name, settings in declared(module):
             app.command(name, **settings)(function)
     _attached = True

@@ -228,7 +228,28 @@ COMMANDS = {'init': {'hidden': False,
                       '--quiet': ('quiet', True),
                       '--rebuild-index': ('rebuild_index', True),
                       '-h': ('help', None),
-                      '-q': ('quiet', True)}}}
+                      '-q': ('quiet', True)}},
+ 'site': {'hidden': False,
+          'arguments': [('names', -1, False, 'model_names')],
+          'options': {'--output': ('out', 'str', None),
+                      '--repo': ('repo', 'str', None),
+                      '-o': ('out', 'str', None)},
+          'flags': {'--help': ('help', None),
+                    '--json': ('json', True),
+                    '--quiet': ('quiet', True),
+                    '-h': ('help', None),
+                    '-q': ('quiet', True)}},
+ 'ui': {'hidden': False,
+        'arguments': [],
+        'options': {'--host': ('host', 'str', None),
+                    '--port': ('port', 'int', None),
+                    '--repo': ('repo', 'str', None)},
+        'flags': {'--help': ('help', None),
+                  '--json': ('json', True),
+                  '--open': ('open_browser', True),
+                  '--quiet': ('quiet', True),
+                  '-h': ('help', None),
+                  '-q': ('quiet', True)}}}
 
 ROOT_HELP = ('Usage: mreg [OPTIONS] COMMAND [ARGS]...\n'
  '\n'
@@ -268,5 +289,9 @@ ROOT_HELP = ('Usage: mreg [OPTIONS] COMMAND [ARGS]...\n'
  '  rm      Remove a version, or a whole model with --all.\n'
  '  gc      Delete stored objects that no version references.\n'
  '  verify  Re-hash artifacts, check the index and the history.\n'
+ '\n'
+ 'Web:\n'
+ '  site  Write the registry as a static website to DIR.\n'
+ "  ui    Serve the registry's pages read-only on 127.0.0.1 until Ctrl-C.\n"
  '\n'
  "  Run `mreg COMMAND --help` for a command's options and an example.\n")

@@ -206,6 +206,16 @@ class Registry(Repo):
         from mreg.core.ops.lineage import lineage
 
         return lineage(self, ref, depth=depth)
+    def manifest(self, digest: str) -> list[dict]:
+        """The files of a directory artifact, from a version's `digest`: path, digest, size, executable.
+
+        The manifest is read from the store and checked against its digest; the
+        files' own bytes are not read.
+        """
+        from mreg.core.artifact import load_manifest
+        from mreg.core.store import parse_digest
+
+        return load_manifest(self.store, parse_digest(digest))
 
     def all_documents(self) -> Iterator[dict]:
         """Every version document in the registry."""

@@ -7,6 +7,7 @@ costs two small reads however large the models are.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 
 from mreg.core.metadata import SECTIONS
@@ -94,7 +95,15 @@ def diff(registry: Repo, left_ref: str, right_ref: str) -> dict:
     left = document(model["name"], model["versions"][version])
     model, version = registry.lookup(right_ref)
     right = document(model["name"], model["versions"][version])
+    return compare_documents(left, right, lambda doc: _listing(registry, doc))
 
+
+def compare_documents(left: dict, right: dict, listing: Callable[[dict], dict[str, dict]]) -> dict:
+    """`diff` of two version documents already read; `listing(document)` gives a directory's manifest by path.
+
+    A reader comparing many versions (the web view) passes its own `listing`
+    to read each manifest once.
+    """
     fields = {}
     for key in FIELDS:
         a, b = left.get(key), right.get(key)
@@ -108,10 +117,9 @@ def diff(registry: Repo, left_ref: str, right_ref: str) -> dict:
     files = None
     if left["kind"] == "directory" and right["kind"] == "directory":
         if left["digest"] == right["digest"]:
-            listing = _listing(registry, left)
-            files = {"added": [], "removed": [], "changed": [], "unchanged": len(listing)}
+            files = {"added": [], "removed": [], "changed": [], "unchanged": len(listing(left))}
         else:
-            files = compare_files(_listing(registry, left), _listing(registry, right))
+            files = compare_files(listing(left), listing(right))
 
     return {
         "left": _summary(left),
