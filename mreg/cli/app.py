@@ -12,6 +12,7 @@ SECTIONS = {
     "Registering": ["init", "register", "update"],
     "Lifecycle": ["transition", "promote", "rollback"],
     "Inspecting": ["show", "list", "ls", "get", "history", "search", "diff"],
+    "Deployments": ["deploy", "undeploy", "deployments"],
     "Maintenance": ["rm", "gc", "verify"],
 }
 
@@ -115,9 +116,9 @@ def _attach() -> None:
     global _attached
     if _attached:
         return
-    from mreg.cli.commands import declared, diff, inspect, lifecycle, maintenance, registering
+    from mreg.cli.commands import declared, deployments, diff, inspect, lifecycle, maintenance, registering
 
-    for module in (diff, inspect, lifecycle, maintenance, registering):
+    for module in (diff, inspect, lifecycle, maintenance, registering, deployments):
         for function, name, settings in declared(module):
             app.command(name, **settings)(function)
     _attached = True

@@ -1,0 +1,17 @@
+"""What keeps a version from being removed: the one place `rm`, gc and retention ask.
+
+`holds(model, version)` lists, in words a user reads, why the version must
+stay (it serves traffic somewhere, ...); an empty list means nothing holds it.
+"""
+
+from __future__ import annotations
+
+
+def holds(model: dict, version: str) -> list[str]:
+    """Why `version` of `model` (its index document) may not be removed; [] when nothing holds it."""
+    reasons = []
+    for env, entry in sorted((model.get("deployments") or {}).items()):
+        share = entry["traffic"].get(version)
+        if share:
+            reasons.append(f"{share}% of traffic in {env}")
+    return reasons
