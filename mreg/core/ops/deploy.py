@@ -237,6 +237,7 @@ def deployments(registry: Repo, name: str | None = None, *, env: str | None = No
 
     if env is not None:
         check_environment(env)
+    registry.config  # drift is judged by its [environments] tables: a damaged one is reported, always
     when = _moment(at) if at is not None else None
     if name is not None:
         validate_name(name)
