@@ -169,6 +169,47 @@ COMMANDS = {'init': {'hidden': False,
                     '--quiet': ('quiet', True),
                     '-h': ('help', None),
                     '-q': ('quiet', True)}},
+ 'deploy': {'hidden': False,
+            'arguments': [('ref', 1, True, 'references')],
+            'options': {'--env': ('env', 'str', None),
+                        '--lock-timeout': ('lock_timeout', 'float', None),
+                        '--reason': ('reason', 'str', None),
+                        '--repo': ('repo', 'str', None),
+                        '--split': ('split', 'str', None),
+                        '--traffic': ('traffic', 'str', None),
+                        '-e': ('env', 'str', None),
+                        '-r': ('reason', 'str', None)},
+            'flags': {'--help': ('help', None),
+                      '--json': ('json', True),
+                      '--quiet': ('quiet', True),
+                      '--rollback': ('rollback', True),
+                      '-h': ('help', None),
+                      '-q': ('quiet', True)}},
+ 'undeploy': {'hidden': False,
+              'arguments': [('ref', 1, True, 'references')],
+              'options': {'--env': ('env', 'str', None),
+                          '--lock-timeout': ('lock_timeout', 'float', None),
+                          '--reason': ('reason', 'str', None),
+                          '--repo': ('repo', 'str', None),
+                          '-e': ('env', 'str', None),
+                          '-r': ('reason', 'str', None)},
+              'flags': {'--help': ('help', None),
+                        '--json': ('json', True),
+                        '--quiet': ('quiet', True),
+                        '-h': ('help', None),
+                        '-q': ('quiet', True)}},
+ 'deployments': {'hidden': False,
+                 'arguments': [('name', 1, False, 'model_names')],
+                 'options': {'--at': ('at', 'str', None),
+                             '--env': ('env', 'str', None),
+                             '--format': ('format', 'str', None),
+                             '--repo': ('repo', 'str', None),
+                             '-e': ('env', 'str', None)},
+                 'flags': {'--help': ('help', None),
+                           '--json': ('json', True),
+                           '--quiet': ('quiet', True),
+                           '-h': ('help', None),
+                           '-q': ('quiet', True)}},
  'rm': {'hidden': False,
         'arguments': [('ref', 1, True, 'references')],
         'options': {'--lock-timeout': ('lock_timeout', 'float', None),
@@ -239,6 +280,12 @@ ROOT_HELP = ('Usage: mreg [OPTIONS] COMMAND [ARGS]...\n'
  '  history  Events, newest first: who changed what, when and why.\n'
  "  search   Versions matching a filter (see the README's filter language).\n"
  '  diff     Compare two versions: metrics, params, tags, stage, size, files.\n'
+ '\n'
+ 'Deployments:\n'
+ "  deploy       Send a share of an environment's traffic to a version.\n"
+ '  undeploy     Take a version out of an environment; the others scale up to\n'
+ '               100.\n'
+ '  deployments  Which versions serve where, with their share of the traffic.\n'
  '\n'
  'Maintenance:\n'
  '  rm      Remove a version, or a whole model with --all.\n'
