@@ -13,7 +13,8 @@ from mreg.cli.context import open_registry
 from mreg.cli.options import Json, LockTimeout, Quiet, Reason, Ref, Repo
 from mreg.errors import UsageError
 
-Env = Annotated[str, typer.Option("--env", "-e", metavar="ENV", help="The environment, e.g. prod (a-z, 0-9, _ and -).")]
+Env = Annotated[str, typer.Option("--env", "-e", metavar="ENV", help="The environment, e.g. prod (a-z, 0-9, _ and -).",
+                                  autocompletion=complete.environments)]
 
 
 @command()
@@ -102,9 +103,11 @@ def _split_text(traffic: dict) -> str:
 def deployments(
     name: Annotated[Optional[str], typer.Argument(metavar="[NAME]", help="One model (default: every model).",
                                                   autocompletion=complete.model_names)] = None,
-    env: Annotated[Optional[str], typer.Option("--env", "-e", metavar="ENV", help="One environment.")] = None,
+    env: Annotated[Optional[str], typer.Option("--env", "-e", metavar="ENV", help="One environment.",
+                                               autocompletion=complete.environments)] = None,
     at: Annotated[Optional[str], typer.Option("--at", metavar="TIME", help="The splits at a past time (2026-11-01T12:00Z, or -7d), replayed from the history.")] = None,
-    format: Annotated[Optional[str], typer.Option("--format", metavar="FORMAT", help="json, kserve or sagemaker: NAME's split in ENV as that system's configuration (JSON).")] = None,
+    format: Annotated[Optional[str], typer.Option("--format", metavar="FORMAT", help="json, kserve or sagemaker: NAME's split in ENV as that system's configuration (JSON).",
+                                                  autocompletion=complete.export_formats)] = None,
     json: Json = False,
     quiet: Quiet = False,
     repo: Repo = None,
