@@ -284,3 +284,11 @@ def test_eight_processes_deploying_at_once_lose_no_change(mreg, four, project):
     assert final == events[-1]["details"]["to"] and sum(final.values()) == 100
     assert events[-1]["version"] in final
     assert mreg("verify", "--rebuild-index").code == 0
+
+
+def test_a_rollback_that_would_give_a_removed_version_traffic_is_refused(mreg, four, project):
+    mreg("deploy", "m@1.0.1", "--env", "prod")
+    mreg("deploy", "m@1.0.2", "--env", "prod", "--traffic", "20")
+    mreg("rm", "m@1.0.2", "--force", "-q")  # its last change in prod: the undeploy
+    r = _unchanged(mreg, project, "deploy", "m", "--env", "prod", "--rollback", expect=1)
+    assert "m@1.0.2 was removed: a removed version cannot receive traffic" in r.err
