@@ -292,3 +292,15 @@ def test_a_rollback_that_would_give_a_removed_version_traffic_is_refused(mreg, f
     mreg("rm", "m@1.0.2", "--force", "-q")  # its last change in prod: the undeploy
     r = _unchanged(mreg, project, "deploy", "m", "--env", "prod", "--rollback", expect=1)
     assert "m@1.0.2 was removed: a removed version cannot receive traffic" in r.err
+
+
+def test_history_shows_each_change_of_a_split(mreg, four):
+    mreg("deploy", "m@1.0.0", "--env", "prod")
+    mreg("deploy", "m@1.0.1", "--env", "prod", "--traffic", "10", "--reason", "canary")
+    rows = [line.split("\t") for line in mreg("history", "m", "--limit", "2").out.splitlines()]
+    assert [row[2:] for row in rows] == [
+        ["deploy", "m", "1.0.1", "prod: 1.0.0 100%", "prod: 1.0.0 90%, 1.0.1 10%", "canary"],
+        ["deploy", "m", "1.0.0", "prod: no traffic", "prod: 1.0.0 100%", ""],
+    ]
+    events = mreg("history", "m", "--action", "deploy", "--json").json
+    assert [e["details"]["to"] for e in events] == [{"1.0.0": 90, "1.0.1": 10}, {"1.0.0": 100}]
