@@ -21,7 +21,7 @@ from mreg.core import split as splits
 from mreg.core.config import Environment
 from mreg.core.names import parse_reference
 from mreg.core.replay import apply_split
-from mreg.core.repo import Repo, Transaction, parse_version_reference
+from mreg.core.repo import Repo, Transaction
 from mreg.core.schema import is_environment
 from mreg.core.semver import Version
 from mreg.core.text import check_text
@@ -140,8 +140,7 @@ def deploy_in(tx: Transaction, ref: str, env: str, *, traffic: int | None = None
             return _unchanged(tx.registry, model, env)
         return change_split(tx, model, env, wanted, version=None, reason=reason, rollback=rollback)
     percent = splits.check_percent(traffic) if traffic is not None else splits.TOTAL
-    parse_version_reference(reference, explicit=True)
-    model, version = tx.lookup(ref)
+    model, version = tx.lookup(ref)  # NAME@…: a bare NAME is refused here
     refuse_ineligible(tx, model, version, env)
     old = current_split(model, env)
     if percent < splits.TOTAL and not any(v != version for v in old):
