@@ -52,7 +52,8 @@ def scale(shares: dict[str, int], total: int) -> tuple[dict[str, int], list[str]
 def with_share(split: dict[str, int], version: str, percent: int) -> tuple[dict[str, int], list[str]]:
     """`version` at `percent`, the others sharing the rest in proportion; (new split, versions that left).
 
-    A caller checks first that someone can take the rest (`others_needed`).
+    With no other version to take the rest, the split holds `version` alone at
+    `percent`: a caller refuses that first (deploy_in does), since a split sums to 100.
     """
     check_percent(percent)
     others = {v: share for v, share in split.items() if v != version}
