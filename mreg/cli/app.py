@@ -12,6 +12,7 @@ SECTIONS = {
     "Registering": ["init", "register", "update"],
     "Lifecycle": ["transition", "promote", "rollback", "check"],
     "Inspecting": ["show", "list", "ls", "get", "history", "search", "diff", "lineage"],
+    "Deployments": ["deploy", "undeploy", "deployments"],
     "Maintenance": ["rm", "gc", "verify"],
     "Web": ["site", "ui"],
 }
@@ -116,9 +117,9 @@ def _attach() -> None:
     global _attached
     if _attached:
         return
-    from mreg.cli.commands import declared, diff, inspect, lifecycle, lineage, maintenance, registering, web
+    from mreg.cli.commands import declared, deployments, diff, inspect, lifecycle, lineage, maintenance, registering, web
 
-    for module in (diff, inspect, lifecycle, lineage, maintenance, registering, web):
+    for module in (diff, inspect, lifecycle, lineage, maintenance, registering, deployments, web):
         for function, name, settings in declared(module):
             app.command(name, **settings)(function)
     _attached = True

@@ -118,3 +118,28 @@ def sort_fields(ctx, incomplete: str) -> list[str]:
 def if_missing(ctx, incomplete: str) -> list[str]:
     """What --if-missing takes."""
     return [word for word in ("fail", "pass") if word.startswith(incomplete)]
+def environments(ctx, incomplete: str) -> list[str]:
+    """The environments config.toml names and those where any model has traffic."""
+    layout = _layout(ctx)
+    if layout is None:
+        return []
+    names: set[str] = set()
+    from mreg.core.config import load_config
+    from mreg.core.index import iter_model_names, load_model
+
+    try:
+        names.update(load_config(layout.config).environments)
+    except Exception:  # noqa: BLE001
+        pass
+    try:
+        for name in iter_model_names(layout):
+            model = load_model(layout, name) or {}
+            names.update(model.get("deployments") or {})
+    except Exception:  # noqa: BLE001 - a damaged index: offer what is known
+        pass
+    return sorted(n for n in names if n.startswith(incomplete))
+
+
+def export_formats(ctx, incomplete: str) -> list[str]:
+    """What `mreg deployments --format` exports to."""
+    return [f for f in ("json", "kserve", "sagemaker") if f.startswith(incomplete)]

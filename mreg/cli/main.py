@@ -23,6 +23,7 @@ OPTION_NAMES = {
     "all_versions": "--all", "lock_timeout": "--lock-timeout", "repo": "--repo PATH", "init": "mreg init",
     "condition": "--if", "if_missing": "--if-missing",
     "derived_from": "--from", "depth": "--depth",
+    "traffic": "--traffic", "split": "--split", "rollback": "--rollback",
 }
 
 # What each exit code is called in the JSON error document.

@@ -273,12 +273,22 @@ def show_diff(doc: dict) -> None:
                       f"{len(files['changed'])} changed, {files['unchanged']} unchanged[/]")
 
 
+def _split_move(event: dict) -> tuple[str, str] | None:
+    """A deploy or undeploy as (`ENV: split before`, `ENV: split after`); None for other events."""
+    details = event.get("details") or {}
+    if event.get("action") not in ("deploy", "undeploy") or "env" not in details:
+        return None
+    from mreg.core.split import describe
+
+    return (f"{details['env']}: {describe(details['from'])}", f"{details['env']}: {describe(details['to'])}")
+
+
 def show_history(events: list[dict]) -> None:
     """Events: at a terminal, model@version and from → to share a column each, so
     eight fields fit 80 columns; piped, one event a line with every field apart."""
     if not output.stdout_is_terminal():
         output.table([], [[output.ago(e["time"]), e["user"], e["action"], e["name"], e["version"] or "",
-                           e["from"] or "-", e["to"] or "-", e["reason"]] for e in events])
+                           *(_split_move(e) or (e["from"] or "-", e["to"] or "-")), e["reason"]] for e in events])
         return
 
     rows = []
@@ -287,5 +297,8 @@ def show_history(events: list[dict]) -> None:
         source, target = e.get("from"), e.get("to")
         stages = [output.styled_stage(output.escaped(stage)) for stage in (source, target) if stage]
         move = " → ".join(stages)
+        split_move = _split_move(e)
+        if split_move:
+            move = output.escaped(" → ".join(split_move))
         rows.append([output.ago(e["time"]), e["user"], e["action"], ref, move, e["reason"]])
     output.table(["TIME", "USER", "ACTION", "VERSION", "STAGE", "REASON"], rows, markup={4})

@@ -6,6 +6,7 @@ The lifecycle is data: users change which moves are allowed by editing the
 
 from __future__ import annotations
 
+import re
 import sys
 from dataclasses import dataclass, field
 
@@ -87,12 +88,28 @@ class Lifecycle:
 
 
 @dataclass(frozen=True)
+class Environment:
+    """An `[environments.ENV]` table: the stages a version must be in to receive traffic there."""
+
+    name: str
+    stages: tuple[str, ...] | None = None  # None: any stage (but archived) may receive traffic
+
+    def allows(self, stage: str) -> bool:
+        return self.stages is None or stage in self.stages
+
+
+@dataclass(frozen=True)
 class Config:
     lifecycle: Lifecycle
     gc_grace: str
     gc_archived_older_than: str
     # The `[[retention]]` rules gc applies (mreg/core/retention.py), in the order written.
     retention: tuple = ()
+    environments: dict[str, Environment] = field(default_factory=dict, hash=False)
+
+    def environment(self, name: str) -> Environment:
+        """The rules of environment `name` (an environment without a table has none)."""
+        return self.environments.get(name) or Environment(name)
 
 
 def _fail(key: str, problem: str) -> IntegrityError:
@@ -238,4 +255,33 @@ def load_config(path: str) -> Config:
         from mreg.core.retention import parse_rules
 
         retention = parse_rules(data["retention"], lifecycle.stages)
-    return Config(lifecycle, grace, archived, retention)
+    return Config(lifecycle, grace, archived, retention, parse_environments(data.get("environments", {}), lifecycle))
+
+
+ENVIRONMENT_NAME = re.compile(r"[a-z][a-z0-9_-]*\Z", re.ASCII)
+# Keys of [environments.ENV] read by the approval rules, not by deployments.
+_APPROVAL_KEYS = ("approvals", "approvers", "self_approval", "expire")
+
+
+def parse_environments(table: object, lifecycle: Lifecycle) -> dict[str, Environment]:
+    """Validate the `[environments]` tables; an unknown key or stage names itself (exit 3)."""
+    if not isinstance(table, dict):
+        raise _fail("environments", "not a table")
+    environments = {}
+    for name, entry in table.items():
+        where = f"environments.{name}"
+        if not ENVIRONMENT_NAME.match(name) or len(name) > 100:
+            raise _fail(where, f"{name[:40]!r} is not an environment name (a-z, 0-9, _ and -, starting with a letter)")
+        if not isinstance(entry, dict):
+            raise _fail(where, "not a table")
+        for key in entry:
+            if key != "stages" and key not in _APPROVAL_KEYS:
+                raise _fail(f"{where}.{key}", "unknown key (known: stages, " + ", ".join(_APPROVAL_KEYS) + ")")
+        stages = None
+        if "stages" in entry:
+            stages = _string_list(entry, "stages", where)
+            for stage in stages:
+                if stage not in lifecycle.stages:
+                    raise _fail(f"{where}.stages", f"unknown stage {stage!r}")
+        environments[name] = Environment(name, stages)
+    return environments

@@ -9,5 +9,10 @@ from __future__ import annotations
 
 
 def holds(model: dict, version: str) -> list[str]:
-    """Human reasons why `version` of `model` (its index document) must not be removed; [] if none."""
-    return []
+    """Why `version` of `model` (its index document) may not be removed; [] when nothing holds it."""
+    reasons = []
+    for env, entry in sorted((model.get("deployments") or {}).items()):
+        share = entry["traffic"].get(version)
+        if share:
+            reasons.append(f"{share}% of traffic in {env}")
+    return reasons

@@ -9,7 +9,7 @@ operations work on (layout, config, store, lookup, the transaction) is
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 from mreg.core.lock import DEFAULT_TIMEOUT
 from mreg.core.layout import Layout, find_registry
@@ -259,3 +259,45 @@ class Registry(Repo):
         from mreg.core.ops.verify import verify
 
         return verify(self, ref, rebuild_index=rebuild_index, progress_for=progress_for)
+
+    def deploy(self, ref: str, env: str, *, traffic: int | None = None,
+               split: Mapping[str, int] | str | None = None, rollback: bool = False, reason: str = "") -> dict:
+        """Change which versions of a model serve in environment `env`; return the deployment afterwards.
+
+        `ref` (NAME@VERSION) receives `traffic` percent (1-100, default 100) and
+        the versions already there share the rest in proportion; or, with a bare
+        NAME, `split` sets the whole split ({"1.2.0": 90, "1.3.0": 10} or
+        "1.2.0=90,1.3.0=10", summing to 100), or `rollback` returns `env` to
+        its split before its last change. The document is
+        {name, env, traffic, since, by, drift, version, from, left, changed}.
+        """
+        from mreg.core.ops.deploy import deploy
+
+        return deploy(self, ref, env, traffic=traffic, split=split, rollback=rollback, reason=reason)
+
+    def undeploy(self, ref: str, env: str, *, reason: str = "") -> dict:
+        """Take `ref` out of environment `env`; the versions still there are scaled up to 100."""
+        from mreg.core.ops.deploy import undeploy
+
+        return undeploy(self, ref, env, reason=reason)
+
+    def deployments(self, name: str | None = None, *, env: str | None = None, at: str | None = None) -> list[dict]:
+        """Each environment's split: [{name, env, traffic, since, by, drift}], of one model or all.
+
+        `env` keeps one environment; `at` (a time such as 2026-11-01T12:00Z,
+        or -7d) replays the history to give the splits as they were then.
+        """
+        from mreg.core.ops.deploy import deployments
+
+        return deployments(self, name, env=env, at=at)
+
+    def export_deployment(self, name: str, env: str, format: str = "json", *, at: str | None = None) -> dict:
+        """Model `name`'s split in `env` as `format` describes it: json, kserve or sagemaker.
+
+        Each version's location is its stored object's path (for a directory
+        artifact, its manifest's). Raises RefusedError where the target
+        cannot express the split.
+        """
+        from mreg.core.ops.deploy import export
+
+        return export(self, name, env, format, at=at)

@@ -2,7 +2,8 @@
 
 Every event records what it changed (`details`): a register event the whole
 version record, a stage move its stage and `stage_changed_at`, an update the
-values it set and the keys it unset, a removal the record it removed, and an
+values it set and the keys it unset, a deploy or undeploy the environment and
+its split before and after, a removal the record it removed, and an
 event that changed the list of released versions that list as it left it.
 Applying the events in order gives the index the commits wrote, which
 `mreg verify --rebuild-index` compares with the stored one.
@@ -62,6 +63,25 @@ def _remove(model: dict, event: dict) -> None:
     model["removed"].append(event["version"])
 
 
+def _deploy(model: dict, event: dict) -> None:
+    apply_split(model, event["details"]["env"], event["details"]["to"], event["time"], event["user"])
+
+
+def apply_split(model: dict, env: str, split: dict, when: str, by: str) -> None:
+    """Set environment `env`'s split in a model's index: the one place deployments change.
+
+    An emptied environment goes, and `deployments` with it when it was the
+    last: absent when empty, as in an index that never had any.
+    """
+    deployments = model.setdefault("deployments", {})
+    if split:
+        deployments[env] = {"traffic": dict(split), "since": when, "by": by}
+    else:
+        deployments.pop(env, None)
+    if not deployments:
+        del model["deployments"]
+
+
 _APPLY = {
     "register": _register,
     "transition": _stage_move,
@@ -71,6 +91,8 @@ _APPLY = {
     "update": _update,
     "rm": _remove,
     "gc": _remove,
+    "deploy": _deploy,
+    "undeploy": _deploy,
 }
 
 

@@ -27,7 +27,8 @@ _DIGEST = re.compile(r"sha256:[0-9a-f]{64}\Z", re.ASCII)
 # As timeparse.format_time writes them: fixed width, so string order is time order.
 _TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z\Z", re.ASCII)
 KINDS = ("file", "directory")
-ACTIONS = ("register", "transition", "promote", "supersede", "rollback", "update", "rm", "gc")
+ACTIONS = ("register", "transition", "promote", "supersede", "rollback", "update", "rm", "gc",
+           "deploy", "undeploy")
 _EMPTY: dict = {}
 _MAX_FLOAT = 1.7976931348623157e308  # sys.float_info.max: NaN and the infinities fall outside
 
@@ -183,7 +184,48 @@ def model_fault(model: object, name: str | None = None) -> str | None:
     again = set(model["removed"]).intersection(versions)
     if again:
         return f"removed: lists {sorted(again)[0]}, which is still a version"
+    if "deployments" in model:
+        fault = deployments_fault(model["deployments"], versions)
+        if fault:
+            return fault
     return history_meta_fault(model.get("history"), bool(versions or model["removed"]))
+
+
+_ENVIRONMENT = re.compile(r"[a-z][a-z0-9_-]*\Z", re.ASCII)
+
+
+def is_environment(value: object) -> bool:
+    """An environment name: a-z, 0-9, `_` and `-`, starting with a letter."""
+    return isinstance(value, str) and len(value) <= 100 and _ENVIRONMENT.match(value) is not None
+
+
+def deployments_fault(deployments: object, versions: dict) -> str | None:
+    """What is wrong with an index's `deployments` ({ENV: {traffic, since, by}}), or None.
+
+    Absent when no environment has traffic, so present means non-empty; every
+    split sums to 100 and names versions the model still has.
+    """
+    from mreg.core.split import is_split
+
+    if not isinstance(deployments, dict) or not deployments:
+        return "deployments: not an object of environments (absent when there are none)"
+    for env, entry in deployments.items():
+        where = f"deployments.{str(env)[:40]}"
+        if not is_environment(env):
+            return f"{where}: not an environment name"
+        if not isinstance(entry, dict):
+            return f"{where}: not an object"
+        traffic = entry.get("traffic")
+        if not is_split(traffic) or not traffic:
+            return f"{where}.traffic: not versions with whole percentages 1-100 summing to 100"
+        for version in traffic:
+            if version not in versions:
+                return f"{where}.traffic: {version} is not a version of the model"
+        if not is_time(entry.get("since")):
+            return f"{where}.since: missing or not a time such as 2026-01-31T12:00:00.000000Z"
+        if not _text(entry.get("by")):
+            return f"{where}.by: missing or not text"
+    return None
 
 
 def history_meta_fault(meta: object, has_events: bool = True) -> str | None:
@@ -235,6 +277,15 @@ def event_fault(event: object, name: str | None = None) -> str | None:
             return f"{key}: not text"
     if not isinstance(event.get("details"), dict):
         return "details: missing or not an object"
+    if event["action"] in ("deploy", "undeploy"):
+        from mreg.core.split import is_split
+
+        details = event["details"]
+        if not is_environment(details.get("env")):
+            return "details.env: missing or not an environment name"
+        for key in ("from", "to"):
+            if not is_split(details.get(key)):
+                return f"details.{key}: missing or not a split (versions with percentages summing to 100)"
     if not is_count(event.get("seq")) or not event["seq"]:
         return "seq: missing or not a positive integer"
     for key in ("prev", "hash"):

@@ -16,6 +16,9 @@ _API = {
     "lock_timeout": "registry.lock_timeout",
     "repo": "a path to mreg.open()",
     "init": "mreg.init(PATH)",
+    "split": "split=",
+    "traffic": "traffic=",
+    "rollback": "rollback=True",
 }
 _spoken: dict[str, str] = {}
 

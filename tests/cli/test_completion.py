@@ -166,6 +166,17 @@ def test_bash_completes_versions_and_stages_after_at(bash):
     assert bash("mreg get nosuch@") == []
 
 
+def test_bash_completes_environments_and_export_formats(bash, mreg, models):
+    mreg("deploy", "sentiment@1.0.0", "--env", "prod", "-q")
+    mreg("deploy", "sentence@1.0.0", "--env", "eu-west", "-q")
+    with open(models / ".mreg" / "config.toml", "a") as handle:
+        handle.write('\n[environments.shadow]\nstages = ["staging"]\n')
+    assert bash("mreg deploy sentiment@1.0.1 --env ") == ["eu-west", "prod", "shadow"]
+    assert bash("mreg deployments --env ") == ["eu-west", "prod", "shadow"]
+    assert bash("mreg undeploy sentence@1.0.0 --env e") == ["eu-west"]
+    assert bash("mreg deployments sentiment --format k") == ["kserve"]
+
+
 def test_bash_completes_stages_after_a_reference_and_sort_fields(bash):
     # The words after `name@version` are counted as the command counts them.
     stages = bash("mreg transition sentiment@1.0.1 ")

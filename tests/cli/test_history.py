@@ -150,7 +150,7 @@ def test_table_output_one_line_per_event(busy):
 
 
 def test_bad_arguments(busy):
-    busy("history", "--action", "deploy", expect=2)
+    busy("history", "--action", "teleport", expect=2)
     busy("history", "--since", "yesterday", expect=2)
     busy("history", "--limit", "-1", expect=2)
     busy("history", "Bad_Name", expect=2)

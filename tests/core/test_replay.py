@@ -24,6 +24,7 @@ FULL = os.environ.get("MREG_FULL") == "1"
 SEQUENCES = 200 if FULL else 24
 STEPS = 60 if FULL else 24
 NAMES = ("alpha", "team/beta")
+ENVS = ("prod", "canary-eu")
 
 
 def _artifact(rng: random.Random, where: str, step: int) -> str:
@@ -65,8 +66,9 @@ def _version(registry, rng: random.Random, name: str) -> str:
 def _step(registry, rng: random.Random, where: str, step: int) -> None:
     name = rng.choice(NAMES)
     stages = list(registry.lifecycle.stages)
-    op = rng.choices(["register", "update", "transition", "promote", "rollback", "rm", "rm_all", "gc"],
-                     weights=[5, 3, 6, 3, 3, 2, 0.3, 1.5])[0]
+    op = rng.choices(["register", "update", "transition", "promote", "rollback", "rm", "rm_all", "gc",
+                      "deploy", "undeploy", "split", "rollback_split"],
+                     weights=[5, 3, 6, 3, 3, 2, 0.3, 1.5, 4, 1.5, 1, 1])[0]
     ref = f"{name}@{_version(registry, rng, name)}"
     if not _versions(registry, name) and rng.random() < 0.9:
         op = "register"  # a model with no versions refuses everything else
@@ -101,8 +103,24 @@ def _step(registry, rng: random.Random, where: str, step: int) -> None:
         registry.remove(ref, force=rng.random() < 0.5)
     elif op == "rm_all":
         registry.remove(name, all_versions=True, force=True)
+    elif op == "deploy":
+        registry.deploy(ref, rng.choice(ENVS), traffic=rng.choice([None, 100, 50, 10, 1]),
+                        reason=rng.choice(["", "canary"]))
+    elif op == "undeploy":
+        registry.undeploy(ref, rng.choice(ENVS))
+    elif op == "split":
+        versions = _versions(registry, name) or ["1.0.0"]
+        first, second = rng.sample(versions, 2) if len(versions) > 1 else (versions[0], "1.0.3")
+        share = rng.randint(1, 99)
+        registry.deploy(name, rng.choice(ENVS), split={first: share, second: 100 - share})
+    elif op == "rollback_split":
+        registry.deploy(name, rng.choice(ENVS), rollback=True)
     else:
+        # A forced rm or gc of a serving version takes it out of service first, recorded.
         registry.gc(archived_older_than="0s")
+
+
+DEPLOYED: list[bool] = []
 
 
 def _assert_replays(registry, seed: int) -> None:
@@ -134,7 +152,13 @@ def test_replaying_the_history_rebuilds_every_index(tmp_path, seed):
         except MregError:
             pass  # a refusal changes nothing, which the replay checks too
     assert registry.model_names(), f"seed {seed} registered nothing"
+    DEPLOYED.append(bool(registry.deployments()))
     _assert_replays(registry, seed)
+
+
+def test_the_sequences_leave_traffic_somewhere():
+    # Run after the sequences (file order): the replay above covered deployments, not only stages.
+    assert DEPLOYED and any(DEPLOYED)
 
 
 def test_an_index_that_differs_from_its_history_is_a_verify_problem(tmp_path):

@@ -287,3 +287,28 @@ def test_retiring_into_the_release_stage_is_refused_even_when_not_exclusive():
     table.update(exclusive=[], retired="production")
     with pytest.raises(IntegrityError, match="lifecycle.retired"):
         parse_lifecycle(table)
+
+
+@pytest.mark.parametrize("details, field", [
+    ({"from": {}, "to": {"1.0.0": 100}}, "details.env"),
+    ({"env": "Prod", "from": {}, "to": {"1.0.0": 100}}, "details.env"),
+    ({"env": "prod", "to": {"1.0.0": 100}}, "details.from"),
+    ({"env": "prod", "from": {}, "to": {"1.0.0": 90}}, "details.to"),
+    ({"env": "prod", "from": {}, "to": {"1.0.0": 100.0}}, "details.to"),
+    ({"env": "prod", "from": {"latest": 100}, "to": {}}, "details.from"),
+    ({"env": "prod", "from": {}, "to": {"1.0.0": 101, "1.1.0": -1}}, "details.to"),
+])
+@pytest.mark.parametrize("action", ["deploy", "undeploy"])
+def test_a_deploy_event_with_wrong_details_is_named(tmp_path, action, details, field):
+    sealed = event(action=action, to=None, details=details)
+    assert schema.event_fault(sealed, "m").startswith(field + ":")
+    path = str(tmp_path / "_history.jsonl")
+    append(path, 0, [sealed], count=0, head=GENESIS)
+    with pytest.raises(IntegrityError, match=f"damaged at event 1: {field}:"):
+        read_events(path, 1, sealed["hash"], "m")
+
+
+def test_a_sound_deploy_event_passes():
+    sealed = event(action="deploy", to=None, details={"env": "eu-west_2", "from": {"1.0.0": 100},
+                                                      "to": {"1.0.0": 90, "1.1.0": 10}, "rollback": True})
+    assert schema.event_fault(sealed, "m") is None

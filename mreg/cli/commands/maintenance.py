@@ -20,7 +20,7 @@ from mreg.errors import IntegrityError, RefusedError, UsageError
 def rm(
     ref: ReadRef,
     all_versions: Annotated[bool, typer.Option("--all", help="Remove every version of the model NAME.")] = False,
-    force: Annotated[bool, typer.Option("--force", "-f", help="Also remove a version in production.")] = False,
+    force: Annotated[bool, typer.Option("--force", "-f", help="Also remove a version in production, or one that receives traffic (taken out of service first).")] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before removing a whole model.")] = False,
     reason: Reason = "",
     lock_timeout: LockTimeout = None,

@@ -15,6 +15,7 @@ import time
 
 from mreg.core.artifact import referenced_objects
 from mreg.core.fsutil import real_folder, translate_os_errors
+from mreg.core.holds import holds
 from mreg.core.ops.remove import drop_version
 from mreg.core.repo import Repo
 from mreg.core.semver import Version
@@ -132,7 +133,8 @@ def _archived_longer_than(models: list[dict], archived: str, now: float, seconds
     for model in models:
         for version, record in sorted(model["versions"].items()):
             changed = parse_time(record.get("stage_changed_at") or record["created_at"]).timestamp()
-            if record["stage"] == archived and now - changed > seconds:
+            # A version that still serves (or is otherwise held) stays, however long it was archived.
+            if record["stage"] == archived and now - changed > seconds and not holds(model, version):
                 expired.append((model["name"], version))
     return expired
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from mreg.core.names import parse_reference
+from mreg.core.ops.deploy import undeploy_everywhere
 from mreg.core.repo import Repo, Transaction
 from mreg.core.semver import Version
 from mreg.core.text import check_text
@@ -29,11 +30,24 @@ def _refuse_protected(registry: Repo, model: dict, targets: list[str], force: bo
         raise RefusedError(f"{model['name']}@{protected[0]} is in {stage}", hint=f"pass {spelled('force')} to remove it anyway")
 
 
+def _refuse_held(model: dict, targets: list[str], force: bool) -> None:
+    """A version something holds (traffic, ...) is removed only with `force`, which releases it first."""
+    from mreg.core.holds import holds
+
+    for version in targets:
+        reasons = holds(model, version)
+        if reasons and not force:
+            raise RefusedError(f"{model['name']}@{version} is in use: {'; '.join(reasons)}",
+                               hint=f"pass {spelled('force')} to take it out of service and remove it")
+
+
 def remove(registry: Repo, ref: str, *, all_versions: bool = False, force: bool = False, reason: str = "",
            dry_run: bool = False) -> list[str]:
     """Remove `NAME@SEL`, or every version of `NAME` with all_versions; return `NAME@VERSION`s removed.
 
-    A version in an exclusive stage (production) is removed only with `force`.
+    A version in an exclusive stage (production), or one that receives
+    traffic, is removed only with `force`; a forced removal first takes the
+    version out of every environment, each recorded as an `undeploy`.
     Confirmation of a whole-model removal is the caller's business: `dry_run`
     says what would go, refused as the removal would be, so that it is
     refused before anyone is asked.
@@ -51,6 +65,7 @@ def remove(registry: Repo, ref: str, *, all_versions: bool = False, force: bool 
         targets = (sorted(model["versions"], key=Version.parse) if all_versions
                    else [registry.resolve(model, reference.selector)])
         _refuse_protected(registry, model, targets, force)
+        _refuse_held(model, targets, force)
         return [f"{model['name']}@{v}" for v in targets]
     with registry.transaction() as tx:
         if all_versions:
@@ -60,6 +75,9 @@ def remove(registry: Repo, ref: str, *, all_versions: bool = False, force: bool 
             model, version = tx.lookup(ref)
             targets = [version]
         _refuse_protected(registry, model, targets, force)
+        _refuse_held(model, targets, force)
         for version in targets:
+            # Out of every environment first, each recorded: no split ever names a removed version.
+            undeploy_everywhere(tx, model, version, reason or "removed")
             drop_version(tx, model, version, "rm", reason)
     return [f"{model['name']}@{v}" for v in targets]
