@@ -12,7 +12,6 @@ a model, a version and two versions compared. Nothing is fetched from the networ
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -59,19 +58,11 @@ def demo_registry(project: str) -> None:
     mreg(project, "promote", "sentiment@1.1.0", "--to", "production", "-r", "A/B test: +1.3 points accuracy", "-q")
     mreg(project, "promote", "sentiment@1.2.0", "--to", "staging", "-r", "candidate for next week", "-q")
     mreg(project, "register", "sentiment-small", model, "-m", "accuracy=0.902", "-d", "distilled for mobile", "-q")
-    # The small model was distilled from sentiment@1.2.0: with `register --from` where this mreg has it,
-    # else written into the index as that option records it.
-    if "--from" in mreg(project, "register", "--help"):
-        mreg(project, "register", "sentiment-small", model, "--version", "1.1.0", "--from", "sentiment@1.2.0",
-             "-m", "accuracy=0.911", "-q")
-    else:
-        mreg(project, "register", "sentiment-small", model, "--version", "1.1.0", "-m", "accuracy=0.911", "-q")
-        path = os.path.join(project, ".mreg", "models", "sentiment-small", "_index.json")
-        with open(path) as handle:
-            index = json.load(handle)
-        index["versions"]["1.1.0"]["derived_from"] = ["sentiment@1.2.0"]
-        with open(path, "w") as handle:
-            json.dump(index, handle, indent=1)
+    # The small model was distilled from sentiment@1.2.0, which serves a canary beside 1.1.0.
+    mreg(project, "register", "sentiment-small", model, "--version", "1.1.0", "--from", "sentiment@1.2.0",
+         "-m", "accuracy=0.911", "-q")
+    mreg(project, "deploy", "sentiment@1.1.0", "--env", "prod", "-q")
+    mreg(project, "deploy", "sentiment@1.2.0", "--env", "prod", "--traffic", "10", "-q")
 
 
 def chromium() -> str:

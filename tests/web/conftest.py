@@ -66,11 +66,11 @@ def make_gallery(folder: Path, env: dict) -> Path:
     run(project, env, "promote", "sentiment@1.0.1", "--to", "production", "-r", "first release", "-q")
     run(project, env, "promote", "sentiment@1.0.2", "--to", "production", "-r", HOSTILE_REASON, "-q")
     (project / "seg.bin").write_bytes(b"segmenter")
-    run(project, env, "register", "team/segmenter", project / "seg.bin", "-q", "-m", "iou=0.7")
-    plant(project, "team/segmenter", lambda m: m["versions"]["1.0.0"].update(derived_from=["sentiment@1.0.2"]))
-    plant(project, "sentiment", lambda m: m.update(
-        aliases={"champion": "1.0.2", "challenger": "1.0.3"},
-        deployments={"prod": {"traffic": {"1.0.2": 90, "1.0.3": 10}, "since": "2026-01-02T03:04:05Z", "by": "bob"}}))
+    run(project, env, "register", "team/segmenter", project / "seg.bin", "-q", "-m", "iou=0.7",
+        "--from", "sentiment@1.0.2")
+    run(project, env, "deploy", "sentiment@1.0.2", "--env", "prod", "-q")
+    run(project, env, "deploy", "sentiment@1.0.3", "--env", "prod", "--traffic", "10", "-q")
+    plant(project, "sentiment", lambda m: m.update(aliases={"champion": "1.0.2", "challenger": "1.0.3"}))
     return project
 
 
