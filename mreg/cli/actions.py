@@ -101,15 +101,16 @@ def _total_size(path: str) -> int:
 def register(name: str, path: str, version: str | None = None, bump: str | None = None, metric=(), param=(), tag=(),
              description: str | None = None, framework: str | None = None, dataset=(),
              metadata_file: str | None = None, stage: str | None = None, follow_symlinks: bool = False,
-             reason: str = "", lock_timeout: float | None = None, json: bool = False, quiet: bool = False,
-             repo: str | None = None) -> None:
+             reason: str = "", override: bool = False, lock_timeout: float | None = None, json: bool = False,
+             quiet: bool = False, repo: str | None = None) -> None:
     registry = open_registry(repo, lock_timeout)
     total = _total_size(path) if os.path.exists(path) else 0
     with output.progress(total, f"storing {os.path.basename(path)}") as advance:
         doc = registry.register(
             name, path, version=version, bump=bump, metrics=list(metric), params=list(param), tags=list(tag),
             datasets=list(dataset), description=description, framework=framework, metadata_file=metadata_file,
-            stage=stage, follow_symlinks=follow_symlinks, reason=reason, progress=advance,
+            stage=stage, follow_symlinks=follow_symlinks, reason=reason, override=override,
+            progress=advance,
         )
     if settings.wants_json(json):
         output.print_json(doc)

@@ -34,3 +34,7 @@ Tag = Annotated[list[str], typer.Option("--tag", "-t", metavar="K=V", help="A ta
 Description = Annotated[Optional[str], typer.Option("--description", "-d", help="Free text.")]
 Framework = Annotated[Optional[str], typer.Option("--framework", help="e.g. pytorch, sklearn, onnx.")]
 Stage = Annotated[str, typer.Argument(metavar="STAGE", help="Target stage.", autocompletion=complete.stages)]
+Override = Annotated[
+    bool,
+    typer.Option("--override", help="Admins only: enter a stage without the approvals it takes (needs --reason; recorded)."),
+]

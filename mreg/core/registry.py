@@ -40,22 +40,23 @@ class Registry(Repo):
                  metrics: Sequence[str] = (), params: Sequence[str] = (), tags: Sequence[str] = (),
                  datasets: Sequence[str] = (), description: str | None = None, framework: str | None = None,
                  metadata_file: str | None = None, stage: str | None = None, follow_symlinks: bool = False,
-                 reason: str = "", progress: Callable[[int], None] | None = None) -> dict:
+                 reason: str = "", override: bool = False, progress: Callable[[int], None] | None = None) -> dict:
         """Store a file or directory as the next version of `name`; return its document.
 
         `version` sets the version (else the next `bump`: major, minor or patch;
         default patch after the first 1.0.0); `metrics`, `params` and `tags` are
         KEY=VALUE strings, `datasets` PATH or NAME=PATH; `metadata_file` a JSON
         or YAML file of the same; `stage` enters a stage along the promotion
-        path; `follow_symlinks` stores what links point at; `progress` is told
-        the bytes as they are stored.
+        path; `follow_symlinks` stores what links point at; `override` (admins,
+        with a `reason`) lets `stage` pass stages that take approvals;
+        `progress` is told the bytes as they are stored.
         """
         from mreg.core.ops.register import register
 
         return register(self, name, path, version=version, bump=bump, metrics=metrics, params=params, tags=tags,
                         datasets=datasets, description=description, framework=framework,
                         metadata_file=metadata_file, stage=stage, follow_symlinks=follow_symlinks,
-                        reason=reason, progress=progress)
+                        reason=reason, override=override, progress=progress)
 
     def show(self, ref: str) -> dict | list[dict]:
         """Everything about one version (`NAME@…`); for a bare NAME, every version, lowest first.
@@ -107,23 +108,53 @@ class Registry(Repo):
 
         return object_path(self, ref)
 
-    def transition(self, ref: str, stage: str, reason: str = "") -> dict:
-        """Move one version to `stage`, as the transition table allows."""
+    def transition(self, ref: str, stage: str, reason: str = "", *, override: bool = False) -> dict:
+        """Move one version to `stage`, as the transition table allows.
+
+        A stage that takes approvals needs them; `override` (admins only, with
+        a `reason`) moves without them and records an `override` event.
+        """
         from mreg.core.ops.lifecycle import transition
 
-        return transition(self, ref, stage, reason)
+        return transition(self, ref, stage, reason, override=override)
 
-    def promote(self, ref: str, to: str | None = None, reason: str = "") -> dict:
-        """Move a version along the promotion path: one step, or every step up to `to`."""
+    def promote(self, ref: str, to: str | None = None, reason: str = "", *, override: bool = False) -> dict:
+        """Move a version along the promotion path: one step, or every step up to `to`.
+
+        Each step into a stage that takes approvals needs them; `override`
+        (admins only, with a `reason`) moves without them, recorded.
+        """
         from mreg.core.ops.lifecycle import promote
 
-        return promote(self, ref, to, reason)
+        return promote(self, ref, to, reason, override=override)
 
-    def rollback(self, name: str, to: str | None = None, reason: str = "") -> dict:
-        """Return the release stage to the version that held it before."""
+    def rollback(self, name: str, to: str | None = None, reason: str = "", *, override: bool = False) -> dict:
+        """Return the release stage to the version that held it before.
+
+        Approvals are asked only where the stage's rule sets
+        `rollback_requires_approval`; `override` as for `promote`.
+        """
         from mreg.core.ops.lifecycle import rollback
 
-        return rollback(self, name, to, reason)
+        return rollback(self, name, to, reason, override=override)
+
+    def approve(self, ref: str, *, stage: str | None = None, env: str | None = None, reason: str = "") -> dict:
+        """Approve a version entering `stage` (or environment `env`); return the approval record."""
+        from mreg.core.ops.approvals import decide
+
+        return decide(self, "approve", ref, stage=stage, env=env, reason=reason)
+
+    def reject(self, ref: str, *, stage: str | None = None, env: str | None = None, reason: str = "") -> dict:
+        """Reject a version entering `stage` (or `env`): it blocks until withdrawn or voided; `reason` is required."""
+        from mreg.core.ops.approvals import decide
+
+        return decide(self, "reject", ref, stage=stage, env=env, reason=reason)
+
+    def approvals(self, ref: str) -> dict:
+        """A version's approvals and rejections (each valid, expired or void) and what each protected target still needs."""
+        from mreg.core.ops.approvals import listing
+
+        return listing(self, ref)
 
     def update(self, ref: str, *, metrics: Sequence[str] = (), params: Sequence[str] = (),
                tags: Sequence[str] = (), description: str | None = None, framework: str | None = None,

@@ -62,6 +62,29 @@ def _remove(model: dict, event: dict) -> None:
     model["removed"].append(event["version"])
 
 
+def _decision(model: dict, event: dict) -> None:
+    from mreg.core import policy
+
+    details = event["details"]
+    record, withdraws = details.get("record"), details.get("withdraws")
+    if not isinstance(record, dict) or not isinstance(withdraws, list) or record.get("decision") != event["action"]:
+        raise NotReplayable(f"event {event['seq']} ({event['action']}) records no approval record")
+    policy.add(model, copy.deepcopy(record), withdraws, event["time"])
+
+
+def _void(model: dict, event: dict) -> None:
+    from mreg.core import policy
+
+    ids = event["details"].get("ids")
+    if not isinstance(ids, list):
+        raise NotReplayable(f"event {event['seq']} (void) records no approvals voided")
+    policy.void(model, ids, event["time"], event["reason"])
+
+
+def _nothing(model: dict, event: dict) -> None:
+    """An override changes no state: the move it lets through is its own event."""
+
+
 _APPLY = {
     "register": _register,
     "transition": _stage_move,
@@ -71,6 +94,10 @@ _APPLY = {
     "update": _update,
     "rm": _remove,
     "gc": _remove,
+    "approve": _decision,
+    "reject": _decision,
+    "void": _void,
+    "override": _nothing,
 }
 
 

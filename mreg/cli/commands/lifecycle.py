@@ -9,7 +9,7 @@ import typer
 from mreg.cli import complete
 from mreg.cli.commands import command
 from mreg.cli.context import open_registry
-from mreg.cli.options import Json, LockTimeout, ModelName, Quiet, Reason, Ref, Repo, Stage
+from mreg.cli.options import Json, LockTimeout, ModelName, Override, Quiet, Reason, Ref, Repo, Stage
 from mreg.cli.render import print_version
 
 
@@ -18,6 +18,7 @@ def transition(
     ref: Ref,
     stage: Stage,
     reason: Reason = "",
+    override: Override = False,
     lock_timeout: LockTimeout = None,
     json: Json = False,
     quiet: Quiet = False,
@@ -29,7 +30,7 @@ def transition(
     Example:
       mreg transition sentiment@1.3.0 archived --reason "superseded by 2.0"
     """
-    doc = open_registry(repo, lock_timeout).transition(ref, stage, reason)
+    doc = open_registry(repo, lock_timeout).transition(ref, stage, reason, override=override)
     print_version(doc, json=json, quiet=quiet, verb="moved")
 
 
@@ -38,6 +39,7 @@ def promote(
     ref: Ref,
     to: Annotated[Optional[str], typer.Option("--to", metavar="STAGE", help="Walk every step up to this stage.", autocompletion=complete.stages)] = None,
     reason: Reason = "",
+    override: Override = False,
     lock_timeout: LockTimeout = None,
     json: Json = False,
     quiet: Quiet = False,
@@ -49,7 +51,7 @@ def promote(
     Example:
       mreg promote sentiment@1.3.0 --to production --reason "beats 1.2.0 on f1"
     """
-    doc = open_registry(repo, lock_timeout).promote(ref, to, reason)
+    doc = open_registry(repo, lock_timeout).promote(ref, to, reason, override=override)
     print_version(doc, json=json, quiet=quiet, verb="promoted")
 
 
@@ -58,6 +60,7 @@ def rollback(
     name: ModelName,
     to: Annotated[Optional[str], typer.Option("--to", metavar="VERSION", help="An earlier production version to return to.")] = None,
     reason: Reason = "",
+    override: Override = False,
     lock_timeout: LockTimeout = None,
     json: Json = False,
     quiet: Quiet = False,
@@ -69,5 +72,5 @@ def rollback(
     Example:
       mreg rollback sentiment --reason "latency regression"
     """
-    doc = open_registry(repo, lock_timeout).rollback(name, to, reason)
+    doc = open_registry(repo, lock_timeout).rollback(name, to, reason, override=override)
     print_version(doc, json=json, quiet=quiet, verb="rolled back to")

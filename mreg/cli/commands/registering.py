@@ -10,8 +10,8 @@ import typer
 from mreg.cli import actions, output, settings
 from mreg.cli.commands import command
 from mreg.cli.context import open_registry
-from mreg.cli.options import (Description, Framework, Json, LockTimeout, Metric, Param, Quiet, Reason, Ref, Repo,
-                              Tag)
+from mreg.cli.options import (Description, Framework, Json, LockTimeout, Metric, Override, Param, Quiet, Reason,
+                              Ref, Repo, Tag)
 from mreg.cli.render import print_version
 
 
@@ -60,6 +60,7 @@ def register(
     stage: Annotated[Optional[str], typer.Option("--stage", "-s", metavar="STAGE", help="Promote straight to this stage, step by step.")] = None,
     follow_symlinks: Annotated[bool, typer.Option("--follow-symlinks", help="Store the bytes links point to, even outside the directory.")] = False,
     reason: Reason = "",
+    override: Override = False,
     lock_timeout: LockTimeout = None,
     json: Json = False,
     quiet: Quiet = False,
@@ -74,7 +75,8 @@ def register(
     """
     actions.register(name, path, version=version, bump=bump, metric=metric, param=param, tag=tag,
                      description=description, framework=framework, dataset=dataset, metadata_file=metadata_file,
-                     stage=stage, follow_symlinks=follow_symlinks, reason=reason, lock_timeout=lock_timeout,
+                     stage=stage, follow_symlinks=follow_symlinks, reason=reason, override=override,
+                     lock_timeout=lock_timeout,
                      json=json, quiet=quiet, repo=repo)
 
 

@@ -22,8 +22,16 @@ def _set_stage(tx: Transaction, record: dict, stage: str) -> str:
     return source
 
 
-def enter_stage(tx: Transaction, model: dict, version: str, target: str, action: str, reason: str) -> None:
-    """Move `version` to `target`, superseding any other holder of an exclusive stage."""
+def enter_stage(tx: Transaction, model: dict, version: str, target: str, action: str, reason: str, *,
+                override: bool = False) -> None:
+    """Move `version` to `target`, superseding any other holder of an exclusive stage.
+
+    A protected stage first takes its approvals (`check_entry`); every way
+    into a stage but rollback comes through here, so none can skip them.
+    """
+    from mreg.core.ops.approvals import check_entry
+
+    check_entry(tx, model, version, stage=target, override=override, reason=reason)
     lifecycle = tx.registry.lifecycle
     source = _set_stage(tx, model["versions"][version], target)
     details = {"stage_changed_at": tx.now}
@@ -109,9 +117,17 @@ def _clean_reason(reason: str | None) -> str:
     return (reason or "").strip()
 
 
-def transition(registry: Repo, ref: str, stage: str, reason: str = "") -> dict:
+def _check_override(registry: Repo, override: bool, reason: str) -> None:
+    if override:
+        from mreg.core.ops.approvals import check_override
+
+        check_override(registry, reason)
+
+
+def transition(registry: Repo, ref: str, stage: str, reason: str = "", *, override: bool = False) -> dict:
     lifecycle = registry.lifecycle
     lifecycle.check_stage(stage)
+    _check_override(registry, override, reason)
     with registry.transaction() as tx:
         model, version = tx.lookup(ref)
         current = model["versions"][version]["stage"]
@@ -126,23 +142,25 @@ def transition(registry: Repo, ref: str, stage: str, reason: str = "") -> dict:
             # A stage further along the promotion path: promote walks there step by step.
             refusal.hint = f"use `mreg promote {model['name']}@{version} --to {stage}` to walk the promotion path"
             raise refusal
-        enter_stage(tx, model, version, stage, "transition", _clean_reason(reason))
+        enter_stage(tx, model, version, stage, "transition", _clean_reason(reason), override=override)
     return document(model["name"], model["versions"][version])
 
 
-def promote(registry: Repo, ref: str, to: str | None = None, reason: str = "") -> dict:
+def promote(registry: Repo, ref: str, to: str | None = None, reason: str = "", *, override: bool = False) -> dict:
     lifecycle = registry.lifecycle
     if to is not None:
         lifecycle.check_stage(to)
+    _check_override(registry, override, reason)
     with registry.transaction() as tx:
         model, version = tx.lookup(ref)
         current = model["versions"][version]["stage"]
         for step in promotion_steps(lifecycle, model["name"], version, current, to):
-            enter_stage(tx, model, version, step, "promote", _clean_reason(reason))
+            enter_stage(tx, model, version, step, "promote", _clean_reason(reason), override=override)
     return document(model["name"], model["versions"][version])
 
 
-def rollback(registry: Repo, name: str, to: str | None = None, reason: str = "") -> dict:
+def rollback(registry: Repo, name: str, to: str | None = None, reason: str = "", *,
+             override: bool = False) -> dict:
     """Return the release stage to its previous holder (or to `to`, an earlier holder).
 
     `released` lists, oldest first, the versions that entered the release
@@ -158,6 +176,7 @@ def rollback(registry: Repo, name: str, to: str | None = None, reason: str = "")
         if not is_version(to):
             raise UsageError(f"invalid version {to!r} for {spelled('to')}")
         to = str(Version.parse(to))
+    _check_override(registry, override, reason)
     with registry.transaction() as tx:
         model = tx.model(name)
         versions = model["versions"]
@@ -197,6 +216,11 @@ def rollback(registry: Repo, name: str, to: str | None = None, reason: str = "")
         else:
             raise RefusedError(f"{name} has no earlier {release} version to roll back to")
         why = _clean_reason(reason)
+        rule = registry.config.policy.rule(stage=release)
+        if rule is not None and rule.rollback_requires_approval:
+            from mreg.core.ops.approvals import check_entry
+
+            check_entry(tx, model, target, stage=release, override=override, reason=why)
         if holder is not None:
             _set_stage(tx, versions[holder], lifecycle.retired)
             tx.record(model, "rollback", holder, source=release, target=lifecycle.retired, reason=why,

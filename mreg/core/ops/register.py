@@ -109,6 +109,22 @@ def _next_version(model: dict, explicit: Version | None, bump: str) -> str:
     return str(max(taken).bump(bump))
 
 
+def _refuse_unapproved(registry: Repo, name: str, steps: list[str], override: bool, reason: str) -> None:
+    """A new version has no approvals: a protected stage on its way is refused before a byte is stored."""
+    from mreg.core.ops.approvals import check_override
+
+    if override:
+        check_override(registry, reason)
+        return
+    policy = registry.config.policy
+    protected = [step for step in steps if policy.rule(stage=step) is not None]
+    if protected:
+        raise RefusedError(
+            f"{spelled('stage')} {steps[-1]}: {protected[0]} takes approvals, and a new version has none",
+            hint=f"register it, have it approved (mreg approve {name}@VERSION --stage {protected[0]}), then promote it",
+        )
+
+
 def register(
     registry: Repo,
     name: str,
@@ -126,6 +142,7 @@ def register(
     stage: str | None = None,
     follow_symlinks: bool = False,
     reason: str = "",
+    override: bool = False,
     progress=None,
 ) -> dict:
     from mreg.core.lineage import git_state
@@ -154,6 +171,7 @@ def register(
                     hint="register it, then move it with `mreg transition NAME@VERSION STAGE`",
                 )
             steps = promotion_steps(lifecycle, name, "(new)", lifecycle.initial, stage)
+    _refuse_unapproved(registry, name, steps, override, reason)
     if not os.path.lexists(path):
         raise RefusedError(f"no such file or directory: {path}")
     fields = build_metadata(registry, metrics=metrics, params=params, tags=tags, datasets=datasets,
@@ -205,5 +223,6 @@ def register(
                                # the whole record, as it enters the index: the history can rebuild it
                                "record": record})
             for step in steps:
-                enter_stage(tx, model, number, step, "promote", reason or "registered with --stage")
+                enter_stage(tx, model, number, step, "promote", reason or "registered with --stage",
+                            override=override)
     return document(name, record)

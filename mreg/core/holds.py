@@ -1,0 +1,29 @@
+"""Whether a version may be removed: the one place `rm`, gc and retention ask.
+
+`holds(model, version)` lists, in words, what keeps a version; an empty list
+means it may be removed.
+"""
+
+from __future__ import annotations
+
+
+def holds(model: dict, version: str) -> list[str]:
+    """Why `version` of `model` (an index document) must be kept; [] when it may be removed."""
+    from mreg.core import policy
+    from mreg.core.timeparse import format_time, utc_now
+
+    reasons: list[str] = []
+    record = model["versions"].get(version)
+    if record is None:
+        return reasons
+
+    def entered(kind: str, target: str) -> bool:
+        if kind == "env":
+            return version in model.get("deployments", {}).get(target, {}).get("traffic", {})
+        return record["stage"] == target
+
+    # Someone reviewed this version for a stage it has not reached yet: removing
+    # it would throw their review away.
+    now = format_time(utc_now())
+    reasons += [f"approvals pending for {target}" for target in policy.pending(model, version, now, entered)]
+    return reasons
