@@ -276,6 +276,8 @@ def _rule(table: dict, where: str, groups: dict[str, tuple[str, ...]], required:
         raise _fail(f"{where}.approvals", f"{str(count)[:40]} is not a count from 1 to 100")
     approvers, allowed = _users(table["approvers"], f"{where}.approvers", groups) if "approvers" in table \
         else ((), frozenset())
+    if "approvers" in table and not approvers:
+        raise _fail(f"{where}.approvers", "empty: nobody could approve (leave it out to let anyone approve)")
     if approvers and len(allowed) < count:
         raise _fail(f"{where}.approvers", f"{len(allowed)} approver(s) can never give {count} approvals")
     flags = {}

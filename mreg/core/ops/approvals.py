@@ -88,11 +88,11 @@ def listing(registry: Repo, ref: str) -> dict:
     """Every approval and rejection of one version, how each stands, and what each protected target still needs."""
     from mreg.core.timeparse import format_time, utc_now
 
+    config = registry.config.policy  # a damaged policy is reported before anything else
     model, version = registry.lookup(ref)
     now = format_time(utc_now())
     records = [{"name": model["name"], **r, "status": policy.status(r, model, now)}
                for r in model.get("approvals", ()) if r["version"] == version]
-    config = registry.config.policy
     targets = [("stage", s, rule) for s, rule in config.stages.items()]
     targets += [("env", e, env.rule) for e, env in config.environments.items() if env.rule is not None]
     needs = []
