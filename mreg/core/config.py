@@ -1,7 +1,10 @@
-"""`.mreg/config.toml`: the format version, the lifecycle table and defaults.
+"""`.mreg/config.toml`: the format version, the lifecycle table, defaults and the approval policy.
 
 The lifecycle is data: users change which moves are allowed by editing the
-`[lifecycle]` table, and every command reads it from here.
+`[lifecycle]` table, and every command reads it from here. So is the policy:
+`[policy]` (admins, groups, the stages that take approvals) and
+`[environments.ENV]`, checked as strictly (an unknown key is an error, not
+ignored: a typo in `approvals` must not leave production unprotected).
 """
 
 from __future__ import annotations
