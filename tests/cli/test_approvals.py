@@ -390,3 +390,19 @@ def test_the_readme_policy_does_what_the_readme_says(mreg, project):
          env=as_user("ops-lead@example.com"))
     mreg("rollback", "m")  # exempt: rollback_requires_approval = false
     assert mreg("show", "m@production", "--json").json["version"] == "1.0.0"
+
+
+def test_approvals_given_at_once_are_all_recorded(governed, project):
+    """Approvers at the same moment queue on the registry lock: each record gets its own id, none is lost."""
+    import os
+    import subprocess
+    import sys
+
+    runs = [subprocess.Popen([sys.executable, "-m", "mreg", "approve", "m@1.0.0", "--stage", "production", "-q"],
+                             cwd=project, env={**os.environ, "MREG_USER": user}, stderr=subprocess.PIPE)
+            for user in (ALICE, BOB, CAROL)]
+    assert [run.wait(timeout=60) for run in runs] == [0, 0, 0], [run.stderr.read() for run in runs]
+    records = governed("approvals", "m@1.0.0", "--json").json["approvals"]
+    assert sorted(r["id"] for r in records) == [1, 2, 3] and {r["by"] for r in records} == {ALICE, BOB, CAROL}
+    governed("promote", "m@1.0.0", "--to", "production")
+    governed("verify", "--rebuild-index")
