@@ -101,7 +101,7 @@ def _total_size(path: str) -> int:
 def register(name: str, path: str, version: str | None = None, bump: str | None = None, metric=(), param=(), tag=(),
              description: str | None = None, framework: str | None = None, dataset=(),
              metadata_file: str | None = None, stage: str | None = None, derived_from=(),
-             follow_symlinks: bool = False, reason: str = "", if_changed: bool = False,
+             follow_symlinks: bool = False, reason: str = "", if_changed: bool = False, override: bool = False,
              lock_timeout: float | None = None, json: bool = False,
              quiet: bool = False, repo: str | None = None) -> None:
     registry = open_registry(repo, lock_timeout)
@@ -111,7 +111,7 @@ def register(name: str, path: str, version: str | None = None, bump: str | None 
             name, path, version=version, bump=bump, metrics=list(metric), params=list(param), tags=list(tag),
             datasets=list(dataset), description=description, framework=framework, metadata_file=metadata_file,
             stage=stage, derived_from=list(derived_from), follow_symlinks=follow_symlinks, reason=reason,
-            progress=advance, if_changed=if_changed,
+            progress=advance, if_changed=if_changed, override=override,
         )
     if settings.wants_json(json):
         output.print_json(doc)

@@ -24,6 +24,7 @@ OPTION_NAMES = {
     "condition": "--if", "if_missing": "--if-missing",
     "derived_from": "--from", "depth": "--depth",
     "traffic": "--traffic", "split": "--split", "rollback": "--rollback",
+    "env": "--env", "override": "--override",
 }
 
 # What each exit code is called in the JSON error document.

@@ -46,3 +46,7 @@ IfMissing = Annotated[
                  help="When a value the condition reads is missing (no production version yet): "
                       "pass, or fail (the default).", autocompletion=complete.if_missing),
 ]
+Override = Annotated[
+    bool,
+    typer.Option("--override", help="Admins only: enter a stage without the approvals it takes (needs --reason; recorded)."),
+]

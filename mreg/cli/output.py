@@ -156,6 +156,10 @@ ACTION_STYLES = {
     "update": "",
     "rm": "red",
     "gc": "red",
+    "approve": "green",
+    "reject": "red",
+    "void": "yellow",
+    "override": "bold red",
 }
 
 

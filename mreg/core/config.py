@@ -1,7 +1,10 @@
-"""`.mreg/config.toml`: the format version, the lifecycle table and defaults.
+"""`.mreg/config.toml`: the format version, the lifecycle table, defaults and the approval policy.
 
 The lifecycle is data: users change which moves are allowed by editing the
-`[lifecycle]` table, and every command reads it from here.
+`[lifecycle]` table, and every command reads it from here. So is the policy:
+`[policy]` (admins, groups, the stages that take approvals) and
+`[environments.ENV]`, checked as strictly (an unknown key is an error, not
+ignored: a typo in `approvals` must not leave production unprotected).
 """
 
 from __future__ import annotations
@@ -88,14 +91,49 @@ class Lifecycle:
 
 
 @dataclass(frozen=True)
+class Rule:
+    """What entering one protected stage or environment takes (`[policy.stages.STAGE]`, `[environments.ENV]`)."""
+
+    approvals: int
+    # Who may approve, as written (users and `group:NAME`), and expanded to users;
+    # both empty: anyone may.
+    approvers: tuple[str, ...]
+    allowed: frozenset[str]
+    self_approval: bool
+    expire: str  # a duration such as "14d"; "" never expires
+    rollback_requires_approval: bool
+
+    def may_approve(self, user: str) -> bool:
+        return not self.approvers or user in self.allowed
+
+
+@dataclass(frozen=True)
 class Environment:
-    """An `[environments.ENV]` table: the stages a version must be in to receive traffic there."""
+    """`[environments.ENV]`: the stages a version must be in to receive traffic there, and the approvals it takes."""
 
     name: str
     stages: tuple[str, ...] | None = None  # None: any stage (but archived) may receive traffic
+    rule: Rule | None = None
 
     def allows(self, stage: str) -> bool:
         return self.stages is None or stage in self.stages
+
+
+@dataclass(frozen=True)
+class Policy:
+    """`[policy]`, `[policy.groups]`, `[policy.stages.STAGE]` and the rules of `[environments.ENV]`."""
+
+    admins: frozenset[str] = frozenset()
+    groups: dict[str, tuple[str, ...]] = field(default_factory=dict, hash=False)
+    stages: dict[str, Rule] = field(default_factory=dict, hash=False)
+    environments: dict[str, Environment] = field(default_factory=dict, hash=False)
+
+    def rule(self, stage: str | None = None, env: str | None = None) -> Rule | None:
+        """The rule for entering `stage` (or environment `env`), None when it needs no approvals."""
+        if env is not None:
+            found = self.environments.get(env)
+            return found.rule if found is not None else None
+        return self.stages.get(stage or "")
 
 
 @dataclass(frozen=True)
@@ -105,7 +143,11 @@ class Config:
     gc_archived_older_than: str
     # The `[[retention]]` rules gc applies (mreg/core/retention.py), in the order written.
     retention: tuple = ()
-    environments: dict[str, Environment] = field(default_factory=dict, hash=False)
+    policy: Policy = field(default_factory=Policy, hash=False)
+
+    @property
+    def environments(self) -> dict[str, Environment]:
+        return self.policy.environments
 
     def environment(self, name: str) -> Environment:
         """The rules of environment `name` (an environment without a table has none)."""
@@ -203,6 +245,122 @@ def _check_consistent(lifecycle: Lifecycle) -> None:
                     "archived versions, and would delete versions on their way to release")
 
 
+_RULE_KEYS = ("approvals", "approvers", "self_approval", "expire", "rollback_requires_approval")
+_ENVIRONMENT_KEYS = ("stages", *_RULE_KEYS)
+_POLICY_KEYS = ("admins", "groups", "stages")
+_GROUP_PREFIX = "group:"
+
+
+def _table(value: object, key: str) -> dict:
+    if not isinstance(value, dict):
+        raise _fail(key, "not a table")
+    return value
+
+
+def _unknown_keys(table: dict, known: tuple[str, ...], where: str) -> None:
+    for key in table:
+        if key not in known:
+            raise _fail(f"{where}.{key}", f"unknown key (expected one of {', '.join(known)})")
+
+
+def _users(value: object, key: str, groups: dict[str, tuple[str, ...]]) -> tuple[tuple[str, ...], frozenset[str]]:
+    """A list of users and `group:NAME` entries, as written and expanded to users."""
+    if not isinstance(value, list) or not all(isinstance(item, str) and item.strip() for item in value):
+        raise _fail(key, "not a list of users (and group:NAME entries)")
+    users: set[str] = set()
+    for item in value:
+        if item.startswith(_GROUP_PREFIX):
+            group = item[len(_GROUP_PREFIX):]
+            if group not in groups:
+                known = ", ".join(sorted(groups)) or "none in [policy.groups]"
+                raise _fail(key, f"unknown group {group!r} (groups: {known})")
+            users.update(groups[group])
+        else:
+            users.add(item)
+    return tuple(value), frozenset(users)
+
+
+def _rule(table: dict, where: str, groups: dict[str, tuple[str, ...]], required: bool) -> Rule | None:
+    """The approval rule of a stage or environment table; None for an environment that asks none."""
+    if "approvals" not in table:
+        if required:
+            raise _fail(f"{where}.approvals", "missing (how many approvals entering it takes)")
+        extra = [key for key in _RULE_KEYS if key in table]
+        if extra:
+            raise _fail(f"{where}.{extra[0]}", "set without approvals (how many approvals entering it takes)")
+        return None
+    count = table["approvals"]
+    if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= 100:
+        raise _fail(f"{where}.approvals", f"{str(count)[:40]} is not a count from 1 to 100")
+    approvers, allowed = _users(table["approvers"], f"{where}.approvers", groups) if "approvers" in table \
+        else ((), frozenset())
+    if "approvers" in table and not approvers:
+        raise _fail(f"{where}.approvers", "empty: nobody could approve (leave it out to let anyone approve)")
+    if approvers and len(allowed) < count:
+        raise _fail(f"{where}.approvers", f"{len(allowed)} approver(s) can never give {count} approvals")
+    flags = {}
+    for key in ("self_approval", "rollback_requires_approval"):
+        value = table.get(key, False)
+        if not isinstance(value, bool):
+            raise _fail(f"{where}.{key}", "must be true or false")
+        flags[key] = value
+    expire = table.get("expire", "")
+    if not isinstance(expire, str):
+        raise _fail(f"{where}.expire", "must be a duration string such as '14d' ('' never expires)")
+    if expire:
+        from mreg.core.timeparse import parse_duration
+
+        try:
+            if not parse_duration(expire):
+                raise UsageError("a duration of 0 expires every approval at once")
+        except UsageError as exc:
+            raise _fail(f"{where}.expire", exc.message) from None
+    return Rule(count, approvers, allowed, flags["self_approval"], expire, flags["rollback_requires_approval"])
+
+
+def parse_policy(data: dict, lifecycle: Lifecycle) -> Policy:
+    """Validate `[policy]` and `[environments]`; every problem names the key at fault."""
+
+    policy = _table(data.get("policy", {}), "policy")
+    _unknown_keys(policy, _POLICY_KEYS, "policy")
+    groups: dict[str, tuple[str, ...]] = {}
+    for group, members in _table(policy.get("groups", {}), "policy.groups").items():
+        if not isinstance(members, list) or not all(isinstance(m, str) and m.strip() for m in members):
+            raise _fail(f"policy.groups.{group}", "not a list of users")
+        if any(m.startswith(_GROUP_PREFIX) for m in members):
+            raise _fail(f"policy.groups.{group}", "a group lists users, not other groups")
+        groups[group] = tuple(members)
+    admins = _users(policy["admins"], "policy.admins", groups)[1] if "admins" in policy else frozenset()
+    stages: dict[str, Rule] = {}
+    for stage, table in _table(policy.get("stages", {}), "policy.stages").items():
+        where = f"policy.stages.{stage}"
+        if stage not in lifecycle.stages:
+            raise _fail(where, f"unknown stage (stages are {', '.join(lifecycle.stages)})")
+        if stage == lifecycle.initial:
+            raise _fail(where, "the initial stage cannot take approvals: every new version starts there")
+        table = _table(table, where)
+        _unknown_keys(table, _RULE_KEYS, where)
+        stages[stage] = _rule(table, where, groups, required=True)  # type: ignore[assignment]
+    environments: dict[str, Environment] = {}
+    for env, table in _table(data.get("environments", {}), "environments").items():
+        where = f"environments.{env}"
+        if not re.fullmatch(r"[a-z][a-z0-9_-]*", env, re.ASCII):
+            raise _fail(where, "not an environment name (a lower-case letter, then letters, digits, _ or -)")
+        table = _table(table, where)
+        _unknown_keys(table, _ENVIRONMENT_KEYS, where)
+        allowed_stages = None
+        if "stages" in table:
+            allowed_stages = _string_list(table, "stages", where)
+            for stage in allowed_stages:
+                if stage not in lifecycle.stages:
+                    raise _fail(f"{where}.stages", f"unknown stage {stage!r}")
+        rule = _rule(table, where, groups, required=False)
+        if rule is not None and rule.rollback_requires_approval:
+            raise _fail(f"{where}.rollback_requires_approval", "applies to stages only ([policy.stages.STAGE])")
+        environments[env] = Environment(env, allowed_stages, rule)
+    return Policy(admins, groups, stages, environments)
+
+
 def load_config(path: str) -> Config:
     """Read and validate config.toml; a damaged or future file is an integrity error."""
     if sys.version_info >= (3, 11):
@@ -255,33 +413,4 @@ def load_config(path: str) -> Config:
         from mreg.core.retention import parse_rules
 
         retention = parse_rules(data["retention"], lifecycle.stages)
-    return Config(lifecycle, grace, archived, retention, parse_environments(data.get("environments", {}), lifecycle))
-
-
-ENVIRONMENT_NAME = re.compile(r"[a-z][a-z0-9_-]*\Z", re.ASCII)
-# Keys of [environments.ENV] read by the approval rules, not by deployments.
-_APPROVAL_KEYS = ("approvals", "approvers", "self_approval", "expire")
-
-
-def parse_environments(table: object, lifecycle: Lifecycle) -> dict[str, Environment]:
-    """Validate the `[environments]` tables; an unknown key or stage names itself (exit 3)."""
-    if not isinstance(table, dict):
-        raise _fail("environments", "not a table")
-    environments = {}
-    for name, entry in table.items():
-        where = f"environments.{name}"
-        if not ENVIRONMENT_NAME.match(name) or len(name) > 100:
-            raise _fail(where, f"{name[:40]!r} is not an environment name (a-z, 0-9, _ and -, starting with a letter)")
-        if not isinstance(entry, dict):
-            raise _fail(where, "not a table")
-        for key in entry:
-            if key != "stages" and key not in _APPROVAL_KEYS:
-                raise _fail(f"{where}.{key}", "unknown key (known: stages, " + ", ".join(_APPROVAL_KEYS) + ")")
-        stages = None
-        if "stages" in entry:
-            stages = _string_list(entry, "stages", where)
-            for stage in stages:
-                if stage not in lifecycle.stages:
-                    raise _fail(f"{where}.stages", f"unknown stage {stage!r}")
-        environments[name] = Environment(name, stages)
-    return environments
+    return Config(lifecycle, grace, archived, retention, parse_policy(data, lifecycle))

@@ -9,10 +9,26 @@ from __future__ import annotations
 
 
 def holds(model: dict, version: str) -> list[str]:
-    """Why `version` of `model` (its index document) may not be removed; [] when nothing holds it."""
-    reasons = []
+    """Why `version` of `model` (an index document) must be kept; [] when it may be removed."""
+    from mreg.core import policy
+    from mreg.core.timeparse import format_time, utc_now
+
+    reasons: list[str] = []
+    record = model["versions"].get(version)
+    if record is None:
+        return reasons
     for env, entry in sorted((model.get("deployments") or {}).items()):
         share = entry["traffic"].get(version)
         if share:
             reasons.append(f"{share}% of traffic in {env}")
+
+    def entered(kind: str, target: str) -> bool:
+        if kind == "env":
+            return version in model.get("deployments", {}).get(target, {}).get("traffic", {})
+        return record["stage"] == target
+
+    # Someone reviewed this version for a stage it has not reached yet: removing
+    # it would throw their review away.
+    now = format_time(utc_now())
+    reasons += [f"approvals pending for {target}" for target in policy.pending(model, version, now, entered)]
     return reasons

@@ -40,7 +40,7 @@ class Registry(Repo):
                  metrics: Sequence[str] = (), params: Sequence[str] = (), tags: Sequence[str] = (),
                  datasets: Sequence[str] = (), description: str | None = None, framework: str | None = None,
                  metadata_file: str | None = None, stage: str | None = None, derived_from: Sequence[str] = (),
-                 follow_symlinks: bool = False, reason: str = "",
+                 follow_symlinks: bool = False, reason: str = "", override: bool = False,
                  progress: Callable[[int], None] | None = None, if_changed: bool = False) -> dict:
         """Store a file or directory as the next version of `name`; return its document.
 
@@ -50,17 +50,18 @@ class Registry(Repo):
         or YAML file of the same; `stage` enters a stage along the promotion
         path; `derived_from` names the versions this one was derived from
         (references of any model, recorded as exact `NAME@VERSION`s);
-        `follow_symlinks` stores what links point at; `progress` is told
-        the bytes as they are stored. With `if_changed`, a version of `name`
-        holding the same bytes (same digest) is returned and nothing is
-        registered; the document's `created` then says which happened.
+        `follow_symlinks` stores what links point at; `override` (admins,
+        with a `reason`) lets `stage` pass stages that take approvals;
+        `progress` is told the bytes as they are stored. With `if_changed`, a
+        version of `name` holding the same bytes (same digest) is returned and
+        nothing is registered; the document's `created` then says which happened.
         """
         from mreg.core.ops.register import register
 
         return register(self, name, path, version=version, bump=bump, metrics=metrics, params=params, tags=tags,
                         datasets=datasets, description=description, framework=framework,
                         metadata_file=metadata_file, stage=stage, derived_from=derived_from,
-                        follow_symlinks=follow_symlinks, reason=reason, progress=progress,
+                        follow_symlinks=follow_symlinks, reason=reason, override=override, progress=progress,
                         if_changed=if_changed)
 
     def show(self, ref: str) -> dict | list[dict]:
@@ -114,26 +115,30 @@ class Registry(Repo):
         return object_path(self, ref)
 
     def transition(self, ref: str, stage: str, reason: str = "", *, condition: str | None = None,
-                   if_missing: str = "fail") -> dict:
+                   if_missing: str = "fail", override: bool = False) -> dict:
         """Move one version to `stage`, as the transition table allows.
 
         `condition` (the language of `mreg check`) must be true, checked under
         the lock with the move, else nothing moves (ConditionFailed, exit 1);
         `if_missing="pass"` lets an unknown condition (a missing value) pass.
+        A stage that takes approvals needs them; `override` (admins only, with
+        a `reason`) moves without them and records an `override` event.
         """
         from mreg.core.ops.lifecycle import transition
 
-        return transition(self, ref, stage, reason, condition=condition, if_missing=if_missing)
+        return transition(self, ref, stage, reason, condition=condition, if_missing=if_missing, override=override)
 
     def promote(self, ref: str, to: str | None = None, reason: str = "", *, condition: str | None = None,
-                if_missing: str = "fail") -> dict:
+                if_missing: str = "fail", override: bool = False) -> dict:
         """Move a version along the promotion path: one step, or every step up to `to`.
 
-        `condition` and `if_missing` as for `transition`.
+        `condition` and `if_missing` as for `transition`. Each step into a stage
+        that takes approvals needs them; `override` (admins only, with a
+        `reason`) moves without them, recorded.
         """
         from mreg.core.ops.lifecycle import promote
 
-        return promote(self, ref, to, reason, condition=condition, if_missing=if_missing)
+        return promote(self, ref, to, reason, condition=condition, if_missing=if_missing, override=override)
 
     def check(self, ref: str, condition: str, *, if_missing: str = "fail") -> dict:
         """Evaluate a condition for one version, moving nothing.
@@ -147,11 +152,33 @@ class Registry(Repo):
 
         return check(self, ref, condition, if_missing)
 
-    def rollback(self, name: str, to: str | None = None, reason: str = "") -> dict:
-        """Return the release stage to the version that held it before."""
+    def rollback(self, name: str, to: str | None = None, reason: str = "", *, override: bool = False) -> dict:
+        """Return the release stage to the version that held it before.
+
+        Approvals are asked only where the stage's rule sets
+        `rollback_requires_approval`; `override` as for `promote`.
+        """
         from mreg.core.ops.lifecycle import rollback
 
-        return rollback(self, name, to, reason)
+        return rollback(self, name, to, reason, override=override)
+
+    def approve(self, ref: str, *, stage: str | None = None, env: str | None = None, reason: str = "") -> dict:
+        """Approve a version entering `stage` (or environment `env`); return the approval record."""
+        from mreg.core.ops.approvals import decide
+
+        return decide(self, "approve", ref, stage=stage, env=env, reason=reason)
+
+    def reject(self, ref: str, *, stage: str | None = None, env: str | None = None, reason: str = "") -> dict:
+        """Reject a version entering `stage` (or `env`): it blocks until withdrawn or voided; `reason` is required."""
+        from mreg.core.ops.approvals import decide
+
+        return decide(self, "reject", ref, stage=stage, env=env, reason=reason)
+
+    def approvals(self, ref: str) -> dict:
+        """A version's approvals and rejections (each valid, expired or void) and what each protected target still needs."""
+        from mreg.core.ops.approvals import listing
+
+        return listing(self, ref)
 
     def update(self, ref: str, *, metrics: Sequence[str] = (), params: Sequence[str] = (),
                tags: Sequence[str] = (), description: str | None = None, framework: str | None = None,

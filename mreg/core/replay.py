@@ -80,6 +80,27 @@ def apply_split(model: dict, env: str, split: dict, when: str, by: str) -> None:
         deployments.pop(env, None)
     if not deployments:
         del model["deployments"]
+def _decision(model: dict, event: dict) -> None:
+    from mreg.core import policy
+
+    details = event["details"]
+    record, withdraws = details.get("record"), details.get("withdraws")
+    if not isinstance(record, dict) or not isinstance(withdraws, list) or record.get("decision") != event["action"]:
+        raise NotReplayable(f"event {event['seq']} ({event['action']}) records no approval record")
+    policy.add(model, copy.deepcopy(record), withdraws, event["time"])
+
+
+def _void(model: dict, event: dict) -> None:
+    from mreg.core import policy
+
+    ids = event["details"].get("ids")
+    if not isinstance(ids, list):
+        raise NotReplayable(f"event {event['seq']} (void) records no approvals voided")
+    policy.void(model, ids, event["time"], event["reason"])
+
+
+def _nothing(model: dict, event: dict) -> None:
+    """An override changes no state: the move it lets through is its own event."""
 
 
 _APPLY = {
@@ -93,6 +114,10 @@ _APPLY = {
     "gc": _remove,
     "deploy": _deploy,
     "undeploy": _deploy,
+    "approve": _decision,
+    "reject": _decision,
+    "void": _void,
+    "override": _nothing,
 }
 
 

@@ -28,7 +28,7 @@ _DIGEST = re.compile(r"sha256:[0-9a-f]{64}\Z", re.ASCII)
 _TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z\Z", re.ASCII)
 KINDS = ("file", "directory")
 ACTIONS = ("register", "transition", "promote", "supersede", "rollback", "update", "rm", "gc",
-           "deploy", "undeploy")
+           "deploy", "undeploy", "approve", "reject", "void", "override")
 _EMPTY: dict = {}
 _MAX_FLOAT = 1.7976931348623157e308  # sys.float_info.max: NaN and the infinities fall outside
 
@@ -188,6 +188,10 @@ def model_fault(model: object, name: str | None = None) -> str | None:
         fault = deployments_fault(model["deployments"], versions)
         if fault:
             return fault
+    if "approvals" in model:
+        fault = approvals_fault(model["approvals"])
+        if fault:
+            return fault
     return history_meta_fault(model.get("history"), bool(versions or model["removed"]))
 
 
@@ -225,6 +229,69 @@ def deployments_fault(deployments: object, versions: dict) -> str | None:
             return f"{where}.since: missing or not a time such as 2026-01-31T12:00:00.000000Z"
         if not _text(entry.get("by")):
             return f"{where}.by: missing or not text"
+    return None
+
+
+def approval_fault(record: object, where: str = "approval") -> str | None:
+    """What is wrong with one approval or rejection record (mreg/core/policy.py), or None."""
+    if not isinstance(record, dict):
+        return f"{where}: not an object"
+    if not is_count(record.get("id")) or not record["id"]:
+        return f"{where}.id: missing or not a positive integer"
+    if record.get("decision") not in ("approve", "reject"):
+        return f"{where}.decision: not 'approve' or 'reject'"
+    if not isinstance(record.get("version"), str) or not is_canonical(record["version"]):
+        return f"{where}.version: missing or not a version number"
+    if ("stage" in record) == ("env" in record):
+        return f"{where}: needs exactly one of stage and env"
+    for key in ("stage", "env", "by", "reason", "void_reason"):
+        if key in record and not _text(record[key]):
+            return f"{where}.{key}: not text"
+    if not record.get("by"):
+        return f"{where}.by: missing"
+    if not is_time(record.get("at")):
+        return f"{where}.at: missing or not a time such as 2026-01-31T12:00:00.000000Z"
+    if not is_digest(record.get("digest")):
+        return f"{where}.digest: missing or not sha256:<64 hex digits>"
+    if record.get("expires_at") is not None and not is_time(record["expires_at"]):
+        return f"{where}.expires_at: not a time"
+    if "void_at" in record and not is_time(record["void_at"]):
+        return f"{where}.void_at: not a time"
+    return None
+
+
+def approvals_fault(records: object) -> str | None:
+    if not isinstance(records, list) or not records:
+        return "approvals: not a non-empty list (absent when there are none)"
+    seen: set[int] = set()
+    for number, record in enumerate(records):
+        fault = approval_fault(record, f"approvals[{number}]")
+        if fault:
+            return fault
+        if record["id"] in seen:
+            return f"approvals[{number}].id: {record['id']} is used twice"
+        seen.add(record["id"])
+    return None
+
+
+def _details_fault(action: str, details: dict) -> str | None:
+    """What is wrong with the details of an approval event (the only ones replay needs checked here)."""
+    if action in ("approve", "reject"):
+        fault = approval_fault(details.get("record"), "details.record")
+        if fault:
+            return fault
+        if details["record"]["decision"] != action:
+            return f"details.record.decision: not {action!r}"
+        withdraws = details.get("withdraws")
+        if not isinstance(withdraws, list) or not all(is_count(i) for i in withdraws):
+            return "details.withdraws: not a list of approval ids"
+    elif action == "void":
+        ids = details.get("ids")
+        if not isinstance(ids, list) or not ids or not all(is_count(i) for i in ids):
+            return "details.ids: not a list of approval ids"
+    elif action == "override":
+        if not isinstance(details.get("missing"), list) or not all(_text(m) for m in details["missing"]):
+            return "details.missing: not a list of text"
     return None
 
 
@@ -286,6 +353,9 @@ def event_fault(event: object, name: str | None = None) -> str | None:
         for key in ("from", "to"):
             if not is_split(details.get(key)):
                 return f"details.{key}: missing or not a split (versions with percentages summing to 100)"
+    fault = _details_fault(event["action"], event["details"])
+    if fault:
+        return fault
     if not is_count(event.get("seq")) or not event["seq"]:
         return "seq: missing or not a positive integer"
     for key in ("prev", "hash"):

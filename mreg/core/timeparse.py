@@ -7,6 +7,7 @@ stored timestamps order the same way as strings and as times.
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import datetime, timedelta, timezone
 
@@ -43,7 +44,15 @@ _WHEN_HELP = (
 
 
 def utc_now() -> datetime:
-    """The current time, timezone-aware in UTC."""
+    """The current time, timezone-aware in UTC.
+
+    For tests only: `MREG_NOW` (an ISO time such as 2026-11-01T12:00Z) stops
+    the clock there, so that what depends on time passing (an approval that
+    expires) can be tested without waiting.
+    """
+    fixed = os.environ.get("MREG_NOW")
+    if fixed:
+        return _parse_iso(fixed.strip(), fixed, "MREG_NOW (for tests) must be an ISO time such as 2026-11-01T12:00Z")
     return datetime.now(UTC)
 
 

@@ -19,6 +19,7 @@ _API = {
     "split": "split=",
     "traffic": "traffic=",
     "rollback": "rollback=True",
+    "override": "override=True",
 }
 _spoken: dict[str, str] = {}
 

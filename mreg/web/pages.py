@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from urllib.parse import quote
 
 from mreg.core.version import DIFF_FIELDS, SECTIONS
-from mreg.web.markup import Html, escape, html, join, raw, script_json
+from mreg.web.markup import Html, html, join, raw, script_json
 from mreg.web.reading import Snapshot
 from mreg.web.svg import lineage_graph, metric_chart, metric_id, number
 

@@ -98,3 +98,80 @@ def test_a_gc_default_that_is_not_a_duration_names_the_config_key(tmp_path, key,
     with pytest.raises(IntegrityError) as caught:
         load_config(str(path))
     assert f"config.toml: gc.{key}:" in caught.value.message and caught.value.exit_code == ExitCode.INTEGRITY
+
+
+# --- [policy] and [environments]: approvals -------------------------------------------
+
+def _with_policy(tmp_path, extra: dict):
+    data = default_config()
+    data.update(copy.deepcopy(extra))
+    path = tmp_path / "config.toml"
+    path.write_bytes(render_config(data))
+    return load_config(str(path))
+
+
+POLICY = {
+    "policy": {
+        "admins": ["root@example.com", "group:leads"],
+        "groups": {"leads": ["alice@example.com", "bob@example.com"]},
+        "stages": {"production": {"approvals": 2, "approvers": ["group:leads", "carol@example.com"],
+                                  "self_approval": False, "expire": "14d", "rollback_requires_approval": True}},
+    },
+    "environments": {"prod": {"stages": ["production"], "approvals": 1}, "canary": {"stages": ["staging"]}},
+}
+
+
+def test_a_policy_is_read(tmp_path):
+    policy = _with_policy(tmp_path, POLICY).policy
+    rule = policy.rule(stage="production")
+    assert rule.approvals == 2 and rule.expire == "14d" and rule.rollback_requires_approval
+    assert rule.allowed == {"alice@example.com", "bob@example.com", "carol@example.com"}
+    assert rule.may_approve("carol@example.com") and not rule.may_approve("dave@example.com")
+    assert policy.admins == {"root@example.com", "alice@example.com", "bob@example.com"}
+    assert policy.rule(stage="staging") is None
+    assert policy.rule(env="prod").approvals == 1 and policy.rule(env="prod").may_approve("anyone")
+    assert policy.rule(env="canary") is None and policy.environments["canary"].stages == ("staging",)
+
+
+def test_no_policy_protects_nothing(tmp_path):
+    policy = _with_policy(tmp_path, {}).policy
+    assert policy.rule(stage="production") is None and not policy.admins
+
+
+@pytest.mark.parametrize("change, key", [
+    ({"policy": {"admin": ["x"]}}, "policy.admin"),
+    ({"policy": {"stages": {"production": {"approvals": 1, "approver": ["x"]}}}}, "policy.stages.production.approver"),
+    ({"policy": {"stages": {"prod": {"approvals": 1}}}}, "policy.stages.prod"),
+    ({"policy": {"stages": {"development": {"approvals": 1}}}}, "policy.stages.development"),
+    ({"policy": {"stages": {"production": {"approvals": 1, "approvers": ["group:leads"]}}}},
+     "policy.stages.production.approvers"),
+    ({"policy": {"admins": ["group:nobody"]}}, "policy.admins"),
+    ({"policy": {"groups": {"leads": ["group:other"]}}}, "policy.groups.leads"),
+    ({"policy": {"groups": {"leads": "alice"}}}, "policy.groups.leads"),
+    ({"policy": {"stages": {"production": {"approvals": 0}}}}, "policy.stages.production.approvals"),
+    ({"policy": {"stages": {"production": {"approvals": -1}}}}, "policy.stages.production.approvals"),
+    ({"policy": {"stages": {"production": {"approvals": True}}}}, "policy.stages.production.approvals"),
+    ({"policy": {"stages": {"production": {"approvals": "2"}}}}, "policy.stages.production.approvals"),
+    ({"policy": {"stages": {"production": {}}}}, "policy.stages.production.approvals"),
+    ({"policy": {"stages": {"production": {"approvals": 3, "approvers": ["a", "b"]}}}},
+     "policy.stages.production.approvers"),
+    ({"policy": {"stages": {"production": {"approvals": 1, "expire": "two weeks"}}}},
+     "policy.stages.production.expire"),
+    ({"policy": {"stages": {"production": {"approvals": 1, "expire": "0"}}}}, "policy.stages.production.expire"),
+    ({"policy": {"stages": {"production": {"approvals": 1, "self_approval": "no"}}}},
+     "policy.stages.production.self_approval"),
+    ({"policy": {"stages": {"production": {"approvals": 1, "approvers": []}}}}, "policy.stages.production.approvers"),
+    ({"policy": "strict"}, "policy"),
+    ({"environments": {"prod": {"stage": ["production"]}}}, "environments.prod.stage"),
+    ({"environments": {"prod": {"stages": ["prod"]}}}, "environments.prod.stages"),
+    ({"environments": {"Prod": {}}}, "environments.Prod"),
+    ({"environments": {"prod": {"approvers": ["a"]}}}, "environments.prod.approvers"),
+    ({"environments": {"prod": {"approvals": 1, "approvers": ["group:x"]}}}, "environments.prod.approvers"),
+    ({"environments": {"prod": {"approvals": 1, "rollback_requires_approval": True}}},
+     "environments.prod.rollback_requires_approval"),
+])
+def test_a_bad_policy_names_the_key(tmp_path, change, key):
+    with pytest.raises(IntegrityError) as caught:
+        _with_policy(tmp_path, change)
+    assert caught.value.message.startswith(f"invalid config.toml: {key}:"), caught.value.message
+    assert "\n" not in caught.value.message and caught.value.exit_code == ExitCode.INTEGRITY

@@ -217,3 +217,61 @@ def test_a_registry_of_an_earlier_mreg_verifies_and_is_reported_not_replayable(t
     assert [e["action"] for e in registry.history("m")] == ["promote", "promote", "promote", "register"]
     [problem] = registry.verify(rebuild_index=True)["problems"]
     assert problem["problem"].startswith("not replayable: event 1 (register)"), problem
+
+
+POLICY = """
+[policy]
+admins = ["root@example.com"]
+
+[policy.stages.staging]
+approvals = 1
+
+[policy.stages.production]
+approvals = 2
+approvers = ["alice@example.com", "bob@example.com", "carol@example.com"]
+expire = "3d"
+"""
+USERS = ("alice@example.com", "bob@example.com", "carol@example.com", "root@example.com")
+
+
+def _approval_step(registry, rng: random.Random, step: int) -> None:
+    name = rng.choice(NAMES)
+    ref = f"{name}@{_version(registry, rng, name)}"
+    op = rng.choice(["approve", "approve", "reject", "override"])
+    stage = rng.choice(["staging", "production", "production", "testing"])
+    if op == "override":
+        registry.promote(ref, to=rng.choice([None, "production"]), reason=rng.choice(["", "hotfix"]), override=True)
+    elif op == "approve":
+        registry.approve(ref, stage=stage, reason=rng.choice(["", "fine"]))
+    else:
+        registry.reject(ref, stage=stage, reason=rng.choice(["", "not yet"]))
+
+
+@pytest.mark.parametrize("seed", range(SEQUENCES // 2))
+def test_replaying_approvals_rebuilds_every_index(tmp_path, monkeypatch, seed):
+    """The same, in a registry whose staging and production take approvals, with several users and a clock
+    that moves on (approvals expire); approve, reject, void and override events are replayed."""
+    rng = random.Random(seed)
+    root = str(tmp_path / "project")
+    mreg.init(root)
+    with open(os.path.join(root, ".mreg", "config.toml"), "a") as handle:
+        handle.write(POLICY)
+    where = str(tmp_path / "artifacts")
+    os.makedirs(where)
+    hours = 0
+    for step in range(STEPS * 2):
+        hours += rng.randint(0, 30)
+        monkeypatch.setenv("MREG_NOW", f"2026-01-{1 + hours // 24:02d}T{hours % 24:02d}:00Z")
+        monkeypatch.setenv("MREG_USER", rng.choice(USERS))
+        registry = mreg.open(root)  # the user is read once per registry, as once per command
+        try:
+            if rng.random() < 0.5:
+                _step(registry, rng, where, step)
+            else:
+                _approval_step(registry, rng, step)
+        except MregError:
+            pass
+    registry = mreg.open(root)
+    actions = {e["action"] for name in registry.model_names() for e in registry.history(name)}
+    assert "approve" in actions, f"seed {seed}: {actions}"
+    _assert_replays(registry, seed)

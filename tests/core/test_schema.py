@@ -312,3 +312,47 @@ def test_a_sound_deploy_event_passes():
     sealed = event(action="deploy", to=None, details={"env": "eu-west_2", "from": {"1.0.0": 100},
                                                       "to": {"1.0.0": 90, "1.1.0": 10}, "rollback": True})
     assert schema.event_fault(sealed, "m") is None
+# --- approvals: the index's `approvals` and the details of their events ------------------
+
+APPROVAL = {"id": 1, "decision": "approve", "version": "1.0.0", "stage": "production", "by": "alice", "at": TIME,
+            "reason": "", "digest": DIGEST, "expires_at": None}
+
+
+def test_sound_approvals_pass():
+    assert schema.model_fault(model(approvals=[APPROVAL, {**APPROVAL, "id": 2, "void_at": TIME,
+                                                         "void_reason": "metadata changed by update"}])) is None
+    assert schema.event_fault(event(action="approve", details={"record": APPROVAL, "withdraws": []}), "m") is None
+    assert schema.event_fault(event(action="void", details={"ids": [1]}), "m") is None
+    assert schema.event_fault(event(action="override", details={"stage": "production", "missing": ["x"],
+                                                                "approvals": []}), "m") is None
+
+
+@pytest.mark.parametrize("change, field", [
+    ({"id": 0}, "approvals[0].id"), ({"id": "1"}, "approvals[0].id"), ({"decision": "maybe"}, "approvals[0].decision"),
+    ({"version": "1.0"}, "approvals[0].version"), ({"by": 5}, "approvals[0].by"), ({"by": ""}, "approvals[0].by"),
+    ({"at": "now"}, "approvals[0].at"), ({"digest": "x"}, "approvals[0].digest"),
+    ({"expires_at": "soon"}, "approvals[0].expires_at"), ({"void_at": 1}, "approvals[0].void_at"),
+    ({"env": "prod"}, "approvals[0]"), ({"stage": None}, "approvals[0].stage"),
+])
+def test_each_wrong_field_of_an_approval_is_named(change, field):
+    fault = schema.model_fault(model(approvals=[{**APPROVAL, **change}]))
+    assert fault is not None and fault.startswith(field), fault
+
+
+@pytest.mark.parametrize("approvals, fault", [
+    ([], "approvals: not a non-empty list"), ({}, "approvals: not a non-empty list"),
+    ([APPROVAL, APPROVAL], "approvals[1].id: 1 is used twice"),
+])
+def test_an_approvals_list_that_is_not_one_is_named(approvals, fault):
+    assert schema.model_fault(model(approvals=approvals)).startswith(fault)
+
+
+@pytest.mark.parametrize("action, details, field", [
+    ("approve", {"withdraws": []}, "details.record"),
+    ("approve", {"record": {**APPROVAL, "decision": "reject"}, "withdraws": []}, "details.record.decision"),
+    ("reject", {"record": {**APPROVAL, "decision": "reject"}, "withdraws": ["1"]}, "details.withdraws"),
+    ("void", {"ids": []}, "details.ids"), ("void", {}, "details.ids"),
+    ("override", {"missing": "all"}, "details.missing"),
+])
+def test_each_wrong_detail_of_an_approval_event_is_named(action, details, field):
+    assert schema.event_fault(event(action=action, details=details), "m").startswith(field)

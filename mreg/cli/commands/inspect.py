@@ -72,7 +72,7 @@ def history(
     target: Annotated[Optional[str], typer.Argument(metavar="[NAME|REF]", help="A model or one version (default: the whole registry).", autocompletion=complete.references)] = None,
     limit: Annotated[Optional[int], typer.Option("--limit", "-n", help="At most this many events.")] = None,
     since: Annotated[Optional[str], typer.Option("--since", metavar="WHEN", help="Only events after this: 7d, 12h, or a date.")] = None,
-    action: Annotated[list[str], typer.Option("--action", "-a", help="Only these actions (register, transition, promote, supersede, rollback, update, rm, gc); repeatable.")] = [],
+    action: Annotated[list[str], typer.Option("--action", "-a", help="Only these actions (register, transition, promote, supersede, rollback, update, rm, gc, approve, reject, void, override); repeatable.")] = [],
     json: Json = False,
     quiet: Quiet = False,
     repo: Repo = None,

@@ -9,8 +9,8 @@ import typer
 from mreg.cli import complete
 from mreg.cli.commands import command
 from mreg.cli.context import open_registry
-from mreg.cli.options import (Condition, IfMissing, Json, LockTimeout, ModelName, Quiet, ReadRef, Reason, Ref, Repo,
-                              Stage)
+from mreg.cli.options import (Condition, IfMissing, Json, LockTimeout, ModelName, Override, Quiet, ReadRef, Reason,
+                              Ref, Repo, Stage)
 from mreg.cli.render import print_version
 
 
@@ -21,6 +21,7 @@ def transition(
     reason: Reason = "",
     condition: Condition = None,
     if_missing: IfMissing = "fail",
+    override: Override = False,
     lock_timeout: LockTimeout = None,
     json: Json = False,
     quiet: Quiet = False,
@@ -33,7 +34,7 @@ def transition(
       mreg transition sentiment@1.3.0 archived --reason "superseded by 2.0"
     """
     doc = open_registry(repo, lock_timeout).transition(ref, stage, reason, condition=condition,
-                                                       if_missing=if_missing)
+                                                       if_missing=if_missing, override=override)
     print_version(doc, json=json, quiet=quiet, verb="moved")
 
 
@@ -44,6 +45,7 @@ def promote(
     reason: Reason = "",
     condition: Condition = None,
     if_missing: IfMissing = "fail",
+    override: Override = False,
     lock_timeout: LockTimeout = None,
     json: Json = False,
     quiet: Quiet = False,
@@ -56,7 +58,8 @@ def promote(
       mreg promote sentiment@1.3.0 --to production --reason "beats 1.2.0 on f1"
       mreg promote sentiment@latest --to production --if 'metrics.f1 > @production.metrics.f1' --if-missing pass
     """
-    doc = open_registry(repo, lock_timeout).promote(ref, to, reason, condition=condition, if_missing=if_missing)
+    doc = open_registry(repo, lock_timeout).promote(ref, to, reason, condition=condition, if_missing=if_missing,
+                                                    override=override)
     print_version(doc, json=json, quiet=quiet, verb="promoted")
 
 
@@ -65,6 +68,7 @@ def rollback(
     name: ModelName,
     to: Annotated[Optional[str], typer.Option("--to", metavar="VERSION", help="An earlier production version to return to.")] = None,
     reason: Reason = "",
+    override: Override = False,
     lock_timeout: LockTimeout = None,
     json: Json = False,
     quiet: Quiet = False,
@@ -76,7 +80,7 @@ def rollback(
     Example:
       mreg rollback sentiment --reason "latency regression"
     """
-    doc = open_registry(repo, lock_timeout).rollback(name, to, reason)
+    doc = open_registry(repo, lock_timeout).rollback(name, to, reason, override=override)
     print_version(doc, json=json, quiet=quiet, verb="rolled back to")
 
 

@@ -10,8 +10,8 @@ import typer
 from mreg.cli import actions, complete, output, settings
 from mreg.cli.commands import command
 from mreg.cli.context import open_registry
-from mreg.cli.options import (Description, Framework, Json, LockTimeout, Metric, Param, Quiet, Reason, Ref, Repo,
-                              Tag)
+from mreg.cli.options import (Description, Framework, Json, LockTimeout, Metric, Override, Param, Quiet, Reason,
+                              Ref, Repo, Tag)
 from mreg.cli.render import print_version
 
 
@@ -62,6 +62,7 @@ def register(
     follow_symlinks: Annotated[bool, typer.Option("--follow-symlinks", help="Store the bytes links point to, even outside the directory.")] = False,
     reason: Reason = "",
     if_changed: Annotated[bool, typer.Option("--if-changed", help="If a version of NAME already has these bytes, print it and register nothing.")] = False,
+    override: Override = False,
     lock_timeout: LockTimeout = None,
     json: Json = False,
     quiet: Quiet = False,
@@ -78,7 +79,7 @@ def register(
     actions.register(name, path, version=version, bump=bump, metric=metric, param=param, tag=tag,
                      description=description, framework=framework, dataset=dataset, metadata_file=metadata_file,
                      stage=stage, derived_from=derived_from, follow_symlinks=follow_symlinks, reason=reason,
-                     if_changed=if_changed,
+                     if_changed=if_changed, override=override,
                      lock_timeout=lock_timeout, json=json, quiet=quiet, repo=repo)
 
 

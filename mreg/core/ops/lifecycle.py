@@ -23,13 +23,18 @@ def _set_stage(tx: Transaction, record: dict, stage: str) -> str:
 
 
 def enter_stage(tx: Transaction, model: dict, version: str, target: str, action: str, reason: str,
-                condition: dict | None = None) -> None:
+                condition: dict | None = None, *, override: bool = False) -> None:
     """Move `version` to `target`, superseding any other holder of an exclusive stage.
 
+    A protected stage first takes its approvals (`check_entry`); every way
+    into a stage but rollback comes through here, so none can skip them.
     `condition` is the condition the move met, with the values it read
     (mreg/core/ops/gates.py), recorded with the event for the reader; replay
     does not need it.
     """
+    from mreg.core.ops.approvals import check_entry
+
+    check_entry(tx, model, version, stage=target, override=override, reason=reason)
     lifecycle = tx.registry.lifecycle
     source = _set_stage(tx, model["versions"][version], target)
     details = {"stage_changed_at": tx.now}
@@ -117,13 +122,21 @@ def _clean_reason(reason: str | None) -> str:
     return (reason or "").strip()
 
 
+def _check_override(registry: Repo, override: bool, reason: str) -> None:
+    if override:
+        from mreg.core.ops.approvals import check_override
+
+        check_override(registry, reason)
+
+
 def transition(registry: Repo, ref: str, stage: str, reason: str = "", condition: str | None = None,
-               if_missing: str = "fail") -> dict:
+               if_missing: str = "fail", *, override: bool = False) -> dict:
     from mreg.core.ops.gates import compile_condition, gate_move
 
     lifecycle = registry.lifecycle
     lifecycle.check_stage(stage)
     gate = compile_condition(condition, if_missing)
+    _check_override(registry, override, reason)
     with registry.transaction() as tx:
         model, version = tx.lookup(ref)
         current = model["versions"][version]["stage"]
@@ -139,18 +152,20 @@ def transition(registry: Repo, ref: str, stage: str, reason: str = "", condition
             refusal.hint = f"use `mreg promote {model['name']}@{version} --to {stage}` to walk the promotion path"
             raise refusal
         met = gate_move(tx, model, version, gate, if_missing)
-        enter_stage(tx, model, version, stage, "transition", _clean_reason(reason), condition=met)
+        enter_stage(tx, model, version, stage, "transition", _clean_reason(reason), condition=met,
+                    override=override)
     return document(model["name"], model["versions"][version])
 
 
 def promote(registry: Repo, ref: str, to: str | None = None, reason: str = "", condition: str | None = None,
-            if_missing: str = "fail") -> dict:
+            if_missing: str = "fail", *, override: bool = False) -> dict:
     from mreg.core.ops.gates import compile_condition, gate_move
 
     lifecycle = registry.lifecycle
     if to is not None:
         lifecycle.check_stage(to)
     gate = compile_condition(condition, if_missing)
+    _check_override(registry, override, reason)
     with registry.transaction() as tx:
         model, version = tx.lookup(ref)
         current = model["versions"][version]["stage"]
@@ -158,11 +173,13 @@ def promote(registry: Repo, ref: str, to: str | None = None, reason: str = "", c
         # Checked once, before the first step: every step of the move is recorded with it.
         met = gate_move(tx, model, version, gate, if_missing)
         for step in steps:
-            enter_stage(tx, model, version, step, "promote", _clean_reason(reason), condition=met)
+            enter_stage(tx, model, version, step, "promote", _clean_reason(reason), condition=met,
+                        override=override)
     return document(model["name"], model["versions"][version])
 
 
-def rollback(registry: Repo, name: str, to: str | None = None, reason: str = "") -> dict:
+def rollback(registry: Repo, name: str, to: str | None = None, reason: str = "", *,
+             override: bool = False) -> dict:
     """Return the release stage to its previous holder (or to `to`, an earlier holder).
 
     `released` lists, oldest first, the versions that entered the release
@@ -178,6 +195,7 @@ def rollback(registry: Repo, name: str, to: str | None = None, reason: str = "")
         if not is_version(to):
             raise UsageError(f"invalid version {to!r} for {spelled('to')}")
         to = str(Version.parse(to))
+    _check_override(registry, override, reason)
     with registry.transaction() as tx:
         model = tx.model(name)
         versions = model["versions"]
@@ -217,6 +235,11 @@ def rollback(registry: Repo, name: str, to: str | None = None, reason: str = "")
         else:
             raise RefusedError(f"{name} has no earlier {release} version to roll back to")
         why = _clean_reason(reason)
+        rule = registry.config.policy.rule(stage=release)
+        if rule is not None and rule.rollback_requires_approval:
+            from mreg.core.ops.approvals import check_entry
+
+            check_entry(tx, model, target, stage=release, override=override, reason=why)
         if holder is not None:
             _set_stage(tx, versions[holder], lifecycle.retired)
             tx.record(model, "rollback", holder, source=release, target=lifecycle.retired, reason=why,

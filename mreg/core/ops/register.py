@@ -138,6 +138,22 @@ def _resolve_sources(tx, sources: list[str]) -> list[str]:
     return list(dict.fromkeys(derived))
 
 
+def _refuse_unapproved(registry: Repo, name: str, steps: list[str], override: bool, reason: str) -> None:
+    """A new version has no approvals: a protected stage on its way is refused before a byte is stored."""
+    from mreg.core.ops.approvals import check_override
+
+    if override:
+        check_override(registry, reason)
+        return
+    policy = registry.config.policy
+    protected = [step for step in steps if policy.rule(stage=step) is not None]
+    if protected:
+        raise RefusedError(
+            f"{spelled('stage')} {steps[-1]}: {protected[0]} takes approvals, and a new version has none",
+            hint=f"register it, have it approved (mreg approve {name}@VERSION --stage {protected[0]}), then promote it",
+        )
+
+
 def register(
     registry: Repo,
     name: str,
@@ -156,6 +172,7 @@ def register(
     derived_from=(),
     follow_symlinks: bool = False,
     reason: str = "",
+    override: bool = False,
     progress=None,
     if_changed: bool = False,
 ) -> dict:
@@ -193,6 +210,7 @@ def register(
                 )
             steps = promotion_steps(lifecycle, name, "(new)", lifecycle.initial, stage)
     sources = _check_sources(registry, derived_from)
+    _refuse_unapproved(registry, name, steps, override, reason)
     if not os.path.lexists(path):
         raise RefusedError(f"no such file or directory: {path}")
     fields = build_metadata(registry, metrics=metrics, params=params, tags=tags, datasets=datasets,
@@ -254,6 +272,7 @@ def register(
                                # the whole record, as it enters the index: the history can rebuild it
                                "record": record})
             for step in steps:
-                enter_stage(tx, model, number, step, "promote", reason or "registered with --stage")
+                enter_stage(tx, model, number, step, "promote", reason or "registered with --stage",
+                            override=override)
     doc = document(name, record)
     return {**doc, "created": True} if if_changed else doc

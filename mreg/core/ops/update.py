@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from mreg.core import metadata as md
+from mreg.core import policy
 from mreg.core.repo import Repo, document
 from mreg.core.text import check_text
 from mreg.core.version import METADATA_FIELDS, TEXT_FIELDS
@@ -77,4 +78,11 @@ def update(registry: Repo, ref: str, *, metrics=(), params=(), tags=(), descript
         if changes:
             tx.record(model, "update", version, source=record["stage"], target=record["stage"], reason=reason,
                       details={"changes": changes, **applied})
+            # What was approved is no longer what would enter the stage.
+            unbound = policy.to_void_after_update(model, version)
+            if unbound:
+                why = "metadata changed by update"
+                policy.void(model, unbound, tx.now, why)
+                tx.record(model, "void", version, source=record["stage"], target=record["stage"], reason=why,
+                          details={"ids": unbound})
     return document(model["name"], record)
