@@ -17,6 +17,7 @@ COMMANDS = {'init': {'hidden': False,
                           '--dataset': ('dataset', 'list', None),
                           '--description': ('description', 'str', None),
                           '--framework': ('framework', 'str', None),
+                          '--from': ('derived_from', 'list', 'references'),
                           '--lock-timeout': ('lock_timeout', 'float', None),
                           '--metadata-file': ('metadata_file', 'str', None),
                           '--metric': ('metric', 'list', None),
@@ -36,6 +37,7 @@ COMMANDS = {'init': {'hidden': False,
                           '-t': ('tag', 'list', None)},
               'flags': {'--follow-symlinks': ('follow_symlinks', True),
                         '--help': ('help', None),
+                        '--if-changed': ('if_changed', True),
                         '--json': ('json', True),
                         '--override': ('override', True),
                         '--quiet': ('quiet', True),
@@ -64,7 +66,9 @@ COMMANDS = {'init': {'hidden': False,
                       '-q': ('quiet', True)}},
  'transition': {'hidden': False,
                 'arguments': [('ref', 1, True, 'references'), ('stage', 1, True, 'stages')],
-                'options': {'--lock-timeout': ('lock_timeout', 'float', None),
+                'options': {'--if': ('condition', 'str', None),
+                            '--if-missing': ('if_missing', 'str', 'if_missing'),
+                            '--lock-timeout': ('lock_timeout', 'float', None),
                             '--reason': ('reason', 'str', None),
                             '--repo': ('repo', 'str', None),
                             '-r': ('reason', 'str', None)},
@@ -76,7 +80,9 @@ COMMANDS = {'init': {'hidden': False,
                           '-q': ('quiet', True)}},
  'promote': {'hidden': False,
              'arguments': [('ref', 1, True, 'references')],
-             'options': {'--lock-timeout': ('lock_timeout', 'float', None),
+             'options': {'--if': ('condition', 'str', None),
+                         '--if-missing': ('if_missing', 'str', 'if_missing'),
+                         '--lock-timeout': ('lock_timeout', 'float', None),
                          '--reason': ('reason', 'str', None),
                          '--repo': ('repo', 'str', None),
                          '--to': ('to', 'str', 'stages'),
@@ -100,6 +106,14 @@ COMMANDS = {'init': {'hidden': False,
                         '--quiet': ('quiet', True),
                         '-h': ('help', None),
                         '-q': ('quiet', True)}},
+ 'check': {'hidden': False,
+           'arguments': [('ref', 1, True, 'references'), ('condition', 1, True, None)],
+           'options': {'--if-missing': ('if_missing', 'str', 'if_missing'), '--repo': ('repo', 'str', None)},
+           'flags': {'--help': ('help', None),
+                     '--json': ('json', True),
+                     '--quiet': ('quiet', True),
+                     '-h': ('help', None),
+                     '-q': ('quiet', True)}},
  'approve': {'hidden': False,
              'arguments': [('ref', 1, True, 'references')],
              'options': {'--env': ('env', 'str', None),
@@ -209,6 +223,55 @@ COMMANDS = {'init': {'hidden': False,
                     '--quiet': ('quiet', True),
                     '-h': ('help', None),
                     '-q': ('quiet', True)}},
+ 'lineage': {'hidden': False,
+             'arguments': [('ref', 1, True, 'references')],
+             'options': {'--depth': ('depth', 'int', None), '--repo': ('repo', 'str', None)},
+             'flags': {'--help': ('help', None),
+                       '--json': ('json', True),
+                       '--quiet': ('quiet', True),
+                       '-h': ('help', None),
+                       '-q': ('quiet', True)}},
+ 'deploy': {'hidden': False,
+            'arguments': [('ref', 1, True, 'references')],
+            'options': {'--env': ('env', 'str', 'environments'),
+                        '--lock-timeout': ('lock_timeout', 'float', None),
+                        '--reason': ('reason', 'str', None),
+                        '--repo': ('repo', 'str', None),
+                        '--split': ('split', 'str', None),
+                        '--traffic': ('traffic', 'str', None),
+                        '-e': ('env', 'str', 'environments'),
+                        '-r': ('reason', 'str', None)},
+            'flags': {'--help': ('help', None),
+                      '--json': ('json', True),
+                      '--quiet': ('quiet', True),
+                      '--rollback': ('rollback', True),
+                      '-h': ('help', None),
+                      '-q': ('quiet', True)}},
+ 'undeploy': {'hidden': False,
+              'arguments': [('ref', 1, True, 'references')],
+              'options': {'--env': ('env', 'str', 'environments'),
+                          '--lock-timeout': ('lock_timeout', 'float', None),
+                          '--reason': ('reason', 'str', None),
+                          '--repo': ('repo', 'str', None),
+                          '-e': ('env', 'str', 'environments'),
+                          '-r': ('reason', 'str', None)},
+              'flags': {'--help': ('help', None),
+                        '--json': ('json', True),
+                        '--quiet': ('quiet', True),
+                        '-h': ('help', None),
+                        '-q': ('quiet', True)}},
+ 'deployments': {'hidden': False,
+                 'arguments': [('name', 1, False, 'model_names')],
+                 'options': {'--at': ('at', 'str', None),
+                             '--env': ('env', 'str', 'environments'),
+                             '--format': ('format', 'str', 'export_formats'),
+                             '--repo': ('repo', 'str', None),
+                             '-e': ('env', 'str', 'environments')},
+                 'flags': {'--help': ('help', None),
+                           '--json': ('json', True),
+                           '--quiet': ('quiet', True),
+                           '-h': ('help', None),
+                           '-q': ('quiet', True)}},
  'rm': {'hidden': False,
         'arguments': [('ref', 1, True, 'references')],
         'options': {'--lock-timeout': ('lock_timeout', 'float', None),
@@ -246,7 +309,28 @@ COMMANDS = {'init': {'hidden': False,
                       '--quiet': ('quiet', True),
                       '--rebuild-index': ('rebuild_index', True),
                       '-h': ('help', None),
-                      '-q': ('quiet', True)}}}
+                      '-q': ('quiet', True)}},
+ 'site': {'hidden': False,
+          'arguments': [('names', -1, False, 'model_names')],
+          'options': {'--output': ('out', 'str', None),
+                      '--repo': ('repo', 'str', None),
+                      '-o': ('out', 'str', None)},
+          'flags': {'--help': ('help', None),
+                    '--json': ('json', True),
+                    '--quiet': ('quiet', True),
+                    '-h': ('help', None),
+                    '-q': ('quiet', True)}},
+ 'ui': {'hidden': False,
+        'arguments': [],
+        'options': {'--host': ('host', 'str', None),
+                    '--port': ('port', 'int', None),
+                    '--repo': ('repo', 'str', None)},
+        'flags': {'--help': ('help', None),
+                  '--json': ('json', True),
+                  '--open': ('open_browser', True),
+                  '--quiet': ('quiet', True),
+                  '-h': ('help', None),
+                  '-q': ('quiet', True)}}}
 
 ROOT_HELP = ('Usage: mreg [OPTIONS] COMMAND [ARGS]...\n'
  '\n'
@@ -271,6 +355,7 @@ ROOT_HELP = ('Usage: mreg [OPTIONS] COMMAND [ARGS]...\n'
  '  transition  Move one version to STAGE, if the lifecycle table allows it.\n'
  '  promote     Move a version along the promotion path.\n'
  '  rollback    Put the previous production version back.\n'
+ '  check       Evaluate a condition for one version, moving nothing.\n'
  '  approve     Approve a version entering a protected stage or environment.\n'
  '  reject      Reject a version entering a protected stage or environment.\n'
  "  approvals   List a version's approvals, how each stands, and what is\n"
@@ -283,10 +368,21 @@ ROOT_HELP = ('Usage: mreg [OPTIONS] COMMAND [ARGS]...\n'
  '  history  Events, newest first: who changed what, when and why.\n'
  "  search   Versions matching a filter (see the README's filter language).\n"
  '  diff     Compare two versions: metrics, params, tags, stage, size, files.\n'
+ '  lineage  Where a version came from and what was derived from it.\n'
+ '\n'
+ 'Deployments:\n'
+ "  deploy       Send a share of an environment's traffic to a version.\n"
+ '  undeploy     Take a version out of an environment; the others scale up to\n'
+ '               100.\n'
+ '  deployments  Which versions serve where, with their share of the traffic.\n'
  '\n'
  'Maintenance:\n'
  '  rm      Remove a version, or a whole model with --all.\n'
  '  gc      Delete stored objects that no version references.\n'
  '  verify  Re-hash artifacts, check the index and the history.\n'
+ '\n'
+ 'Web:\n'
+ '  site  Write the registry as a static website to DIR.\n'
+ "  ui    Serve the registry's pages read-only on 127.0.0.1 until Ctrl-C.\n"
  '\n'
  "  Run `mreg COMMAND --help` for a command's options and an example.\n")
