@@ -320,7 +320,6 @@ def _rule(table: dict, where: str, groups: dict[str, tuple[str, ...]], required:
 
 def parse_policy(data: dict, lifecycle: Lifecycle) -> Policy:
     """Validate `[policy]` and `[environments]`; every problem names the key at fault."""
-
     policy = _table(data.get("policy", {}), "policy")
     _unknown_keys(policy, _POLICY_KEYS, "policy")
     groups: dict[str, tuple[str, ...]] = {}
