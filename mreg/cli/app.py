@@ -10,7 +10,7 @@ from typer.core import TyperGroup
 
 SECTIONS = {
     "Registering": ["init", "register", "update"],
-    "Lifecycle": ["transition", "promote", "rollback"],
+    "Lifecycle": ["transition", "promote", "rollback", "alias"],
     "Inspecting": ["show", "list", "ls", "get", "history", "search", "diff"],
     "Maintenance": ["rm", "gc", "verify"],
 }
@@ -115,9 +115,9 @@ def _attach() -> None:
     global _attached
     if _attached:
         return
-    from mreg.cli.commands import declared, diff, inspect, lifecycle, maintenance, registering
+    from mreg.cli.commands import aliases, declared, diff, inspect, lifecycle, maintenance, registering
 
-    for module in (diff, inspect, lifecycle, maintenance, registering):
+    for module in (diff, inspect, lifecycle, maintenance, registering, aliases):
         for function, name, settings in declared(module):
             app.command(name, **settings)(function)
     _attached = True

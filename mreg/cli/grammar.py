@@ -96,6 +96,18 @@ COMMANDS = {'init': {'hidden': False,
                         '--quiet': ('quiet', True),
                         '-h': ('help', None),
                         '-q': ('quiet', True)}},
+ 'alias': {'hidden': False,
+           'arguments': [('ref', 1, True, 'references'), ('name', 1, False, 'aliases')],
+           'options': {'--lock-timeout': ('lock_timeout', 'float', None),
+                       '--reason': ('reason', 'str', None),
+                       '--repo': ('repo', 'str', None),
+                       '-r': ('reason', 'str', None)},
+           'flags': {'--delete': ('delete', True),
+                     '--help': ('help', None),
+                     '--json': ('json', True),
+                     '--quiet': ('quiet', True),
+                     '-h': ('help', None),
+                     '-q': ('quiet', True)}},
  'show': {'hidden': False,
           'arguments': [('ref', 1, True, 'references')],
           'options': {'--repo': ('repo', 'str', None)},
@@ -231,6 +243,7 @@ ROOT_HELP = ('Usage: mreg [OPTIONS] COMMAND [ARGS]...\n'
  '  transition  Move one version to STAGE, if the lifecycle table allows it.\n'
  '  promote     Move a version along the promotion path.\n'
  '  rollback    Put the previous production version back.\n'
+ '  alias       Point a named alias such as champion at a version, or list them.\n'
  '\n'
  'Inspecting:\n'
  "  show     Everything about one version, or a model's versions.\n"

@@ -21,6 +21,7 @@ OPTION_NAMES = {
     "version": "--version", "bump": "--bump", "stage": "--stage", "follow_symlinks": "--follow-symlinks",
     "destination": "-o/--output", "force": "--force", "path": "--path", "limit": "--limit", "to": "--to",
     "all_versions": "--all", "lock_timeout": "--lock-timeout", "repo": "--repo PATH", "init": "mreg init",
+    "delete": "mreg alias NAME ALIAS --delete",
 }
 
 

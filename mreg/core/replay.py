@@ -2,7 +2,8 @@
 
 Every event records what it changed (`details`): a register event the whole
 version record, a stage move its stage and `stage_changed_at`, an update the
-values it set and the keys it unset, a removal the record it removed, and an
+values it set and the keys it unset, an alias move the alias and the version
+it pointed at before and after, a removal the record it removed, and an
 event that changed the list of released versions that list as it left it.
 Applying the events in order gives the index the commits wrote, which
 `mreg verify --rebuild-index` compares with the stored one.
@@ -62,6 +63,24 @@ def _remove(model: dict, event: dict) -> None:
     model["removed"].append(event["version"])
 
 
+def _alias(model: dict, event: dict) -> None:
+    """An alias set, moved or deleted: `details` names it and the version `before` and `after` (null: none)."""
+    details = event["details"]
+    alias, before, after = details.get("alias"), details.get("before"), details.get("after")
+    aliases = model.get("aliases") or {}
+    if not isinstance(alias, str) or aliases.get(alias) != before or (after is not None and after not in model["versions"]):
+        raise NotReplayable(f"event {event['seq']} (alias) does not follow from the events before it")
+    if after is None:
+        aliases.pop(alias, None)
+    else:
+        aliases[alias] = after
+    # Absent when empty, as the index writes it.
+    if aliases:
+        model["aliases"] = aliases
+    else:
+        model.pop("aliases", None)
+
+
 _APPLY = {
     "register": _register,
     "transition": _stage_move,
@@ -71,6 +90,7 @@ _APPLY = {
     "update": _update,
     "rm": _remove,
     "gc": _remove,
+    "alias": _alias,
 }
 
 

@@ -27,7 +27,7 @@ _DIGEST = re.compile(r"sha256:[0-9a-f]{64}\Z", re.ASCII)
 # As timeparse.format_time writes them: fixed width, so string order is time order.
 _TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z\Z", re.ASCII)
 KINDS = ("file", "directory")
-ACTIONS = ("register", "transition", "promote", "supersede", "rollback", "update", "rm", "gc")
+ACTIONS = ("register", "transition", "promote", "supersede", "rollback", "update", "rm", "gc", "alias")
 _EMPTY: dict = {}
 _MAX_FLOAT = 1.7976931348623157e308  # sys.float_info.max: NaN and the infinities fall outside
 
@@ -164,7 +164,26 @@ def model_fault(model: object, name: str | None = None) -> str | None:
     again = set(model["removed"]).intersection(versions)
     if again:
         return f"removed: lists {sorted(again)[0]}, which is still a version"
+    if "aliases" in model:
+        fault = aliases_fault(model["aliases"], versions)
+        if fault:
+            return fault
     return history_meta_fault(model.get("history"), bool(versions or model["removed"]))
+
+
+def aliases_fault(aliases: object, versions: dict) -> str | None:
+    """What is wrong with an index's `aliases` ({ALIAS: VERSION}, absent when there are none), or None."""
+    from mreg.core.names import alias_fault
+
+    if not isinstance(aliases, dict) or not aliases:
+        return "aliases: not an object of aliases (absent when there are none)"
+    for alias, version in aliases.items():
+        fault = alias_fault(alias)
+        if fault:
+            return f"aliases.{alias[:40]}: not an alias name: {fault}"
+        if not isinstance(version, str) or version not in versions:
+            return f"aliases.{alias}: {str(version)[:40]!r} is not a version of this model"
+    return None
 
 
 def history_meta_fault(meta: object, has_events: bool = True) -> str | None:

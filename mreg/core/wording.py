@@ -16,6 +16,7 @@ _API = {
     "lock_timeout": "registry.lock_timeout",
     "repo": "a path to mreg.open()",
     "init": "mreg.init(PATH)",
+    "delete": "unalias(NAME, ALIAS)",
 }
 _spoken: dict[str, str] = {}
 

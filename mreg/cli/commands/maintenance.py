@@ -20,7 +20,7 @@ from mreg.errors import IntegrityError, RefusedError, UsageError
 def rm(
     ref: ReadRef,
     all_versions: Annotated[bool, typer.Option("--all", help="Remove every version of the model NAME.")] = False,
-    force: Annotated[bool, typer.Option("--force", "-f", help="Also remove a version in production.")] = False,
+    force: Annotated[bool, typer.Option("--force", "-f", help="Also remove a version in production, or one an alias points at (the aliases are dropped first, recorded).")] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before removing a whole model.")] = False,
     reason: Reason = "",
     lock_timeout: LockTimeout = None,
@@ -71,7 +71,8 @@ def gc(
 
     Without -q it prints one summary line, with the time in UTC, for a cron log:
     what was freed, the versions removed, and the unreferenced objects still
-    inside the grace period with the time they become collectable.
+    inside the grace period with the time they become collectable. An archived
+    version that an alias points at is kept, and said so on stderr.
 
     \b
     Example:
@@ -93,6 +94,8 @@ def gc(
         return
     for label in report["removed_versions"]:
         print(f"{'would remove' if dry_run else 'removed'} {label}")
+    for held in report["held_versions"]:
+        output.message(f"kept {held['name']}@{held['version']}, archived but held: {', '.join(held['holds'])}")
     print(gc_summary(report))
 
 
@@ -104,6 +107,9 @@ def gc_summary(report: dict, now: datetime | None = None) -> str:
     line = (f"{moment} {'would free' if dry else 'freed'} {_objects(report['objects'])}, "
             f"{output.human_size(report['bytes'])}; {'would remove' if dry else 'removed'} "
             f"{versions} version{'' if versions == 1 else 's'}")
+    held = len(report.get("held_versions") or ())
+    if held:
+        line += f"; kept {held} held version{'' if held == 1 else 's'}"
     pending = report["pending"]
     if pending["objects"]:
         line += (f"; {_objects(pending['objects'])}, {output.human_size(pending['bytes'])} wait out the grace "

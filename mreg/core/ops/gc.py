@@ -15,6 +15,7 @@ import time
 
 from mreg.core.artifact import referenced_objects
 from mreg.core.fsutil import real_folder, translate_os_errors
+from mreg.core.holds import holds
 from mreg.core.ops.remove import drop_version
 from mreg.core.repo import Repo
 from mreg.core.pins import Intake, clean_dead_intakes, live_pins, recover_trash, take_away
@@ -41,6 +42,9 @@ def gc(registry: Repo, *, grace: str | None = None, archived_older_than: str | N
        dry_run: bool = False, reason: str = "", progress_for=None) -> dict:
     """Remove long-archived versions (if asked), then unreferenced objects older than `grace`.
 
+    An archived version something holds (an alias points at it) is kept and
+    listed in the report's `held_versions`, with the reasons.
+
     `progress_for(total_bytes)` may return a callback told the size of each
     object as it is taken away (the command line draws a bar with it).
     The report's `pending` counts the unreferenced objects still inside the
@@ -51,7 +55,7 @@ def gc(registry: Repo, *, grace: str | None = None, archived_older_than: str | N
     archived_text = archived_older_than if archived_older_than is not None else config.gc_archived_older_than
     archived_seconds = parse_duration(archived_text) if archived_text else None
     now = time.time()
-    report = {"removed_versions": [], "objects": 0, "bytes": 0, "dry_run": dry_run, "temporary": 0,
+    report = {"removed_versions": [], "held_versions": [], "objects": 0, "bytes": 0, "dry_run": dry_run, "temporary": 0,
               "pending": {"objects": 0, "bytes": 0, "collectable_at": None}}
 
     with registry.transaction() as tx, contextlib.ExitStack() as stack:
@@ -67,6 +71,12 @@ def gc(registry: Repo, *, grace: str | None = None, archived_older_than: str | N
         expired = []
         if archived_seconds is not None:
             expired = _archived_longer_than(models, registry.lifecycle.archived, now, archived_seconds)
+            # A held version (an alias points at it) is kept and reported; the rest of gc goes on.
+            by_name = {model["name"]: model for model in models}
+            held = [(name, version, holds(by_name[name], version)) for name, version in expired]
+            report["held_versions"] = [{"name": name, "version": version, "holds": reasons}
+                                       for name, version, reasons in held if reasons]
+            expired = [(name, version) for name, version, reasons in held if not reasons]
         report["removed_versions"] = [f"{name}@{version}" for name, version in expired]
         doomed = set(expired)
         if not dry_run and doomed:

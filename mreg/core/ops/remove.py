@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from mreg.core.holds import holds
 from mreg.core.names import parse_reference
+from mreg.core.ops.alias import drop_aliases
 from mreg.core.repo import Repo, Transaction
 from mreg.core.semver import Version
 from mreg.core.text import check_text
@@ -26,12 +28,31 @@ def _refuse_protected(registry: Repo, model: dict, targets: list[str], force: bo
         raise RefusedError(f"{model['name']}@{protected[0]} is in {stage}", hint=f"pass {spelled('force')} to remove it anyway")
 
 
+def _refuse_held(model: dict, targets: list[str], force: bool) -> None:
+    """A version something holds (an alias) is removed only with `force`, which releases it first."""
+    for version in targets:
+        reasons = holds(model, version)
+        if reasons and not force:
+            raise RefusedError(f"{model['name']}@{version} is held: {', '.join(reasons)}",
+                               hint=f"pass {spelled('force')} to drop {'it' if len(reasons) == 1 else 'them'} "
+                                    f"and remove the version anyway")
+
+
+def _release(tx: Transaction, model: dict, version: str) -> None:
+    """Drop what holds `version` (recorded), for a forced removal; refuse what cannot be dropped."""
+    drop_aliases(tx, model, version)
+    left = holds(model, version)
+    if left:
+        raise RefusedError(f"{model['name']}@{version} is held: {', '.join(left)}")
+
+
 def remove(registry: Repo, ref: str, *, all_versions: bool = False, force: bool = False, reason: str = "",
            dry_run: bool = False) -> list[str]:
     """Remove `NAME@SEL`, or every version of `NAME` with all_versions; return `NAME@VERSION`s removed.
 
-    A version in an exclusive stage (production) is removed only with `force`.
-    Confirmation of a whole-model removal is the caller's business: `dry_run`
+    A version in an exclusive stage (production), or one that something holds
+    (an alias points at it), is removed only with `force`, which drops its
+    aliases first, each drop recorded as an `alias` event. Confirmation of a whole-model removal is the caller's business: `dry_run`
     says what would go, refused as the removal would be, so that it is
     refused before anyone is asked.
     """
@@ -48,6 +69,7 @@ def remove(registry: Repo, ref: str, *, all_versions: bool = False, force: bool 
         targets = (sorted(model["versions"], key=Version.parse) if all_versions
                    else [registry.resolve(model, reference.selector)])
         _refuse_protected(registry, model, targets, force)
+        _refuse_held(model, targets, force)
         return [f"{model['name']}@{v}" for v in targets]
     with registry.transaction() as tx:
         if all_versions:
@@ -57,6 +79,8 @@ def remove(registry: Repo, ref: str, *, all_versions: bool = False, force: bool 
             model, version = tx.lookup(ref)
             targets = [version]
         _refuse_protected(registry, model, targets, force)
+        _refuse_held(model, targets, force)
         for version in targets:
+            _release(tx, model, version)
             drop_version(tx, model, version, "rm", reason)
     return [f"{model['name']}@{v}" for v in targets]
