@@ -24,6 +24,7 @@ FULL = os.environ.get("MREG_FULL") == "1"
 SEQUENCES = 200 if FULL else 24
 STEPS = 60 if FULL else 24
 NAMES = ("alpha", "team/beta")
+ALIASES = ("champion", "challenger", "shadow")
 
 
 def _artifact(rng: random.Random, where: str, step: int) -> str:
@@ -65,9 +66,11 @@ def _version(registry, rng: random.Random, name: str) -> str:
 def _step(registry, rng: random.Random, where: str, step: int) -> None:
     name = rng.choice(NAMES)
     stages = list(registry.lifecycle.stages)
-    op = rng.choices(["register", "update", "transition", "promote", "rollback", "rm", "rm_all", "gc"],
-                     weights=[5, 3, 6, 3, 3, 2, 0.3, 1.5])[0]
+    op = rng.choices(["register", "update", "transition", "promote", "rollback", "rm", "rm_all", "gc", "alias",
+                      "unalias"], weights=[5, 3, 6, 3, 3, 2, 0.3, 1.5, 4, 1])[0]
     ref = f"{name}@{_version(registry, rng, name)}"
+    if op in ("rm", "update", "transition", "promote") and rng.random() < 0.2:
+        ref = f"{name}@{rng.choice(ALIASES)}"  # through an alias (refused where it is not set)
     if not _versions(registry, name) and rng.random() < 0.9:
         op = "register"  # a model with no versions refuses everything else
     if op == "register":
@@ -101,6 +104,12 @@ def _step(registry, rng: random.Random, where: str, step: int) -> None:
         registry.remove(ref, force=rng.random() < 0.5)
     elif op == "rm_all":
         registry.remove(name, all_versions=True, force=True)
+    elif op == "alias":
+        # A move, a new alias, the same version again (nothing recorded), or an absent version (refused).
+        registry.alias(rng.choice([ref, f"{name}@latest", f"{name}@{rng.choice(ALIASES)}"]), rng.choice(ALIASES),
+                       reason=rng.choice(["", "won the A/B test"]))
+    elif op == "unalias":
+        registry.unalias(name, rng.choice(ALIASES), reason=rng.choice(["", "retired"]))
     else:
         registry.gc(archived_older_than="0s")
 
@@ -124,6 +133,11 @@ def _assert_replays(registry, seed: int) -> None:
 
 @pytest.mark.parametrize("seed", range(SEQUENCES))
 def test_replaying_the_history_rebuilds_every_index(tmp_path, seed):
+    _sequence(tmp_path, seed)
+
+
+def _sequence(tmp_path, seed: int):
+    """Run the random sequence `seed`, check that every index replays, return the registry."""
     rng = random.Random(seed)
     registry = mreg.init(str(tmp_path / "project"))
     where = str(tmp_path / "artifacts")
@@ -135,6 +149,19 @@ def test_replaying_the_history_rebuilds_every_index(tmp_path, seed):
             pass  # a refusal changes nothing, which the replay checks too
     assert registry.model_names(), f"seed {seed} registered nothing"
     _assert_replays(registry, seed)
+    return registry
+
+
+def test_the_random_sequences_move_aliases_and_remove_held_versions(tmp_path):
+    # The sequences above reach what they are meant to test: alias events, and
+    # removals by rm --force of versions an alias held (their drops recorded).
+    actions, drops = set(), 0
+    for seed in range(6):
+        registry = _sequence(tmp_path / str(seed), seed)
+        for event in registry.history():
+            actions.add(event["action"])
+            drops += event["action"] == "alias" and event["reason"] == "removed with the version"
+    assert {"alias", "rm", "gc"} <= actions and drops
 
 
 def test_an_index_that_differs_from_its_history_is_a_verify_problem(tmp_path):
