@@ -238,4 +238,5 @@ def _shown(model: dict, version: str) -> dict:
     """A version's document as `show` prints it: with the aliases that point at it."""
     from mreg.core.holds import aliases_of
 
-    return {**document(model["name"], model["versions"][version]), "aliases": aliases_of(model, version)}
+    shown = {**document(model["name"], model["versions"][version]), "aliases": aliases_of(model, version)}
+    return shown  # its keys: "name", FIELDS, then SHOWN_FIELDS (mreg/core/version.py)
