@@ -235,11 +235,31 @@ def event_fault(event: object, name: str | None = None) -> str | None:
             return f"{key}: not text"
     if not isinstance(event.get("details"), dict):
         return "details: missing or not an object"
+    if event["action"] == "alias":
+        fault = _alias_details_fault(event["details"])
+        if fault:
+            return fault
     if not is_count(event.get("seq")) or not event["seq"]:
         return "seq: missing or not a positive integer"
     for key in ("prev", "hash"):
         if not is_digest(event.get(key)):
             return f"{key}: missing or not sha256:<64 hex digits>"
+    return None
+
+
+def _alias_details_fault(details: dict) -> str | None:
+    """An `alias` event names the alias and the version before and after (null: none), one at least."""
+    from mreg.core.names import alias_fault
+
+    alias = details.get("alias")
+    if alias_fault(alias) is not None:
+        return f"details.alias: {str(alias)[:40]!r} is not an alias name"
+    for key in ("before", "after"):
+        value = details.get(key, "")
+        if value is not None and not (isinstance(value, str) and is_canonical(value)):
+            return f"details.{key}: {str(value)[:40]!r} is not a version number or null"
+    if details["before"] is None and details["after"] is None:
+        return "details: an alias event with no version before or after"
     return None
 
 
