@@ -110,6 +110,7 @@ def test_refusals_and_not_found(mreg, project, three):
     assert "names a model, not a version" in r.err and "--delete" in r.err
     assert "--delete needs the ALIAS" in mreg("alias", "m", "--delete", expect=2).err
     assert "give the ALIAS" in mreg("alias", "m@1.0.0", expect=2).err
+    assert "listing the aliases changes nothing" in mreg("alias", "m", "--reason", "why", expect=2).err
     assert "takes a model name" in mreg("alias", "m@1.0.0", "champion", "--delete", expect=2).err
     r = mreg("alias", "m", "champion", "--delete", expect=1)
     assert "m has no alias 'champion'" in r.err
@@ -237,3 +238,23 @@ def test_an_alias_edited_into_the_index_differs_from_its_history(mreg, project, 
     mreg("verify")  # a sound document...
     r = mreg("verify", "--rebuild-index", expect=3)
     assert "aliases: in the index, not in the history" in r.out  # ...that no event made
+
+
+def test_concurrent_moves_lose_nothing(mreg, project, three):
+    # Six processes point one alias at different versions at once: each move is
+    # made under the lock, recorded in order, and the index says where the last one left it.
+    import subprocess
+    import sys
+
+    writers = [subprocess.Popen([sys.executable, "-m", "mreg", "alias", f"m@1.0.{i % 3}", "champion", "--json"],
+                                cwd=project, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+               for i in range(6)]
+    told = [json.loads(w.communicate(timeout=120)[0]) for w in writers]
+    assert all(w.returncode == 0 for w in writers)
+    events = list(reversed(_events(mreg)))
+    # Every move a writer was told of is in the history, each starting where the one before left it.
+    moved = [t for t in told if t["previous"] != t["version"]]
+    assert len(events) == len(moved)
+    assert all(a["details"]["after"] == b["details"]["before"] for a, b in zip(events, events[1:]))
+    assert _index(project)["aliases"] == {"champion": events[-1]["details"]["after"]}
+    mreg("verify", "--rebuild-index")

@@ -39,6 +39,9 @@ def alias(
         if "@" in ref:
             raise UsageError(f"give the ALIAS to point at {ref}",
                              hint=f"mreg alias {ref} ALIAS; mreg alias {ref.partition('@')[0]} lists the aliases")
+        if reason:
+            raise UsageError("--reason is recorded with a change; listing the aliases changes nothing",
+                             hint=f"mreg alias {ref}@VERSION ALIAS --reason …")
         _print_aliases(registry.aliases(ref), json=json, quiet=quiet)
         return
     if delete:
