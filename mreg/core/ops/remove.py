@@ -52,9 +52,10 @@ def remove(registry: Repo, ref: str, *, all_versions: bool = False, force: bool 
 
     A version in an exclusive stage (production), or one that something holds
     (an alias points at it), is removed only with `force`, which drops its
-    aliases first, each drop recorded as an `alias` event. Confirmation of a whole-model removal is the caller's business: `dry_run`
-    says what would go, refused as the removal would be, so that it is
-    refused before anyone is asked.
+    aliases first, each drop recorded as an `alias` event. Confirmation of a
+    whole-model removal is the caller's business: `dry_run` says what would
+    go, refused as the removal would be, so that it is refused before anyone
+    is asked.
     """
     reference = parse_reference(ref)
     check_text(reason, spelled("reason"))
