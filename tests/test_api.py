@@ -53,7 +53,7 @@ def test_init_open_register_show_versions_list_get_verify(tmp_path, monkeypatch)
     # As `mreg show`: a bare NAME is every version (the list `mreg show m --json` prints), NAME@… one.
     assert [v["version"] for v in registry.show("m")] == ["1.0.0", "1.1.0"]
     assert registry.show("m") == registry.versions("m")
-    assert registry.show("m@1.0.0") == doc
+    assert registry.show("m@1.0.0") == {**doc, "aliases": []}  # show adds the aliases pointing at it
     assert registry.show("m@latest")["version"] == "1.1.0"
     assert registry.show("m@development")["version"] == "1.1.0"
     versions = registry.versions("m")

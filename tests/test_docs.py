@@ -96,9 +96,10 @@ def test_the_docs_cite_nothing_users_do_not_have():
 
 def test_json_reference_describes_every_document():
     text = (ROOT / "docs" / "json.md").read_text(encoding="utf-8")
-    for heading in ("version", "event", "list", "diff", "get", "gc", "verify", "rm", "init", "condition", "error"):
+    for heading in ("version", "event", "list", "diff", "get", "gc", "verify", "rm", "init", "condition", "error", "alias"):
         assert f"\n## {heading}\n" in text, f"docs/json.md has no section for {heading}"
-    for key in ("removed_versions", "dry_run", "problems", "same_artifact", "delta", "digest", "created_at"):
+    for key in ("removed_versions", "dry_run", "problems", "same_artifact", "delta", "digest", "created_at",
+                "held_versions", "aliases", "previous"):
         assert key in text
 
 

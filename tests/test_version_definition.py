@@ -47,4 +47,4 @@ def test_register_writes_every_field_in_order(tmp_path):
     registry = mreg.init(str(tmp_path))
     written = registry.register("m", str(tmp_path / "f.bin"), metrics=["accuracy=0.9"])
     assert tuple(written) == ("name", *version_mod.FIELDS)
-    assert tuple(registry.show("m@latest")) == ("name", *version_mod.FIELDS)
+    assert tuple(registry.show("m@latest")) == ("name", *version_mod.FIELDS, *version_mod.SHOWN_FIELDS)

@@ -46,11 +46,15 @@ def main_metrics(docs: list[dict]) -> list[str]:
 def _version_table(docs: list[dict]) -> None:
     metrics = main_metrics(docs)
     terminal = output.stdout_is_terminal()
+    # Last, and only when the model has aliases: the columns before keep their places.
+    aliases = any(d.get("aliases") for d in docs)
     output.table(
-        ["VERSION", "STAGE", *[m.upper() for m in metrics], "SIZE", "CREATED", "BY", "DIGEST"],
+        ["VERSION", "STAGE", *[m.upper() for m in metrics], "SIZE", "CREATED", "BY", "DIGEST",
+         *(["ALIASES"] if aliases else [])],
         [[d["version"], d["stage"], *[_metric((d.get("metrics") or {}).get(m)) for m in metrics],
           output.human_size(d["size"]) if terminal else d["size"],
-          output.ago(d["created_at"]), d["created_by"], d["digest"]] for d in reversed(docs)],
+          output.ago(d["created_at"]), d["created_by"], d["digest"],
+          *([",".join(d.get("aliases") or [])] if aliases else [])] for d in reversed(docs)],
         styles={1: output.styled_stage},
     )
 

@@ -10,7 +10,7 @@ from typer.core import TyperGroup
 
 SECTIONS = {
     "Registering": ["init", "register", "update"],
-    "Lifecycle": ["transition", "promote", "rollback", "check", "approve", "reject", "approvals"],
+    "Lifecycle": ["transition", "promote", "rollback", "check", "alias", "approve", "reject", "approvals"],
     "Inspecting": ["show", "list", "ls", "get", "history", "search", "diff", "lineage"],
     "Deployments": ["deploy", "undeploy", "deployments"],
     "Maintenance": ["rm", "gc", "verify"],
@@ -117,10 +117,10 @@ def _attach() -> None:
     global _attached
     if _attached:
         return
-    from mreg.cli.commands import (approvals, declared, deployments, diff, inspect, lifecycle, lineage, maintenance,
-                                   registering, web)
+    from mreg.cli.commands import (aliases, approvals, declared, deployments, diff, inspect, lifecycle, lineage,
+                                   maintenance, registering, web)
 
-    for module in (diff, inspect, lifecycle, lineage, maintenance, registering, approvals, deployments, web):
+    for module in (diff, inspect, lifecycle, lineage, maintenance, registering, aliases, approvals, deployments, web):
         for function, name, settings in declared(module):
             app.command(name, **settings)(function)
     _attached = True

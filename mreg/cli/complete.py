@@ -50,7 +50,7 @@ def model_names(ctx, incomplete: str) -> list[str]:
 
 
 def references(ctx, incomplete: str) -> list[str]:
-    """`se` → model names; `sentiment@` → its versions (newest first), `latest` and the stages in use."""
+    """`se` → model names; `sentiment@` → its versions (newest first), `latest`, the stages in use and its aliases."""
     if "@" not in incomplete:
         return model_names(ctx, incomplete)
     layout = _layout(ctx)
@@ -70,8 +70,35 @@ def references(ctx, incomplete: str) -> list[str]:
         stage = model["versions"][version].get("stage")
         if isinstance(stage, str) and stage not in stages:
             stages.append(stage)
-    options = versions + (["latest"] if versions else []) + stages
+    aliases = _alias_names(model)
+    options = versions + (["latest"] if versions else []) + stages + aliases
     return [f"{name}@{o}" for o in options if o.startswith(partial)]
+
+
+def _alias_names(model: dict | None) -> list[str]:
+    found = (model or {}).get("aliases")
+    return sorted(a for a in found if isinstance(a, str)) if isinstance(found, dict) else []
+
+
+def aliases(ctx, incomplete: str) -> list[str]:
+    """The aliases of the model named before (`mreg alias sentiment <TAB>`), for --delete or a move."""
+    typed = (getattr(ctx, "params", None) or {}).get("ref") if ctx is not None else None
+    if not typed:
+        from mreg.cli import bashline, repo
+
+        words = repo.leading(bashline.split(bashline.line())[0])[1]
+        rest = [w for w in words[1:] if not w.startswith("-")] if words[:1] == ["alias"] else []
+        typed = rest[0] if rest else None
+    layout = _layout(ctx)
+    if not typed or layout is None:
+        return []
+    from mreg.core.index import load_model
+
+    try:
+        model = load_model(layout, typed.partition("@")[0])
+    except Exception:  # noqa: BLE001 - a bad name or a damaged index: offer nothing
+        return []
+    return [a for a in _alias_names(model) if a.startswith(incomplete)]
 
 
 def stages(ctx, incomplete: str) -> list[str]:

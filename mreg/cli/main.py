@@ -25,6 +25,7 @@ OPTION_NAMES = {
     "derived_from": "--from", "depth": "--depth",
     "traffic": "--traffic", "split": "--split", "rollback": "--rollback",
     "env": "--env", "override": "--override",
+    "delete": "mreg alias NAME ALIAS --delete",
 }
 
 # What each exit code is called in the JSON error document.

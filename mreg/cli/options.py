@@ -21,11 +21,11 @@ LockTimeout = Annotated[
 Reason = Annotated[str, typer.Option("--reason", "-r", help="Why: recorded in the history.")]
 Ref = Annotated[
     str,
-    typer.Argument(metavar="REF", help="NAME@VERSION, NAME@latest or NAME@STAGE.", autocompletion=complete.references),
+    typer.Argument(metavar="REF", help="NAME@VERSION, NAME@latest, NAME@STAGE or NAME@ALIAS.", autocompletion=complete.references),
 ]
 ReadRef = Annotated[
     str,
-    typer.Argument(metavar="REF", help="NAME, NAME@VERSION, NAME@latest or NAME@STAGE.", autocompletion=complete.references),
+    typer.Argument(metavar="REF", help="NAME, NAME@VERSION, NAME@latest, NAME@STAGE or NAME@ALIAS.", autocompletion=complete.references),
 ]
 ModelName = Annotated[str, typer.Argument(metavar="NAME", help="Model name.", autocompletion=complete.model_names)]
 Metric = Annotated[list[str], typer.Option("--metric", "-m", metavar="K=V", help="A metric (a number); repeatable.")]

@@ -34,6 +34,7 @@ def show_version(doc: dict) -> None:
         ("name", doc["name"]),
         ("version", doc["version"]),
         ("stage", doc["stage"]),
+        *([("aliases", ", ".join(doc["aliases"]))] if doc.get("aliases") else []),
         ("digest", doc["digest"]),
         ("kind", doc["kind"]),
         ("size", doc.get("size")),
@@ -75,6 +76,8 @@ def _version_panel(doc: dict) -> None:
         grid.add_row(output.escaped(key), text if markup else output.escaped(text))
 
     row("stage", output.styled_stage(output.escaped(doc["stage"])), markup=True)
+    if doc.get("aliases"):
+        row("aliases", ", ".join(doc["aliases"]))
     row("digest", doc["digest"])
     size = doc.get("size")
     files = doc.get("files")
@@ -300,5 +303,9 @@ def show_history(events: list[dict]) -> None:
         split_move = _split_move(e)
         if split_move:
             move = output.escaped(" → ".join(split_move))
+        elif e["action"] == "alias" and isinstance(e.get("details"), dict):
+            # An alias event moves no stage: the column shows the alias and the versions it moved between.
+            details = e["details"]
+            move = output.escaped(f"{details.get('alias')}: {details.get('before') or '-'} → {details.get('after') or '-'}")
         rows.append([output.ago(e["time"]), e["user"], e["action"], ref, move, e["reason"]])
     output.table(["TIME", "USER", "ACTION", "VERSION", "STAGE", "REASON"], rows, markup={4})

@@ -8,6 +8,11 @@ user reads; an empty list means nothing holds it.
 from __future__ import annotations
 
 
+def aliases_of(model: dict, version: str) -> list[str]:
+    """The aliases that point at `version`, in name order."""
+    return sorted(alias for alias, target in (model.get("aliases") or {}).items() if target == version)
+
+
 def holds(model: dict, version: str) -> list[str]:
     """Why `version` of `model` (an index document) must be kept; [] when it may be removed."""
     from mreg.core import policy
@@ -17,6 +22,7 @@ def holds(model: dict, version: str) -> list[str]:
     record = model["versions"].get(version)
     if record is None:
         return reasons
+    reasons += [f"alias {alias}" for alias in aliases_of(model, version)]
     for env, entry in sorted((model.get("deployments") or {}).items()):
         share = entry["traffic"].get(version)
         if share:

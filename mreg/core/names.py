@@ -64,5 +64,39 @@ def parse_reference(text: str) -> Reference:
     name, at, selector = text.partition("@")
     validate_name(name)
     if at and not selector:
-        raise UsageError(f"invalid reference {text!r}: nothing after '@'", hint="write NAME@VERSION, NAME@latest or NAME@STAGE")
+        raise UsageError(f"invalid reference {text!r}: nothing after '@'", hint="write NAME@VERSION, NAME@latest, NAME@STAGE or NAME@ALIAS")
     return Reference(name, selector if at else None)
+
+
+# An alias is a named pointer to one version (`sentiment@champion`). It shares
+# the selector's place with versions, `latest` and stages, so it can be none of them.
+ALIAS_PATTERN = re.compile(r"[a-z][a-z0-9_-]*\Z", re.ASCII)
+MAX_ALIAS_LENGTH = 64
+
+
+def alias_fault(alias: object, stages=()) -> str | None:
+    """Which rule an alias name breaks (None for a good one); `stages` are the lifecycle's stage names."""
+    from mreg.core.semver import is_version
+
+    if not isinstance(alias, str) or not alias:
+        return "an alias cannot be empty"
+    if len(alias) > MAX_ALIAS_LENGTH:
+        return f"longer than {MAX_ALIAS_LENGTH} characters ({len(alias)})"
+    if is_version(alias):
+        return "it is a version number (a reference would read it as one)"
+    if alias == _LATEST:
+        return "'latest' always names the highest version"
+    if ALIAS_PATTERN.match(alias) is None:
+        return "it must start with a-z and hold only a-z, 0-9, '_' and '-'"
+    if alias in stages:
+        return "it is a stage of the lifecycle (a reference would read it as one)"
+    return None
+
+
+def validate_alias(alias: str, stages=()) -> str:
+    """Return `alias` if it may name a version, else raise UsageError saying which rule broke."""
+    fault = alias_fault(alias, stages)
+    if fault:
+        shown = alias if len(alias) <= 60 else alias[:57] + "..."
+        raise UsageError(f"invalid alias {shown!r}: {fault}", hint="e.g. champion, challenger, shadow")
+    return alias

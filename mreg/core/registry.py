@@ -67,6 +67,8 @@ class Registry(Repo):
     def show(self, ref: str) -> dict | list[dict]:
         """Everything about one version (`NAME@…`); for a bare NAME, every version, lowest first.
 
+        Each document adds `aliases`: the aliases pointing at that version (a list, maybe empty).
+
         As `mreg show` does: `show("sentiment@latest")` is one version document,
         `show("sentiment")` the list `mreg show sentiment --json` prints.
         """
@@ -74,12 +76,12 @@ class Registry(Repo):
         if reference.selector is None:
             return self.versions(reference.name)
         model, version = self.lookup(reference)
-        return document(model["name"], model["versions"][version])
+        return _shown(model, version)
 
     def versions(self, name: str) -> list[dict]:
-        """Every version of a model, lowest first."""
+        """Every version of a model, lowest first, each with the `aliases` that point at it."""
         model = self.model(name)
-        return [document(name, model["versions"][v]) for v in sorted_versions(model)]
+        return [_shown(model, v) for v in sorted_versions(model)]
 
     def list(self) -> list[dict]:
         """Every model: version count, latest, production version, last change."""
@@ -193,6 +195,28 @@ class Registry(Repo):
 
         return update(self, ref, metrics=metrics, params=params, tags=tags, description=description,
                       framework=framework, unset=unset, reason=reason)
+
+    def alias(self, ref: str, alias: str, reason: str = "") -> dict:
+        """Point `alias` at the version `ref` names (`NAME@…`), moving it if it pointed elsewhere.
+
+        Returns `{name, alias, version, previous}`; `previous` is the version it
+        pointed at before (None if new, equal to `version` if nothing moved).
+        """
+        from mreg.core.ops.alias import set_alias
+
+        return set_alias(self, ref, alias, reason)
+
+    def unalias(self, name: str, alias: str, reason: str = "") -> dict:
+        """Delete `alias` of model `name`; returns `{name, alias, version: None, previous}`."""
+        from mreg.core.ops.alias import delete_alias
+
+        return delete_alias(self, name, alias, reason)
+
+    def aliases(self, name: str) -> dict:
+        """The aliases of model `name`: {ALIAS: VERSION}, in alias order."""
+        from mreg.core.ops.alias import list_aliases
+
+        return list_aliases(self, name)
 
     def history(self, target: str | None = None, *, limit: int | None = None, since: str | None = None,
                 actions: Sequence[str] = ()) -> list[dict]:
@@ -328,3 +352,10 @@ class Registry(Repo):
         from mreg.core.ops.deploy import export
 
         return export(self, name, env, format, at=at)
+
+def _shown(model: dict, version: str) -> dict:
+    """A version's document as `show` prints it: with the aliases that point at it."""
+    from mreg.core.holds import aliases_of
+
+    shown = {**document(model["name"], model["versions"][version]), "aliases": aliases_of(model, version)}
+    return shown  # its keys: "name", FIELDS, then SHOWN_FIELDS (mreg/core/version.py)

@@ -3,7 +3,8 @@
 Every event records what it changed (`details`): a register event the whole
 version record, a stage move its stage and `stage_changed_at`, an update the
 values it set and the keys it unset, a deploy or undeploy the environment and
-its split before and after, a removal the record it removed, and an
+its split before and after, an alias move the alias and the version it
+pointed at before and after, a removal the record it removed, and an
 event that changed the list of released versions that list as it left it.
 Applying the events in order gives the index the commits wrote, which
 `mreg verify --rebuild-index` compares with the stored one.
@@ -80,6 +81,8 @@ def apply_split(model: dict, env: str, split: dict, when: str, by: str) -> None:
         deployments.pop(env, None)
     if not deployments:
         del model["deployments"]
+
+
 def _decision(model: dict, event: dict) -> None:
     from mreg.core import policy
 
@@ -103,6 +106,24 @@ def _nothing(model: dict, event: dict) -> None:
     """An override changes no state: the move it lets through is its own event."""
 
 
+def _alias(model: dict, event: dict) -> None:
+    """An alias set, moved or deleted: `details` names it and the version `before` and `after` (null: none)."""
+    details = event["details"]
+    alias, before, after = details.get("alias"), details.get("before"), details.get("after")
+    aliases = model.get("aliases") or {}
+    if not isinstance(alias, str) or aliases.get(alias) != before or (after is not None and after not in model["versions"]):
+        raise NotReplayable(f"event {event['seq']} (alias) does not follow from the events before it")
+    if after is None:
+        aliases.pop(alias, None)
+    else:
+        aliases[alias] = after
+    # Absent when empty, as the index writes it.
+    if aliases:
+        model["aliases"] = aliases
+    else:
+        model.pop("aliases", None)
+
+
 _APPLY = {
     "register": _register,
     "transition": _stage_move,
@@ -118,6 +139,7 @@ _APPLY = {
     "reject": _decision,
     "void": _void,
     "override": _nothing,
+    "alias": _alias,
 }
 
 

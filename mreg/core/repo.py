@@ -21,7 +21,7 @@ from mreg.core.config import Config, Lifecycle, default_config, load_config, ren
 from mreg.core.fsutil import real_folder, real_folders, translate_os_errors, write_atomic
 from mreg.core.layout import REGISTRY_DIR, Layout
 from mreg.core.lock import DEFAULT_TIMEOUT, RegistryLock
-from mreg.core.names import Reference, parse_reference, validate_name
+from mreg.core.names import Reference, alias_fault, parse_reference, validate_name
 from mreg.core.semver import Version, is_version
 from mreg.core.text import check_text
 from mreg.core.version import document  # noqa: F401 - the operations take it from here too
@@ -75,7 +75,7 @@ def parse_version_reference(ref: str | Reference, *, explicit: bool) -> Referenc
     if explicit and reference.selector is None:
         raise UsageError(
             f"{reference.name!r} names a model, not a version",
-            hint=f"write {reference.name}@VERSION, {reference.name}@latest or {reference.name}@STAGE",
+            hint=f"write {reference.name}@VERSION, {reference.name}@latest, {reference.name}@STAGE or {reference.name}@ALIAS",
         )
     return reference
 
@@ -130,7 +130,7 @@ class Repo:
         return sorted(index_mod.iter_model_names(self.layout))
 
     def resolve(self, model: dict, selector: str | None) -> str:
-        """The version a selector names in `model`: a version, `latest`, or a stage."""
+        """The version a selector names in `model`: a version, `latest`, a stage, or an alias."""
         versions = model["versions"]
         name = model["name"]
         if selector in (None, "latest"):
@@ -149,8 +149,15 @@ class Repo:
             if not holders:
                 raise NotFoundError(f"{name} has no version in {selector}")
             return max(holders, key=lambda v: (versions[v]["created_at"], Version.parse(v)))
+        aliases = model.get("aliases") or {}
+        if selector in aliases:
+            return aliases[selector]
+        if alias_fault(selector) is None:
+            # Spelled like an alias that is not set: not found, as an absent version is.
+            known = f"its aliases: {', '.join(sorted(aliases))}" if aliases else f"it has no aliases; mreg alias {name}@VERSION ALIAS sets one"
+            raise NotFoundError(f"{name} has no alias or stage {selector!r}", hint=known)
         raise UsageError(
-            f"invalid reference {name}@{selector}: {selector!r} is not a version, 'latest', or a stage",
+            f"invalid reference {name}@{selector}: {selector!r} is not a version, 'latest', a stage or an alias",
             hint=f"stages: {', '.join(self.lifecycle.stages)}",
         )
 

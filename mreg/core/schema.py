@@ -28,7 +28,7 @@ _DIGEST = re.compile(r"sha256:[0-9a-f]{64}\Z", re.ASCII)
 _TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z\Z", re.ASCII)
 KINDS = ("file", "directory")
 ACTIONS = ("register", "transition", "promote", "supersede", "rollback", "update", "rm", "gc",
-           "deploy", "undeploy", "approve", "reject", "void", "override")
+           "deploy", "undeploy", "approve", "reject", "void", "override", "alias")
 _EMPTY: dict = {}
 _MAX_FLOAT = 1.7976931348623157e308  # sys.float_info.max: NaN and the infinities fall outside
 
@@ -192,6 +192,10 @@ def model_fault(model: object, name: str | None = None) -> str | None:
         fault = approvals_fault(model["approvals"])
         if fault:
             return fault
+    if "aliases" in model:
+        fault = aliases_fault(model["aliases"], versions)
+        if fault:
+            return fault
     return history_meta_fault(model.get("history"), bool(versions or model["removed"]))
 
 
@@ -295,6 +299,21 @@ def _details_fault(action: str, details: dict) -> str | None:
     return None
 
 
+def aliases_fault(aliases: object, versions: dict) -> str | None:
+    """What is wrong with an index's `aliases` ({ALIAS: VERSION}, absent when there are none), or None."""
+    from mreg.core.names import alias_fault
+
+    if not isinstance(aliases, dict) or not aliases:
+        return "aliases: not an object of aliases (absent when there are none)"
+    for alias, version in aliases.items():
+        fault = alias_fault(alias)
+        if fault:
+            return f"aliases.{alias[:40]}: not an alias name: {fault}"
+        if not isinstance(version, str) or version not in versions:
+            return f"aliases.{alias}: {str(version)[:40]!r} is not a version of this model"
+    return None
+
+
 def history_meta_fault(meta: object, has_events: bool = True) -> str | None:
     """What is wrong with an index's `history` (count, bytes and head of the committed events), or None."""
     if not isinstance(meta, dict):
@@ -356,11 +375,31 @@ def event_fault(event: object, name: str | None = None) -> str | None:
     fault = _details_fault(event["action"], event["details"])
     if fault:
         return fault
+    if event["action"] == "alias":
+        fault = _alias_details_fault(event["details"])
+        if fault:
+            return fault
     if not is_count(event.get("seq")) or not event["seq"]:
         return "seq: missing or not a positive integer"
     for key in ("prev", "hash"):
         if not is_digest(event.get(key)):
             return f"{key}: missing or not sha256:<64 hex digits>"
+    return None
+
+
+def _alias_details_fault(details: dict) -> str | None:
+    """An `alias` event names the alias and the version before and after (null: none), one at least."""
+    from mreg.core.names import alias_fault
+
+    alias = details.get("alias")
+    if alias_fault(alias) is not None:
+        return f"details.alias: {str(alias)[:40]!r} is not an alias name"
+    for key in ("before", "after"):
+        value = details.get(key, "")
+        if value is not None and not (isinstance(value, str) and is_canonical(value)):
+            return f"details.{key}: {str(value)[:40]!r} is not a version number or null"
+    if details["before"] is None and details["after"] is None:
+        return "details: an alias event with no version before or after"
     return None
 
 

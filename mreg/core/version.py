@@ -68,6 +68,10 @@ OPTIONAL_TEXT = ("description", "framework", "filename", "format")
 DIFF_FIELDS = ("stage", "kind", "digest", "size", "files", "format", "parameters", "framework", "description")
 DIFF_SUMMARY = ("name", "version", "stage", "digest", "kind", "size", "files", "created_at")
 
+# What `show` adds after the stored fields, read from the model's index rather than the version's
+# record: the aliases pointing at the version (a list, empty when none).
+SHOWN_FIELDS = ("aliases",)
+
 
 def document(name: str, version: dict) -> dict:
     """The JSON document of one version (docs/json.md): the model's name, then the stored fields."""

@@ -20,6 +20,7 @@ _API = {
     "traffic": "traffic=",
     "rollback": "rollback=True",
     "override": "override=True",
+    "delete": "unalias(NAME, ALIAS)",
 }
 _spoken: dict[str, str] = {}
 

@@ -280,3 +280,35 @@ def test_fish_completes_references_and_stages(shim, models, tmp_path):
     elsewhere.mkdir()
     assert complete(f"mreg --repo={models} get fr", elsewhere) == ["fraud/xgb"]
     assert complete(f"mreg --repo {models} get sentiment@p", elsewhere) == ["sentiment@production"]
+
+
+def test_bash_completes_aliases_after_at_and_after_alias_name(bash, mreg):
+    mreg("alias", "sentiment@1.0.0", "champion", "-q")
+    mreg("alias", "sentiment@1.0.1", "challenger", "-q")
+    assert bash("mreg get sentiment@") == ["sentiment@1.0.1", "sentiment@1.0.0", "sentiment@latest",
+                                           "sentiment@development", "sentiment@production",
+                                           "sentiment@challenger", "sentiment@champion"]
+    assert bash.tab("mreg show sentiment@cham") == ("mreg show sentiment@champion ", ["sentiment@champion"])
+    assert bash("mreg promote sentiment@ch") == ["sentiment@challenger", "sentiment@champion"]
+    assert bash("mreg alias sentiment ") == ["challenger", "champion"]  # the model's aliases, e.g. for --delete
+    assert bash.tab("mreg alias sentiment@latest cha") == ("mreg alias sentiment@latest cha", ["challenger", "champion"])
+    assert bash("mreg alias sentence ") == []
+    assert bash("mreg alias sen") == ["sentence", "sentiment"]
+
+
+def test_zsh_completes_aliases(zsh, mreg):
+    mreg("alias", "sentiment@1.0.0", "champion", "-q")
+    assert zsh.tab("mreg get sentiment@cha", "\x14") == "mreg get sentiment@champion "
+    assert zsh.tab("mreg alias sentiment ch", "\x14") == "mreg alias sentiment champion "
+
+
+def test_fish_completes_aliases(shim, models, mreg, tmp_path):
+    if shutil.which("fish") is None:
+        pytest.skip("fish is not installed (CI installs it)")
+    mreg("alias", "sentiment@1.0.0", "champion", "-q")
+    env = {**os.environ, "PATH": f"{shim}{os.pathsep}{os.environ['PATH']}", "XDG_CONFIG_HOME": str(tmp_path)}
+    for line, expected in (("mreg get sentiment@c", ["sentiment@champion"]), ("mreg alias sentiment c", ["champion"])):
+        script = f"source {ROOT / 'completions' / 'mreg.fish'}; complete --do-complete {shlex.quote(line)}"
+        done = subprocess.run(["fish", "--no-config", "-c", script], cwd=models, env=env, capture_output=True,
+                              text=True, timeout=60)
+        assert [w.split("\t")[0] for w in done.stdout.splitlines()] == expected, done.stderr

@@ -88,7 +88,10 @@ def test_every_kind_of_reference(mreg, project):
         assert (project / f"out{i}").read_text() == content, ref
     assert mreg("get", "m@9.9.9", "-o", "x", expect=1).err.startswith("mreg: error: m has no version 9.9.9")
     mreg("get", "m@staging", "-o", "x", expect=1)
-    mreg("get", "m@nonsense", "-o", "x", expect=2)
+    # Spelled like an alias: one that is not set is not found, as an absent version is; a selector
+    # that can be no version, stage or alias is a usage error.
+    assert "no alias or stage 'nonsense'" in mreg("get", "m@nonsense", "-o", "x", expect=1).err
+    mreg("get", "m@Non.sense", "-o", "x", expect=2)
     mreg("get", "nosuch", "-o", "x", expect=1)
     mreg("get", "Bad", "-o", "x", expect=2)
     assert not (project / "x").exists()

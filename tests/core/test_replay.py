@@ -25,6 +25,7 @@ SEQUENCES = 200 if FULL else 24
 STEPS = 60 if FULL else 24
 NAMES = ("alpha", "team/beta")
 ENVS = ("prod", "canary-eu")
+ALIASES = ("champion", "challenger", "shadow")
 
 
 def _artifact(rng: random.Random, where: str, step: int) -> str:
@@ -67,9 +68,11 @@ def _step(registry, rng: random.Random, where: str, step: int) -> None:
     name = rng.choice(NAMES)
     stages = list(registry.lifecycle.stages)
     op = rng.choices(["register", "update", "transition", "promote", "rollback", "rm", "rm_all", "gc",
-                      "deploy", "undeploy", "split", "rollback_split"],
-                     weights=[5, 3, 6, 3, 3, 2, 0.3, 1.5, 4, 1.5, 1, 1])[0]
+                      "deploy", "undeploy", "split", "rollback_split", "alias", "unalias"],
+                     weights=[5, 3, 6, 3, 3, 2, 0.3, 1.5, 4, 1.5, 1, 1, 4, 1])[0]
     ref = f"{name}@{_version(registry, rng, name)}"
+    if op in ("rm", "update", "transition", "promote") and rng.random() < 0.2:
+        ref = f"{name}@{rng.choice(ALIASES)}"  # through an alias (refused where it is not set)
     if not _versions(registry, name) and rng.random() < 0.9:
         op = "register"  # a model with no versions refuses everything else
     if op == "register":
@@ -115,6 +118,12 @@ def _step(registry, rng: random.Random, where: str, step: int) -> None:
         registry.deploy(name, rng.choice(ENVS), split={first: share, second: 100 - share})
     elif op == "rollback_split":
         registry.deploy(name, rng.choice(ENVS), rollback=True)
+    elif op == "alias":
+        # A move, a new alias, the same version again (nothing recorded), or an absent version (refused).
+        registry.alias(rng.choice([ref, f"{name}@latest", f"{name}@{rng.choice(ALIASES)}"]), rng.choice(ALIASES),
+                       reason=rng.choice(["", "won the A/B test"]))
+    elif op == "unalias":
+        registry.unalias(name, rng.choice(ALIASES), reason=rng.choice(["", "retired"]))
     else:
         # A forced rm or gc of a serving version takes it out of service first, recorded.
         registry.gc(archived_older_than="0s")
@@ -142,6 +151,11 @@ def _assert_replays(registry, seed: int) -> None:
 
 @pytest.mark.parametrize("seed", range(SEQUENCES))
 def test_replaying_the_history_rebuilds_every_index(tmp_path, seed):
+    _sequence(tmp_path, seed)
+
+
+def _sequence(tmp_path, seed: int):
+    """Run the random sequence `seed`, check that every index replays, return the registry."""
     rng = random.Random(seed)
     registry = mreg.init(str(tmp_path / "project"))
     where = str(tmp_path / "artifacts")
@@ -154,6 +168,19 @@ def test_replaying_the_history_rebuilds_every_index(tmp_path, seed):
     assert registry.model_names(), f"seed {seed} registered nothing"
     DEPLOYED.append(bool(registry.deployments()))
     _assert_replays(registry, seed)
+    return registry
+
+
+def test_the_random_sequences_move_aliases_and_remove_held_versions(tmp_path):
+    # The sequences above reach what they are meant to test: alias events, and
+    # removals by rm --force of versions an alias held (their drops recorded).
+    actions, drops = set(), 0
+    for seed in range(6):
+        registry = _sequence(tmp_path / str(seed), seed)
+        for event in registry.history():
+            actions.add(event["action"])
+            drops += event["action"] == "alias" and event["reason"] == "removed with the version"
+    assert {"alias", "rm", "gc"} <= actions and drops
 
 
 def test_the_sequences_leave_traffic_somewhere():

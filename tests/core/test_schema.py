@@ -127,6 +127,23 @@ def test_each_wrong_field_of_an_event_is_named(tmp_path, field, value):
         read_events(path, 1, sealed["hash"], "m")
 
 
+@pytest.mark.parametrize("details, fault", [
+    ({"alias": "champion", "before": None, "after": "1.0.0"}, None),
+    ({"alias": "champion", "before": "1.0.0", "after": None}, None),
+    ({"alias": "champion", "before": "1.0.0", "after": "1.0.1"}, None),
+    ({"alias": "Champion", "before": None, "after": "1.0.0"}, "details.alias"),
+    ({"alias": ["x"], "before": None, "after": "1.0.0"}, "details.alias"),
+    ({"before": None, "after": "1.0.0"}, "details.alias"),
+    ({"alias": "champion", "after": "1.0.0"}, "details.before"),
+    ({"alias": "champion", "before": None, "after": "v1.0.0"}, "details.after"),
+    ({"alias": "champion", "before": None, "after": 1}, "details.after"),
+    ({"alias": "champion", "before": None, "after": None}, "details: an alias event with no version"),
+])
+def test_the_details_of_an_alias_event_are_checked_when_read(details, fault):
+    found = schema.event_fault(event(action="alias", to=None, details=details), "m")
+    assert (found is None) if fault is None else found.startswith(fault), found
+
+
 @pytest.mark.parametrize("field", ["version", "from", "to"])
 def test_an_event_without_a_field_that_may_be_null_is_named(field):
     # Every event mreg writes has these keys (null where they do not apply);

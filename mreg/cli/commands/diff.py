@@ -10,7 +10,7 @@ from mreg.cli import actions, complete
 from mreg.cli.commands import command
 from mreg.cli.options import Json, Quiet, Repo
 
-_REFS = "NAME@VERSION, NAME@latest or NAME@STAGE; a bare NAME is its latest version."
+_REFS = "NAME@VERSION, NAME@latest, NAME@STAGE or NAME@ALIAS; a bare NAME is its latest version."
 
 
 @command()

@@ -20,7 +20,7 @@ from mreg.errors import IntegrityError, RefusedError, UsageError
 def rm(
     ref: ReadRef,
     all_versions: Annotated[bool, typer.Option("--all", help="Remove every version of the model NAME.")] = False,
-    force: Annotated[bool, typer.Option("--force", "-f", help="Also remove a version in production, or one that receives traffic (taken out of service first).")] = False,
+    force: Annotated[bool, typer.Option("--force", "-f", help="Also remove a version in production, or one that receives traffic or that an alias points at (taken out of service and its aliases dropped first, recorded).")] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before removing a whole model.")] = False,
     reason: Reason = "",
     lock_timeout: LockTimeout = None,
@@ -76,6 +76,7 @@ def gc(
     of them with its rule, then one summary line, with the time in UTC, for a
     cron log: what was freed, the versions removed, and the unreferenced
     objects still inside the grace period with the time they become collectable.
+    An archived version that something holds is kept, and said so on stderr.
 
     \b
     Example:
@@ -99,6 +100,8 @@ def gc(
         # The rule with each version, so a cron log says why it went.
         print(output.one_line(f"{'would remove' if dry_run else 'removed'} {removal['name']}@{removal['version']}: "
                               f"{removal['reason']}"))
+    for held in report["held_versions"]:
+        output.message(f"kept {held['name']}@{held['version']}, archived but held: {', '.join(held['holds'])}")
     print(gc_summary(report))
 
 
@@ -110,6 +113,9 @@ def gc_summary(report: dict, now: datetime | None = None) -> str:
     line = (f"{moment} {'would free' if dry else 'freed'} {_objects(report['objects'])}, "
             f"{output.human_size(report['bytes'])}; {'would remove' if dry else 'removed'} "
             f"{versions} version{'' if versions == 1 else 's'}")
+    held = len(report.get("held_versions") or ())
+    if held:
+        line += f"; kept {held} held version{'' if held == 1 else 's'}"
     pending = report["pending"]
     if pending["objects"]:
         line += (f"; {_objects(pending['objects'])}, {output.human_size(pending['bytes'])} wait out the grace "

@@ -46,6 +46,8 @@ def gc(registry: Repo, *, grace: str | None = None, archived_older_than: str | N
 
     Each removal is a `gc` event recording the rule that removed it; the
     report's `removals` lists them (name, version, stage, rule, reason).
+    An archived version something holds (an alias, traffic, pending approvals)
+    is kept and listed in the report's `held_versions`, with the reasons.
     `progress_for(total_bytes)` may return a callback told the size of each
     object as it is taken away (the command line draws a bar with it).
     The report's `pending` counts the unreferenced objects still inside the
@@ -56,7 +58,8 @@ def gc(registry: Repo, *, grace: str | None = None, archived_older_than: str | N
     archived_text = archived_older_than if archived_older_than is not None else config.gc_archived_older_than
     archived_seconds = parse_duration(archived_text) if archived_text else None
     now = time.time()
-    report = {"removed_versions": [], "removals": [], "objects": 0, "bytes": 0, "dry_run": dry_run, "temporary": 0,
+    report = {"removed_versions": [], "removals": [], "held_versions": [], "objects": 0, "bytes": 0,
+              "dry_run": dry_run, "temporary": 0,
               "pending": {"objects": 0, "bytes": 0, "collectable_at": None}}
 
     with registry.transaction() as tx, contextlib.ExitStack() as stack:
@@ -69,9 +72,10 @@ def gc(registry: Repo, *, grace: str | None = None, archived_older_than: str | N
             if not dry_run:
                 recover_trash(registry.layout, registry.store)
         models = [tx.model(name, create=True) for name in registry.model_names()]
-        removals = _removals(registry, models, now, archived_text, archived_seconds)
+        removals, held = _removals(registry, models, now, archived_text, archived_seconds)
         report["removed_versions"] = [f"{r['name']}@{r['version']}" for r in removals]
         report["removals"] = removals
+        report["held_versions"] = held
         doomed = {(r["name"], r["version"]) for r in removals}
         if not dry_run and doomed:
             by_name = {model["name"]: model for model in models}
@@ -97,15 +101,15 @@ def gc(registry: Repo, *, grace: str | None = None, archived_older_than: str | N
 
 
 def _removals(registry: Repo, models: list[dict], now: float, archived_text: str,
-              archived_seconds: float | None) -> list[dict]:
+              archived_seconds: float | None) -> tuple[list[dict], list[dict]]:
     """The versions gc removes before collecting objects, each with the rule that removes it:
     those archived longer than `--archived-older-than`, then those the `[[retention]]` rules
-    match, less every version something protects (mreg/core/retention.py `protection`)."""
-    from mreg.core.holds import holds
+    match, less every version something protects (mreg/core/retention.py `protection`);
+    and the archived ones kept because something holds them, with the reasons."""
     from mreg.core.retention import matching, protection
 
     lifecycle = registry.lifecycle
-    removals = []
+    removals, held = [], []
     expired = set()
     if archived_seconds is not None:
         expired = set(_archived_longer_than(models, lifecycle.archived, now, archived_seconds))
@@ -113,7 +117,12 @@ def _removals(registry: Repo, models: list[dict], now: float, archived_text: str
     for model in models:
         chosen: dict[str, dict] = {}
         for name, version in sorted(expired):
-            if name == model["name"] and not holds(model, version):
+            if name != model["name"]:
+                continue
+            reasons = holds(model, version)
+            if reasons:
+                held.append({"name": name, "version": version, "holds": reasons})
+            else:
                 chosen[version] = {"name": name, "version": version, "stage": model["versions"][version]["stage"],
                                    "rule": {"archived_older_than": archived_text},
                                    "reason": f"archived for longer than {archived_text}"}
@@ -124,7 +133,7 @@ def _removals(registry: Repo, models: list[dict], now: float, archived_text: str
                                        "rule": removal.rule.document(),
                                        "reason": f"{removal.rule.describe()}: {removal.why}"}
         removals += [chosen[v] for v in sorted(chosen, key=Version.parse)]
-    return removals
+    return removals, held
 
 
 def _archived_longer_than(models: list[dict], archived: str, now: float, seconds: float) -> list[tuple[str, str]]:
@@ -133,8 +142,7 @@ def _archived_longer_than(models: list[dict], archived: str, now: float, seconds
     for model in models:
         for version, record in sorted(model["versions"].items()):
             changed = parse_time(record.get("stage_changed_at") or record["created_at"]).timestamp()
-            # A version that still serves (or is otherwise held) stays, however long it was archived.
-            if record["stage"] == archived and now - changed > seconds and not holds(model, version):
+            if record["stage"] == archived and now - changed > seconds:
                 expired.append((model["name"], version))
     return expired
 

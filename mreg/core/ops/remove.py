@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from mreg.core.holds import holds
 from mreg.core.names import parse_reference
+from mreg.core.ops.alias import drop_aliases
 from mreg.core.ops.deploy import undeploy_everywhere
 from mreg.core.repo import Repo, Transaction
 from mreg.core.semver import Version
@@ -31,23 +33,29 @@ def _refuse_protected(registry: Repo, model: dict, targets: list[str], force: bo
 
 
 def _refuse_held(model: dict, targets: list[str], force: bool) -> None:
-    """A version something holds (traffic, ...) is removed only with `force`, which releases it first."""
-    from mreg.core.holds import holds
-
+    """A version something holds (traffic, an alias, ...) is removed only with `force`, which releases it first."""
     for version in targets:
         reasons = holds(model, version)
         if reasons and not force:
-            raise RefusedError(f"{model['name']}@{version} is in use: {'; '.join(reasons)}",
-                               hint=f"pass {spelled('force')} to take it out of service and remove it")
+            raise RefusedError(f"{model['name']}@{version} is held: {', '.join(reasons)}",
+                               hint=f"pass {spelled('force')} to release it (recorded) and remove the version anyway")
+
+
+def _release(tx: Transaction, model: dict, version: str, reason: str) -> None:
+    """Take `version` out of every environment and drop its aliases, each recorded, for a forced removal:
+    no split or alias ever names a removed version. Approvals pending for it go with it."""
+    undeploy_everywhere(tx, model, version, reason)
+    drop_aliases(tx, model, version)
 
 
 def remove(registry: Repo, ref: str, *, all_versions: bool = False, force: bool = False, reason: str = "",
            dry_run: bool = False) -> list[str]:
     """Remove `NAME@SEL`, or every version of `NAME` with all_versions; return `NAME@VERSION`s removed.
 
-    A version in an exclusive stage (production), or one that receives
-    traffic, is removed only with `force`; a forced removal first takes the
-    version out of every environment, each recorded as an `undeploy`.
+    A version in an exclusive stage (production), or one that something holds
+    (it receives traffic, an alias points at it), is removed only with
+    `force`, which first takes it out of every environment (each recorded as
+    an `undeploy`) and drops its aliases (each recorded as an `alias` event).
     Confirmation of a whole-model removal is the caller's business: `dry_run`
     says what would go, refused as the removal would be, so that it is
     refused before anyone is asked.
@@ -77,7 +85,6 @@ def remove(registry: Repo, ref: str, *, all_versions: bool = False, force: bool 
         _refuse_protected(registry, model, targets, force)
         _refuse_held(model, targets, force)
         for version in targets:
-            # Out of every environment first, each recorded: no split ever names a removed version.
-            undeploy_everywhere(tx, model, version, reason or "removed")
+            _release(tx, model, version, reason or "removed")
             drop_version(tx, model, version, "rm", reason)
     return [f"{model['name']}@{v}" for v in targets]

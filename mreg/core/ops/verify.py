@@ -38,7 +38,8 @@ def _stored_size(registry: Repo, hexdigests) -> int:
 
 
 def stage_problems(registry: Repo, name: str, model: dict) -> list[dict]:
-    """Versions in a stage the config does not list, and exclusive stages with more than one holder."""
+    """Versions in a stage the config does not list, exclusive stages with more than one holder, and
+    aliases a stage shadows (every alias points at an existing version: the index's own check)."""
     lifecycle = registry.lifecycle
     index = _relative(registry, registry.layout.index_path(name))
     problems = []
@@ -53,6 +54,12 @@ def stage_problems(registry: Repo, name: str, model: dict) -> list[dict]:
         elif stage in lifecycle.exclusive and len(versions) > 1:
             problems.append({"file": index, "problem": f"{len(versions)} versions are in {stage}, which only "
                              f"one may hold (lifecycle.exclusive)", "versions": labels})
+    for alias, version in sorted((model.get("aliases") or {}).items()):
+        # The index's check saw the alias's spelling; only the config knows the stages, and a reference reads a stage first.
+        if alias in lifecycle.stages:
+            problems.append({"file": index, "problem": f"alias {alias!r} has the name of a stage in config.toml, "
+                             f"so {name}@{alias} names the stage; delete the alias or rename the stage",
+                             "versions": [f"{name}@{version}"]})
     return problems
 
 

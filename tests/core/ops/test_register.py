@@ -32,7 +32,7 @@ def test_the_document_names_the_bytes_and_the_metadata(reg, artifact):
     assert (doc["metrics"], doc["params"], doc["tags"]) == ({"acc": 0.5}, {"lr": 0.1}, {"team": "x"})
     assert (doc["description"], doc["framework"], doc["stage"]) == ("d", "torch", "development")
     assert doc["created_by"] == "tester@example.com"
-    assert reg.show("m@1.0.0") == doc
+    assert reg.show("m@1.0.0") == {**doc, "aliases": []}  # show adds the aliases pointing at it
 
 
 def test_a_directory_is_one_version_of_kind_directory(reg, tmp_path):
