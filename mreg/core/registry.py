@@ -312,7 +312,8 @@ class Registry(Repo):
         return verify(self, ref, rebuild_index=rebuild_index, progress_for=progress_for)
 
     def deploy(self, ref: str, env: str, *, traffic: int | None = None,
-               split: Mapping[str, int] | str | None = None, rollback: bool = False, reason: str = "") -> dict:
+               split: Mapping[str, int] | str | None = None, rollback: bool = False, reason: str = "",
+               condition: str | None = None, if_missing: str = "fail", override: bool = False) -> dict:
         """Change which versions of a model serve in environment `env`; return the deployment afterwards.
 
         `ref` (NAME@VERSION) receives `traffic` percent (1-100, default 100) and
@@ -321,10 +322,14 @@ class Registry(Repo):
         "1.2.0=90,1.3.0=10", summing to 100), or `rollback` returns `env` to
         its split before its last change. The document is
         {name, env, traffic, since, by, drift, version, from, left, changed}.
+        `condition` and `if_missing` as for `transition`, checked for `ref`
+        under the lock; a version entering an environment that takes approvals
+        needs them (`override`: admins only, with a `reason`, recorded).
         """
         from mreg.core.ops.deploy import deploy
 
-        return deploy(self, ref, env, traffic=traffic, split=split, rollback=rollback, reason=reason)
+        return deploy(self, ref, env, traffic=traffic, split=split, rollback=rollback, reason=reason,
+                      condition=condition, if_missing=if_missing, override=override)
 
     def undeploy(self, ref: str, env: str, *, reason: str = "") -> dict:
         """Take `ref` out of environment `env`; the versions still there are scaled up to 100."""

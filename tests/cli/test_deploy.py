@@ -228,11 +228,51 @@ def test_a_bad_environment_table_is_an_integrity_error_at_load(mreg, four, proje
     mreg("deploy", "m@1.0.0", "--env", "qa", expect=3)
 
 
-def test_approval_keys_of_an_environment_are_accepted(mreg, four, project):
+def test_a_protected_environment_takes_its_approvals_before_a_version_enters(mreg, four, project):
     with open(project / ".mreg" / "config.toml", "a") as handle:
-        handle.write('\n[environments.prod]\napprovals = 2\napprovers = ["group:leads"]\n'
+        handle.write('\n[policy]\nadmins = ["root@example.com"]\n[policy.groups]\nleads = ["ann@example.com", '
+                     '"bob@example.com"]\n[environments.prod]\napprovals = 2\napprovers = ["group:leads"]\n'
                      'self_approval = false\nexpire = "14d"\n')
-    mreg("deploy", "m@1.0.1", "--env", "prod")
+    mreg("deploy", "m@1.0.0", "--env", "staging")  # an environment without a table takes none
+    refused = _unchanged(mreg, project, "deploy", "m@1.0.1", "--env", "prod", expect=1)
+    assert "cannot enter" in refused.err and "prod" in refused.err
+    mreg("approve", "m@1.0.1", "--env", "prod", env={"MREG_USER": "ann@example.com"})
+    _unchanged(mreg, project, "deploy", "m", "--env", "prod", "--split", "1.0.1=100", expect=1)
+    mreg("approve", "m@1.0.1", "--env", "prod", env={"MREG_USER": "bob@example.com"})
+    assert mreg("deploy", "m@1.0.1", "--env", "prod").out == "m in prod: 1.0.1 100%\n"
+    # Only versions entering the environment need approvals: 1.0.1's share may change freely.
+    _unchanged(mreg, project, "deploy", "m@1.0.2", "--env", "prod", "--traffic", "10", expect=1)
+    _unchanged(mreg, project, "deploy", "m@1.0.2", "--env", "prod", "--traffic", "10", "--override",
+               "--reason", "hotfix", expect=1)  # not an admin
+    mreg("deploy", "m@1.0.2", "--env", "prod", "--traffic", "10", "--override", "--reason", "hotfix",
+         env={"MREG_USER": "root@example.com"})
+    actions = [e["action"] for e in _history(project)]
+    assert actions[-2:] == ["override", "deploy"]
+    # Rolling the split back is exempt, as a stage rollback is.
+    assert mreg("deploy", "m", "--env", "prod", "--rollback").out == "m in prod: 1.0.1 100%\n"
+    mreg("verify", "--rebuild-index")
+
+
+def test_deploy_if_checks_the_condition_under_the_lock(mreg, four, project):
+    registry = four
+    registry.update("m@1.0.0", metrics=["auc=0.90"])
+    registry.update("m@1.0.1", metrics=["auc=0.85"])
+    registry.update("m@1.0.2", metrics=["auc=0.95"])
+    mreg("deploy", "m@1.0.0", "--env", "prod")
+    refused = _unchanged(mreg, project, "deploy", "m@1.0.1", "--env", "prod", "--traffic", "10",
+                         "--if", "metrics.auc > @production.metrics.auc", expect=1)
+    assert "metrics.auc 0.85 > @production.metrics.auc 0.9: false" in refused.err
+    doc = mreg("deploy", "m@1.0.2", "--env", "prod", "--traffic", "10", "--if",
+               "metrics.auc > @production.metrics.auc", "--json").json
+    assert doc["traffic"] == {"1.0.0": 90, "1.0.2": 10}
+    assert _history(project)[-1]["details"]["condition"]["passed"] is True
+    unknown = _unchanged(mreg, project, "deploy", "m@1.0.3", "--env", "prod", "--if",
+                         "metrics.auc > 0.5", expect=1)
+    assert "unknown" in unknown.err
+    mreg("deploy", "m@1.0.3", "--env", "prod", "--traffic", "5", "--if", "metrics.auc > 0.5", "--if-missing", "pass")
+    _unchanged(mreg, project, "deploy", "m", "--env", "prod", "--split", "1.0.0=100", "--if", "size > 0", expect=2)
+    _unchanged(mreg, project, "deploy", "m@1.0.1", "--env", "prod", "--if", "metrics.auc >", expect=2)
+    mreg("verify", "--rebuild-index")
 
 
 @pytest.mark.parametrize("edit, message", [

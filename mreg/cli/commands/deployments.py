@@ -10,7 +10,7 @@ import typer
 from mreg.cli import complete, output, settings
 from mreg.cli.commands import command
 from mreg.cli.context import open_registry
-from mreg.cli.options import Json, LockTimeout, Quiet, Reason, Ref, Repo
+from mreg.cli.options import Condition, IfMissing, Json, LockTimeout, Override, Quiet, Reason, Ref, Repo
 from mreg.errors import UsageError
 
 Env = Annotated[str, typer.Option("--env", "-e", metavar="ENV", help="The environment, e.g. prod (a-z, 0-9, _ and -).",
@@ -26,6 +26,9 @@ def deploy(
     split: Annotated[Optional[str], typer.Option("--split", metavar="V=PCT,...", help="Set the whole split, e.g. 1.2.0=90,1.3.0=10 (sums to 100).")] = None,
     rollback: Annotated[bool, typer.Option("--rollback", help="Return ENV to its split before its last change.")] = False,
     reason: Reason = "",
+    condition: Condition = None,
+    if_missing: IfMissing = "fail",
+    override: Override = False,
     lock_timeout: LockTimeout = None,
     json: Json = False,
     quiet: Quiet = False,
@@ -47,7 +50,8 @@ def deploy(
 
     percent = parse_percent(traffic, "--traffic") if traffic is not None else None
     result = open_registry(repo, lock_timeout).deploy(ref, env, traffic=percent, split=split, rollback=rollback,
-                                                      reason=reason)
+                                                      reason=reason, condition=condition, if_missing=if_missing,
+                                                      override=override)
     _print_change(result, ref, json=json, quiet=quiet)
 
 

@@ -87,11 +87,12 @@ def drift(model: dict, split: dict[str, int], environment: Environment, archived
 # --- changing a split --------------------------------------------------------------
 
 def change_split(tx: Transaction, model: dict, env: str, new: dict[str, int], *, version: str | None,
-                 reason: str, rollback: bool = False) -> dict:
+                 reason: str, rollback: bool = False, condition: dict | None = None) -> dict:
     """Record and apply one change of `env`'s split; return the deployment document afterwards.
 
     The action is `undeploy` when a version leaves (or the split empties),
-    else `deploy`.
+    else `deploy`. `condition` is the `--if` the change met, with the values
+    it read, recorded for the reader (replay does not need it).
     """
     old = current_split(model, env)
     new = splits.ordered(new)
@@ -99,6 +100,8 @@ def change_split(tx: Transaction, model: dict, env: str, new: dict[str, int], *,
     details = {"env": env, "from": splits.ordered(old), "to": new}
     if rollback:
         details["rollback"] = True
+    if condition is not None:
+        details["condition"] = condition
     event = tx.record(model, action, version, reason=reason, details=details)
     apply_split(model, env, new, event["time"], event["user"])
     result = _document(tx.registry, model, env)
@@ -116,8 +119,17 @@ def _unchanged(registry: Repo, model: dict, env: str) -> dict:
 
 
 def deploy_in(tx: Transaction, ref: str, env: str, *, traffic: int | None = None,
-              split: Mapping[str, int] | str | None = None, rollback: bool = False, reason: str = "") -> dict:
-    """Change `env`'s split inside transaction `tx` (see `deploy`); the deployment document afterwards."""
+              split: Mapping[str, int] | str | None = None, rollback: bool = False, reason: str = "",
+              condition: str | None = None, if_missing: str = "fail", override: bool = False) -> dict:
+    """Change `env`'s split inside transaction `tx` (see `deploy`); the deployment document afterwards.
+
+    A version that enters a protected environment takes its approvals first
+    (`override`: an admin enters without them, recorded); a rollback of the
+    split is exempt, as a stage rollback is. `condition` must hold for REF.
+    """
+    from mreg.core.ops.approvals import check_entry
+    from mreg.core.ops.gates import gate_move
+
     check_environment(env)
     check_text(reason, spelled("reason"))
     reason = (reason or "").strip()
@@ -130,12 +142,18 @@ def deploy_in(tx: Transaction, ref: str, env: str, *, traffic: int | None = None
         if reference.selector is not None:
             raise UsageError(f"{spelled(chosen[0])} takes a model name, not a reference",
                              hint=f"give {reference.name} alone, without @{reference.selector}")
+        if condition is not None:
+            raise UsageError(f"{spelled('condition')} takes one version (NAME@VERSION), not "
+                             f"{spelled(chosen[0])}")
         wanted = splits.parse_split(split) if split is not None else None
         model = tx.model(reference.name)
         if wanted is None:
             wanted = _before_last_change(tx, model, env)
+        old = current_split(model, env)
         for version in sorted(wanted, key=Version.parse):
             refuse_ineligible(tx, model, version, env)
+            if not rollback and version not in old:
+                check_entry(tx, model, version, env=env, override=override, reason=reason)
         if wanted == current_split(model, env):
             return _unchanged(tx.registry, model, env)
         return change_split(tx, model, env, wanted, version=None, reason=reason, rollback=rollback)
@@ -143,6 +161,9 @@ def deploy_in(tx: Transaction, ref: str, env: str, *, traffic: int | None = None
     model, version = tx.lookup(ref)  # NAME@…: a bare NAME is refused here
     refuse_ineligible(tx, model, version, env)
     old = current_split(model, env)
+    met = gate_move(tx, model, version, condition, if_missing)
+    if version not in old:
+        check_entry(tx, model, version, env=env, override=override, reason=reason)
     if percent < splits.TOTAL and not any(v != version for v in old):
         raise RefusedError(
             f"{env} has no other version of {model['name']} to take the other {splits.TOTAL - percent}%",
@@ -151,7 +172,7 @@ def deploy_in(tx: Transaction, ref: str, env: str, *, traffic: int | None = None
     new, _ = splits.with_share(old, version, percent)
     if new == old:
         return _unchanged(tx.registry, model, env)
-    return change_split(tx, model, env, new, version=version, reason=reason)
+    return change_split(tx, model, env, new, version=version, reason=reason, condition=met)
 
 
 def _before_last_change(tx: Transaction, model: dict, env: str) -> dict[str, int]:
@@ -168,11 +189,19 @@ def _before_last_change(tx: Transaction, model: dict, env: str) -> dict[str, int
 
 
 def deploy(registry: Repo, ref: str, env: str, *, traffic: int | None = None,
-           split: Mapping[str, int] | str | None = None, rollback: bool = False, reason: str = "") -> dict:
+           split: Mapping[str, int] | str | None = None, rollback: bool = False, reason: str = "",
+           condition: str | None = None, if_missing: str = "fail", override: bool = False) -> dict:
     """Give `ref` `traffic`% of `env` (default 100), set the whole `split`, or `rollback` the last change."""
+    from mreg.core.ops.approvals import check_override
+    from mreg.core.ops.gates import compile_condition
+
     check_environment(env)
+    gate = compile_condition(condition, if_missing)  # a malformed condition is refused before the lock
+    if override:
+        check_override(registry, reason)
     with registry.transaction() as tx:
-        return deploy_in(tx, ref, env, traffic=traffic, split=split, rollback=rollback, reason=reason)
+        return deploy_in(tx, ref, env, traffic=traffic, split=split, rollback=rollback, reason=reason,
+                         condition=gate, if_missing=if_missing, override=override)
 
 
 def undeploy_in(tx: Transaction, ref: str, env: str, *, reason: str = "") -> dict:
