@@ -13,6 +13,7 @@ SECTIONS = {
     "Lifecycle": ["transition", "promote", "rollback"],
     "Inspecting": ["show", "list", "ls", "get", "history", "search", "diff"],
     "Maintenance": ["rm", "gc", "verify"],
+    "Sharing": ["remote", "push", "pull", "clone"],
 }
 
 
@@ -115,9 +116,9 @@ def _attach() -> None:
     global _attached
     if _attached:
         return
-    from mreg.cli.commands import declared, diff, inspect, lifecycle, maintenance, registering
+    from mreg.cli.commands import declared, diff, inspect, lifecycle, maintenance, registering, remotes
 
-    for module in (diff, inspect, lifecycle, maintenance, registering):
+    for module in (diff, inspect, lifecycle, maintenance, registering, remotes):
         for function, name, settings in declared(module):
             app.command(name, **settings)(function)
     _attached = True

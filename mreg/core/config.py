@@ -91,6 +91,8 @@ class Config:
     lifecycle: Lifecycle
     gc_grace: str
     gc_archived_older_than: str
+    # [remotes.NAME]: {"url": …, "options": {K: V}, "single_writer": bool, "lazy": bool}, in the order added
+    remotes: dict = field(default_factory=dict, hash=False, compare=False)
 
 
 def _fail(key: str, problem: str) -> IntegrityError:
@@ -230,4 +232,39 @@ def load_config(path: str) -> Config:
                 parse_duration(value)
             except UsageError as exc:
                 raise _fail(f"gc.{key}", exc.message) from None
-    return Config(parse_lifecycle(data.get("lifecycle")), grace, archived)
+    return Config(parse_lifecycle(data.get("lifecycle")), grace, archived, parse_remotes(data.get("remotes", {})))
+
+
+_REMOTE_KEYS = {"url": str, "options": dict, "single_writer": bool, "lazy": bool}
+
+
+def parse_remotes(table: object) -> dict:
+    """Validate the `[remotes]` table (what `mreg remote add` and `mreg clone` write)."""
+    if not isinstance(table, dict):
+        raise _fail("remotes", "not a table")
+    remotes = {}
+    for name, remote in table.items():
+        if not isinstance(remote, dict):
+            raise _fail(f"remotes.{name}", "not a table")
+        for key, value in remote.items():
+            if key not in _REMOTE_KEYS:
+                raise _fail(f"remotes.{name}.{key}", "unknown key")
+            if not isinstance(value, _REMOTE_KEYS[key]):
+                raise _fail(f"remotes.{name}.{key}", f"not {_REMOTE_KEYS[key].__name__}")
+        if not remote.get("url"):
+            raise _fail(f"remotes.{name}.url", "missing")
+        options = remote.get("options", {})
+        if not all(isinstance(v, str) for v in options.values()):
+            raise _fail(f"remotes.{name}.options", "every option must be text")
+        remotes[name] = {"url": remote["url"], "options": dict(options),
+                         "single_writer": remote.get("single_writer", False), "lazy": remote.get("lazy", False)}
+    return remotes
+
+
+def read_document(path: str) -> dict:
+    """config.toml as a plain dict, for a command that changes it (after `load_config` has checked it)."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
+    return tomllib.loads(read_regular_file(path, "config.toml").decode())
