@@ -31,6 +31,7 @@ from mreg.core.remote.state import load_state, save_state
 from mreg.core.repo import Repo
 from mreg.errors import IntegrityError, NotFoundError, RefusedError
 
+_HINT = "the remote is damaged or hostile: run `mreg verify --remote NAME` and restore it from a backup"
 REBASE_ATTEMPTS = 8
 SWEEP_WAIT = 120.0  # seconds a push waits for a running gc sweep before giving up
 
@@ -300,6 +301,7 @@ def _apply_locked(repo: Repo, name: str, known: int, new: list[dict]) -> list[di
                     replay.apply(model, new)
                 except replay.NotReplayable as exc:
                     raise IntegrityError(f"the remote's events of {name} cannot be applied: {exc}") from None
+                _check_model(model, _HINT)
                 history.append(path, committed["bytes"], new, count=committed["events"], head=committed["head"])
                 index_mod.save_model(layout, model)
                 return []
@@ -308,6 +310,7 @@ def _apply_locked(repo: Repo, name: str, known: int, new: list[dict]) -> list[di
                 rebuilt = replay.rebuild(name, base)
             except replay.NotReplayable as exc:
                 raise IntegrityError(f"the remote's events of {name} cannot be applied: {exc}") from None
+            _check_model(rebuilt, _HINT)
             tx = Transaction(repo)
             tx.adopt(rebuilt)
             renumbered: list[dict] = []
@@ -329,6 +332,22 @@ def _apply_locked(repo: Repo, name: str, known: int, new: list[dict]) -> list[di
             write_atomic(path, data)
             index_mod.save_model(layout, rebuilt)
             return renumbered
+
+
+def _check_model(model: dict, url_hint: str) -> None:
+    """The index the remote's events build must pass every check a local index passes, and more:
+    a recorded file name becomes a path on `get`."""
+    from mreg.core.artifact import filename_fault
+    from mreg.core.schema import model_fault
+
+    fault = model_fault(model, model["name"])
+    for version, record in model["versions"].items():
+        if fault is None and record.get("filename") is not None:
+            bad = filename_fault(record["filename"])
+            fault = f"versions.{version}.filename: {bad}" if bad else None
+    if fault:
+        raise IntegrityError(f"the remote's events of {model['name']} build an index that is not valid: {fault}; "
+                             "nothing was applied", hint=url_hint)
 
 
 def _side(record: dict) -> str:
