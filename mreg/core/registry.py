@@ -263,3 +263,15 @@ class Registry(Repo):
         from mreg.core.ops.sync import pull
 
         return pull(self, remote, names, progress_for=progress_for)
+
+    def verify_remote(self, remote: str | None = None) -> dict:
+        """Check a remote in place: every log entry, each index rebuilt, every object re-hashed."""
+        from mreg.core.ops.remote_maintenance import verify_remote
+
+        return verify_remote(self, remote)
+
+    def gc_remote(self, remote: str | None = None, *, grace: str | None = None, dry_run: bool = False) -> dict:
+        """Two-phase gc of a remote: mark unreferenced objects; delete those marked at least `grace` ago."""
+        from mreg.core.ops.remote_maintenance import gc_remote
+
+        return gc_remote(self, remote, grace=grace, dry_run=dry_run)
