@@ -190,6 +190,7 @@ COMMANDS = {'init': {'hidden': False,
         'options': {'--archived-older-than': ('archived_older_than', 'str', None),
                     '--grace': ('grace', 'str', None),
                     '--lock-timeout': ('lock_timeout', 'float', None),
+                    '--remote': ('remote', 'str', None),
                     '--repo': ('repo', 'str', None)},
         'flags': {'--dry-run': ('dry_run', True),
                   '--help': ('help', None),
@@ -200,13 +201,48 @@ COMMANDS = {'init': {'hidden': False,
                   '-q': ('quiet', True)}},
  'verify': {'hidden': False,
             'arguments': [('ref', 1, False, None)],
-            'options': {'--repo': ('repo', 'str', None)},
+            'options': {'--remote': ('remote', 'str', None), '--repo': ('repo', 'str', None)},
             'flags': {'--help': ('help', None),
                       '--json': ('json', True),
                       '--quiet': ('quiet', True),
                       '--rebuild-index': ('rebuild_index', True),
                       '-h': ('help', None),
-                      '-q': ('quiet', True)}}}
+                      '-q': ('quiet', True)}},
+ 'remote': {'hidden': False,
+            'arguments': [('action', 1, True, None), ('name', 1, False, None), ('url', 1, False, None)],
+            'options': {'--option': ('option', 'list', None), '--repo': ('repo', 'str', None)},
+            'flags': {'--help': ('help', None),
+                      '--json': ('json', True),
+                      '--quiet': ('quiet', True),
+                      '--single-writer': ('single_writer', True),
+                      '-h': ('help', None),
+                      '-q': ('quiet', True)}},
+ 'push': {'hidden': False,
+          'arguments': [('words', -1, False, None)],
+          'options': {'--lock-timeout': ('lock_timeout', 'float', None), '--repo': ('repo', 'str', None)},
+          'flags': {'--help': ('help', None),
+                    '--json': ('json', True),
+                    '--quiet': ('quiet', True),
+                    '--rebase': ('rebase', True),
+                    '-h': ('help', None),
+                    '-q': ('quiet', True)}},
+ 'pull': {'hidden': False,
+          'arguments': [('words', -1, False, None)],
+          'options': {'--lock-timeout': ('lock_timeout', 'float', None), '--repo': ('repo', 'str', None)},
+          'flags': {'--help': ('help', None),
+                    '--json': ('json', True),
+                    '--quiet': ('quiet', True),
+                    '-h': ('help', None),
+                    '-q': ('quiet', True)}},
+ 'clone': {'hidden': False,
+           'arguments': [('url', 1, True, None), ('directory', 1, False, None)],
+           'options': {'--option': ('option', 'list', None)},
+           'flags': {'--help': ('help', None),
+                     '--json': ('json', True),
+                     '--lazy': ('lazy', True),
+                     '--quiet': ('quiet', True),
+                     '-h': ('help', None),
+                     '-q': ('quiet', True)}}}
 
 ROOT_HELP = ('Usage: mreg [OPTIONS] COMMAND [ARGS]...\n'
  '\n'
@@ -244,5 +280,11 @@ ROOT_HELP = ('Usage: mreg [OPTIONS] COMMAND [ARGS]...\n'
  '  rm      Remove a version, or a whole model with --all.\n'
  '  gc      Delete stored objects that no version references.\n'
  '  verify  Re-hash artifacts, check the index and the history.\n'
+ '\n'
+ 'Sharing:\n'
+ '  remote  Add, list or remove the remotes this registry pushes to.\n'
+ '  push    Send the objects and events that the remote lacks.\n'
+ "  pull    Fetch and apply the remote's new events and objects.\n"
+ '  clone   Make a new registry from a remote, with the remote as origin.\n'
  '\n'
  "  Run `mreg COMMAND --help` for a command's options and an example.\n")

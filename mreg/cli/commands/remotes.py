@@ -13,7 +13,7 @@ from mreg.cli.context import open_registry
 from mreg.cli.options import Json, LockTimeout, Quiet, Repo
 from mreg.errors import RefusedError, UsageError
 
-RemoteOption = Annotated[list[str], typer.Option("--option", "-o", metavar="K=V",
+RemoteOption = Annotated[list[str], typer.Option("--option", metavar="K=V",
                                                  help="A backend option (endpoint_url=…, key_filename=…); repeatable.")]
 Names = Annotated[Optional[list[str]], typer.Argument(metavar="[REMOTE] [NAME]...",
                                                       help="The remote (default: origin, else the first added), then models (default: all).")]
@@ -38,9 +38,9 @@ def remote(
     quiet: Quiet = False,
     repo: Repo = None,
 ) -> None:
-    """Add, list or remove remotes: `remote add NAME URL`, `remote list`, `remote remove NAME`.
+    """Add, list or remove the remotes this registry pushes to.
 
-    `remote add` creates an empty remote registry at URL if there is none, and
+    `remote add NAME URL`, `remote list`, `remote remove NAME`. `remote add` creates an empty remote registry at URL if there is none, and
     checks that the storage refuses a second create of one key.
 
     \b
@@ -91,7 +91,7 @@ def push(
     quiet: Quiet = False,
     repo: Repo = None,
 ) -> None:
-    """Send the objects, then the events, that the remote lacks, model by model.
+    """Send the objects and events that the remote lacks.
 
     Nothing on the remote is overwritten or deleted. A model the remote has
     moved ahead on is refused (exit 1: run `mreg pull`); the others are pushed.
@@ -131,7 +131,7 @@ def pull(
     quiet: Quiet = False,
     repo: Repo = None,
 ) -> None:
-    """Fetch the remote's new events (and objects, unless the clone is lazy) and apply them.
+    """Fetch and apply the remote's new events and objects.
 
     Local events not yet pushed are re-applied on top, every rule checked
     again; a version number the remote took meanwhile is renumbered (and
@@ -167,7 +167,7 @@ def clone(
     json: Json = False,
     quiet: Quiet = False,
 ) -> None:
-    """Make a new registry in DIR/.mreg from a remote, with the remote as `origin`.
+    """Make a new registry from a remote, with the remote as origin.
 
     \b
     Example:
