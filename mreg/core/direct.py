@@ -78,24 +78,29 @@ def open_direct(url: str, lock_timeout: float | None = None) -> "DirectRegistry"
             registry = DirectRegistry(Layout(root), lock_timeout or DEFAULT_TIMEOUT)
         else:
             registry = DirectRegistry(Layout(root), lock_timeout or DEFAULT_TIMEOUT)
+            # Outside a running write (which holds this flock) the cache holds nothing unpushed; a write
+            # killed before its push left events that were never committed to the remote: drop them.
+            _drop_unpushed(registry, None)
             pull(registry, "origin")
     finally:
         os.close(fd)
     return registry
 
 
-def _drop_unpushed(registry: Registry, names: list[str]) -> None:
-    """Undo the local events of `names` that the remote has not got (the write is run again on fresh state)."""
+def _drop_unpushed(registry: Registry, names: list[str] | None) -> None:
+    """Undo the local events of `names` (None: every model) that the remote has not got."""
     from mreg.core import history, index as index_mod, replay
     from mreg.core.remote.state import load_state
 
     with registry.locked():
         state = load_state(registry.layout, "origin")
-        for name in names:
+        for name in registry.model_names() if names is None else names:
             model = index_mod.load_model(registry.layout, name)
             if model is None:
                 continue
             known = state.get(name, [0, 0])[1]
+            if model["history"]["events"] <= known:
+                continue
             meta = model["history"]
             events = history.read_events(registry.layout.history_path(name), meta["events"], meta["head"], name)
             # Only the index is replaced: the events past its head are then an uncommitted tail,

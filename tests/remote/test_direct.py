@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from mregtest import Mreg
+from reliability.rel import scale
 
 from .test_remotes import fill, registry, views
 
@@ -67,6 +68,20 @@ def test_eight_writers_promote_directly_one_production_holder(tmp_path):
     a("verify", "--rebuild-index", "-q")
 
 
+def _digest_of(data: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()
+
+
+def _on_remote(url: str, digest: str) -> tuple[bool, bool]:
+    """(whether the object is on the remote, whether some log entry names it)."""
+    root = Path(url)
+    stored = (root / "objects" / digest[:2] / digest[2:]).exists()
+    named = any(digest in entry.read_text() for entry in (root / "models").rglob("*.json"))
+    return stored, named
+
+
 def test_a_push_killed_at_random_moments_leaves_a_remote_the_next_push_completes(tmp_path):
     url = str(tmp_path / "remote")
     a = registry(tmp_path, "a")
@@ -74,20 +89,72 @@ def test_a_push_killed_at_random_moments_leaves_a_remote_the_next_push_completes
     a("remote", "add", "origin", url, "-q")
     a("push", "-q")
     artifact = a.cwd / "model.bin"
-    landed = 0
+    between = 0  # kills that landed after the upload began and before the entry was created
     rng = random.Random(7)
-    for round_ in range(6):
-        artifact.write_bytes(os.urandom(1 << 20) + bytes([round_]))
+    rounds = scale(8, 30)
+    # How long a whole push of such a version takes here: the kills are aimed at its second half.
+    artifact.write_bytes(os.urandom(24 << 20))
+    a("register", "sentiment", artifact, "-q")
+    started = time.monotonic()
+    a("push", "-q")
+    whole = time.monotonic() - started
+    for round_ in range(rounds):
+        data = os.urandom(24 << 20) + bytes([round_])
+        artifact.write_bytes(data)
         a("register", "sentiment", artifact, "-q")
         proc = subprocess.Popen([sys.executable, "-m", "mreg", "push", "-q"], cwd=a.cwd, stderr=subprocess.PIPE)
-        time.sleep(rng.uniform(0.05, 0.4))
+        time.sleep(rng.uniform(0.4, 1.0) * whole)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-        if proc.returncode == -signal.SIGKILL:
-            landed += 1
+        stored, named = _on_remote(url, _digest_of(data))
+        partial = any(p.name.startswith(".tmp-") for p in (Path(url) / "objects").rglob("*"))
+        if proc.returncode == -signal.SIGKILL and (stored or partial) and not named:
+            between += 1
         a("push", "-q")  # the next push completes
-        Mreg(tmp_path)("clone", url, tmp_path / f"check{round_}", "-q")
-        check = Mreg(tmp_path / f"check{round_}")
-        check("verify", "--rebuild-index", "-q")
-        assert check("show", "sentiment", "--json").json == a("show", "sentiment", "--json").json
-    assert landed >= 2, f"only {landed} kills landed mid-push"
+        assert _on_remote(url, _digest_of(data)) == (True, True)
+        a("verify", "--remote", "origin", "-q")
+    Mreg(tmp_path)("clone", url, tmp_path / "check", "-q")
+    check = Mreg(tmp_path / "check")
+    check("verify", "--rebuild-index", "-q")
+    assert check("show", "sentiment", "--json").json == a("show", "sentiment", "--json").json
+    assert between >= 2, f"{between} kills of {rounds} landed between the upload and the entry"
+
+
+def test_a_direct_write_killed_at_random_moments(tmp_path):
+    url = str(tmp_path / "remote")
+    a = registry(tmp_path, "a")
+    fill(a, 1)
+    a("remote", "add", "origin", url, "-q")
+    a("push", "-q")
+    env = dict(os.environ, MREG_CACHE_DIR=str(tmp_path / "cache"))
+    direct = Mreg(tmp_path)
+    direct("--repo", url, "list", "-q", env=env)  # the cache exists: kills land in the write, not the clone
+    rng = random.Random(11)
+    landed = 0
+    rounds = scale(8, 30)
+    (tmp_path / "model.bin").write_bytes(os.urandom(24 << 20))
+    started = time.monotonic()
+    direct("--repo", url, "register", "sentiment", "model.bin", "-q", env=env)
+    whole = time.monotonic() - started
+    for round_ in range(rounds):
+        data = os.urandom(24 << 20) + bytes([round_])
+        (tmp_path / "model.bin").write_bytes(data)
+        intakes_before = len(list((tmp_path / "cache").rglob("intake/*")))
+        proc = subprocess.Popen([sys.executable, "-m", "mreg", "--repo", url, "register", "sentiment", "model.bin",
+                                 "-q"], cwd=tmp_path, env=env, stderr=subprocess.PIPE)
+        time.sleep(rng.uniform(0.3, 1.0) * whole)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        cached = any(p.name == _digest_of(data)[2:] for p in (tmp_path / "cache").rglob("*"))
+        intakes = len(list((tmp_path / "cache").rglob("intake/*")))
+        if proc.returncode == -signal.SIGKILL and (cached or intakes > intakes_before) \
+                and not _on_remote(url, _digest_of(data))[1]:
+            landed += 1  # the artifact was being stored or pushed, and no entry names it yet
+        (tmp_path / "next.bin").write_bytes(os.urandom(64))
+        direct("--repo", url, "register", "sentiment", "next.bin", "-q", env=env)
+        a("verify", "--remote", "origin", "-q")
+    a("pull", "-q")
+    a("verify", "--rebuild-index", "-q")
+    versions = [v["version"] for v in a("show", "sentiment", "--json").json]
+    assert len(versions) == len(set(versions)) >= 2 + rounds
+    assert landed >= 2, f"{landed} kills of {rounds} landed mid-write"
