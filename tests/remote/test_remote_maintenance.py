@@ -47,3 +47,62 @@ def test_verify_remote_and_two_phase_gc(tmp_path):
     kept.write_bytes(b"rotten")
     bad = a("verify", "--remote", "origin", expect=3)
     assert "sentiment@1.0.0" in bad.out and "corrupt" in bad.out
+
+
+def test_gc_remote_beside_a_running_pusher_never_deletes_what_its_entry_names(tmp_path):
+    """The dangerous case: a push whose objects are already on the remote, unreferenced and marked.
+
+    Each round the pusher registers a tree, pushes, removes it and pushes
+    again, waits until a gc run has marked its objects, then registers the
+    same tree again: its push finds every object there and uploads none,
+    while gc runs sweep marked objects beside it.
+    """
+    import os
+    import subprocess
+    import sys
+
+    from reliability.rel import scale
+
+    url = str(tmp_path / "remote")
+    a = registry(tmp_path, "a")
+    fill(a, 1)
+    a("remote", "add", "origin", url, "-q")
+    a("push", "-q")
+    rounds = scale(4, 20)
+    pusher = f"""
+import glob, json, os, subprocess, sys, time
+def mreg(*args):
+    return subprocess.run([sys.executable, '-m', 'mreg', *args], check=True, capture_output=True, text=True).stdout
+for i in range({rounds}):
+    os.makedirs(f'tree{{i}}', exist_ok=True)
+    for j in range(300):
+        open(f'tree{{i}}/f{{j}}.bin', 'wb').write(os.urandom(64))
+    mreg('register', 'trees', f'tree{{i}}', '-q')
+    digest = json.loads(mreg('show', 'trees@latest', '--json'))['digest'][7:]
+    version = json.loads(mreg('show', 'trees@latest', '--json'))['version']
+    mreg('push', '-q')
+    mreg('rm', f'trees@{{version}}', '-q')
+    mreg('push', '-q')
+    deadline = time.time() + 60
+    while time.time() < deadline and not any(digest in open(m).read() for m in glob.glob({url!r} + '/gc/marks/*.json')):
+        time.sleep(0.02)
+    mreg('register', 'trees', f'tree{{i}}', '-q')
+    mreg('push', '-q')
+"""
+    collector = ("import os, subprocess, sys\n"
+                 "runs = 0\n"
+                 "while not os.path.exists('stop'):\n"
+                 "    subprocess.run([sys.executable, '-m', 'mreg', 'gc', '--remote', 'origin', '--grace', '0s', '-q'],"
+                 " check=True)\n"
+                 "    runs += 1\n"
+                 "print(runs)\n")
+    gc_dir = tmp_path / "gc"
+    registry(tmp_path, "gc")("remote", "add", "origin", url, "-q")
+    collecting = subprocess.Popen([sys.executable, "-c", collector], cwd=gc_dir, stdout=subprocess.PIPE, text=True)
+    pushing = subprocess.run([sys.executable, "-c", pusher], cwd=a.cwd, capture_output=True, text=True, timeout=900)
+    (gc_dir / "stop").write_text("")
+    out, _ = collecting.communicate(timeout=120)
+    assert pushing.returncode == 0, pushing.stderr
+    assert collecting.returncode == 0 and int(out) >= 2
+    a("verify", "--remote", "origin", "-q")  # every object every entry names is there, and sound
+    assert len(a("show", "trees", "--json").json) == rounds

@@ -279,6 +279,7 @@ def _apply_locked(repo: Repo, name: str, known: int, new: list[dict]) -> list[di
 
     layout = repo.layout
     if True:
+        recover_stash(layout, name)
         model = index_mod.load_model(layout, name) or index_mod.new_model(name)
         local = _local_events(repo, model)
         if len(local) < known or (known and local[known - 1]["hash"] != new[0]["prev"]):
@@ -291,19 +292,18 @@ def _apply_locked(repo: Repo, name: str, known: int, new: list[dict]) -> list[di
         known, mine, new = known + same, mine[same:], new[same:]
         if not new:
             return []
-        path = layout.history_path(name)
         with translate_os_errors(f"write the history of {name}"):
             real_folders(layout.root, "models", *name.split("/"), create=True)
             if not mine:
                 # Fast-forward: the ordinary commit order (append the events, then replace the index).
-                committed = dict(model["history"])
+                trial = copy.deepcopy(model)
                 try:
-                    replay.apply(model, new)
+                    replay.apply(trial, new)
                 except replay.NotReplayable as exc:
                     raise IntegrityError(f"the remote's events of {name} cannot be applied: {exc}") from None
-                _check_model(model, _HINT)
-                history.append(path, committed["bytes"], new, count=committed["events"], head=committed["head"])
-                index_mod.save_model(layout, model)
+                _check_model(trial, _HINT)
+                _fast_forward(layout, model, new)
+                recover_stash(layout, name)  # a re-application a crash interrupted goes on top
                 return []
             base = local[:known] + new
             try:
@@ -324,14 +324,77 @@ def _apply_locked(repo: Repo, name: str, known: int, new: list[dict]) -> list[di
                 event = history.seal(event, prev, seq)
                 prev = event["hash"]
                 sealed.append(event)
-            events = base + sealed
-            data = b"".join(encode(e) + b"\n" for e in events)
-            rebuilt["history"] = {"events": len(events), "bytes": len(data), "head": events[-1]["hash"]}
-            # The history is rewritten (our events move after the remote's), then the index: each
-            # replaced whole, so a reader sees the old pair or the new one but for that instant between.
-            write_atomic(path, data)
-            index_mod.save_model(layout, rebuilt)
+            # Each step below leaves a registry that verifies; the stash keeps our events
+            # across the steps where the history holds neither them nor their new form.
+            stash = {"name": name, "mine": local[-1]["hash"], "pushed": local[known - 1]["hash"] if known else GENESIS,
+                     "base": rebuilt["history"]["head"], "events": sealed}
+            _write_stash(layout, stash)
+            pushed_model = replay.rebuild(name, local[:known])
+            index_mod.save_model(layout, pushed_model)  # 1. ours dropped (a tail past the head)
+            _fast_forward(layout, pushed_model, new)  # 2. the remote's events
+            recover_stash(layout, name)  # 3. ours, renumbered, on top
             return renumbered
+
+
+def _fast_forward(layout, model: dict, new: list[dict]) -> None:
+    """Append committed events after the model's head, then replace its index: the ordinary commit order."""
+    from mreg.core import replay
+
+    committed = dict(model["history"])
+    replay.apply(model, new)
+    history.append(layout.history_path(model["name"]), committed["bytes"], new, count=committed["events"],
+                   head=committed["head"])
+    index_mod.save_model(layout, model)
+
+
+def _stash_path(layout, name: str) -> str:
+    return os.path.join(layout.root, "remotes", "stash", name.replace("/", "~") + ".json")
+
+
+def _write_stash(layout, stash: dict) -> None:
+    from mreg.core.fsutil import real_folder
+
+    path = _stash_path(layout, stash["name"])
+    real_folder(os.path.dirname(os.path.dirname(path)), create=True)
+    real_folder(os.path.dirname(path), create=True)
+    write_atomic(path, encode(stash))
+
+
+def recover_stash(layout, name: str) -> None:
+    """Finish (or drop) a re-application of local events that a crash interrupted. Under the lock.
+
+    The model's head says how far it got: still at our own last event (nothing
+    changed yet: the next pull starts again), at the last event we had pushed
+    (ours dropped, the remote's not yet applied: keep the stash for the pull
+    that applies them), at the remote's last event (apply ours now), or past it (done).
+    """
+    import json
+
+    from mreg.core import replay
+    from mreg.core.fsutil import read_regular_file
+
+    path = _stash_path(layout, name)
+    try:
+        stash = json.loads(read_regular_file(path, f"the stash of {name}"))
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    except ValueError:
+        raise IntegrityError(f"the stash of {name} is damaged ({path})") from None
+    model = index_mod.load_model(layout, name) or index_mod.new_model(name)
+    head = model["history"]["head"]
+    if head == stash["pushed"] and head != stash["mine"]:
+        return
+    if head == stash["base"]:
+        events = stash["events"]
+        committed = dict(model["history"])
+        try:
+            replay.apply(model, events)
+        except replay.NotReplayable as exc:
+            raise IntegrityError(f"the stash of {name} cannot be applied: {exc}") from None
+        history.append(layout.history_path(name), committed["bytes"], events, count=committed["events"],
+                       head=committed["head"])
+        index_mod.save_model(layout, model)
+    os.unlink(path)
 
 
 def _check_model(model: dict, url_hint: str) -> None:
