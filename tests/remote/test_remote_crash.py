@@ -33,6 +33,8 @@ def test_a_rebasing_pull_killed_at_every_write_loses_nothing(tmp_path):
     (b.cwd / "model.bin").write_bytes(b"ours")
     b("register", "sentiment", b.cwd / "model.bin", "-q", "-t", "side=ours")
     b("update", "sentiment@1.0.1", "-m", "accuracy=0.5", "-q")
+    pristine_remote = tmp_path / "remote-pristine"
+    shutil.copytree(url, pristine_remote, symlinks=True)
     kills = 0
     for call in SWEPT:
         n = 1
@@ -47,6 +49,7 @@ def test_a_rebasing_pull_killed_at_every_write_loses_nothing(tmp_path):
             killed = done.returncode == -9 or "killed by SIGKILL" in done.stderr
             run = Mreg(work)
             run("verify", "-q")  # whatever the moment, the registry verifies
+            run("push", "-q", expect=None)  # a push first must not lose the stashed events either
             run("pull", "-q")  # and the next pull completes
             versions = {v["version"]: v for v in run("show", "sentiment", "--json").json}
             assert sorted(versions) == ["1.0.0", "1.0.1", "1.0.2"], (call, n)
@@ -54,6 +57,8 @@ def test_a_rebasing_pull_killed_at_every_write_loses_nothing(tmp_path):
             assert versions["1.0.2"]["tags"] == {"side": "ours"} and versions["1.0.2"]["metrics"] == {"accuracy": 0.5}
             run("verify", "--rebuild-index", "-q")
             shutil.rmtree(work)
+            shutil.rmtree(url)  # the push above changed the remote: every run starts from the same one
+            shutil.copytree(pristine_remote, url, symlinks=True)
             if not killed:
                 break
             kills += 1

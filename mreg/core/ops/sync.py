@@ -131,6 +131,7 @@ def push(repo: Repo, remote: str | None = None, names=(), *, rebase: bool = Fals
     """Send the objects and events the remote lacks, model by model."""
     remote_name, settings = chosen_remote(repo, remote)
     storage = connect(settings["url"], settings["options"])
+    recover_stashes(repo)
     report: dict = {"remote": remote_name, "pushed": {}, "objects": 0, "bytes": 0, "rejected": [], "renumbered": []}
     targets = list(names) or repo.model_names()
     for name in targets:
@@ -233,6 +234,7 @@ def pull(repo: Repo, remote: str | None = None, names=(), *, progress_for=None) 
     remote_name, settings = chosen_remote(repo, remote)
     storage = connect(settings["url"], settings["options"])
     report: dict = {"remote": remote_name, "pulled": {}, "objects": 0, "bytes": 0, "renumbered": []}
+    recover_stashes(repo)
     state = load_state(repo.layout, remote_name)
     if names:
         targets = [validate_name(n) for n in names]
@@ -358,6 +360,22 @@ def _write_stash(layout, stash: dict) -> None:
     real_folder(os.path.dirname(os.path.dirname(path)), create=True)
     real_folder(os.path.dirname(path), create=True)
     write_atomic(path, encode(stash))
+
+
+def recover_stashes(repo: Repo) -> None:
+    """Finish every re-application a crash interrupted (one listing when there is none)."""
+    folder = os.path.join(repo.layout.root, "remotes", "stash")
+    try:
+        names = sorted(f[:-len(".json")].replace("~", "/") for f in os.listdir(folder) if f.endswith(".json"))
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    if names:
+        from mreg.core.names import validate_name
+
+        with repo.locked():
+            for name in names:
+                validate_name(name)
+                recover_stash(repo.layout, name)
 
 
 def recover_stash(layout, name: str) -> None:
