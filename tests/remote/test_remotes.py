@@ -169,3 +169,20 @@ def test_nothing_to_push_or_pull(tmp_path, folder_remote):
     assert "nothing to push" in a("push").err
     assert "already up to date" in a("pull").err
     assert a("push", "--json").json["pushed"] == {}
+
+
+def test_a_long_push_is_split_into_entries_a_reader_accepts(tmp_path, folder_remote):
+    url, _ = folder_remote()
+    a = registry(tmp_path, "a")
+    artifact = a.cwd / "model.bin"
+    metadata = a.cwd / "meta.json"
+    for i in range(6):  # about 5 MiB of events: more than one entry holds
+        artifact.write_bytes(f"weights {i}".encode())
+        metadata.write_text(json.dumps({"notes": f"{i}" + "x" * 900_000}))
+        a("register", "big", artifact, "--metadata-file", metadata, "-q")
+    a("remote", "add", "origin", url, "-q")
+    assert a("push", "--json").json["pushed"] == {"big": 6}
+    entries = sorted((Path(url) / "models" / "big" / "_log").iterdir())
+    assert len(entries) >= 2 and all(e.stat().st_size < 16 << 20 for e in entries)
+    Mreg(tmp_path)("clone", url, tmp_path / "b", "-q")
+    assert views(Mreg(tmp_path / "b")) == views(a)

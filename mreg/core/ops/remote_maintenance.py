@@ -55,8 +55,8 @@ def _models(storage) -> dict[str, dict]:
     return models
 
 
-def _hash_remote(storage, hexdigest: str) -> tuple[str | None, bytes | None, int]:
-    """(problem or None, the bytes when small, size) of one remote object, re-hashed."""
+def _hash_remote(storage, hexdigest: str, keep: bool = False) -> tuple[str | None, bytes | None, int]:
+    """(problem or None, its bytes when `keep` and small, size) of one remote object, re-hashed."""
     from mreg.core.copying import hash_fd
     from mreg.errors import NotFoundError
 
@@ -71,7 +71,7 @@ def _hash_remote(storage, hexdigest: str) -> tuple[str | None, bytes | None, int
             if actual != hexdigest:
                 return "corrupt (bytes do not match the digest)", None, 0
             handle.seek(0)
-            small = handle.read(MAX_ENTRY + 1) if size <= MAX_ENTRY else None
+            small = handle.read(MAX_ENTRY + 1) if keep and size <= MAX_ENTRY else None
     return None, small, size
 
 
@@ -102,7 +102,7 @@ def verify_remote(repo: Repo, remote: str | None = None) -> dict:
         if hexdigest in seen:
             continue
         seen.add(hexdigest)
-        problem, data, size = _hash_remote(storage, hexdigest)
+        problem, data, size = _hash_remote(storage, hexdigest, kinds.get(hexdigest) == "directory")
         checked += 1
         size_total += size
         if problem:

@@ -75,6 +75,19 @@ def _objects_of(repo: Repo, events: list[dict]) -> list[str]:
     return digests
 
 
+ENTRY_TARGET = 4 << 20  # an entry holds events up to about this size, so a reader's limit is never reached
+
+
+def _batch(events: list[dict]) -> list[dict]:
+    """The first events that fit in one log entry (at least one: an event is at most about 2 MiB)."""
+    size = 0
+    for count, event in enumerate(events):
+        size += len(encode(event)) + 1
+        if size > ENTRY_TARGET and count:
+            return events[:count]
+    return events
+
+
 def _push_model(repo: Repo, storage, state: dict, name: str, report: dict, progress_for) -> bool:
     """Push one model; False if the remote has moved ahead of it (a pull is needed)."""
     from mreg.core.remote.transfer import upload_object
@@ -106,10 +119,11 @@ def _push_model(repo: Repo, storage, state: dict, name: str, report: dict, progr
                         report["bytes"] += size
             prev = events[known - 1]["hash"] if known else GENESIS
             number = entries + 1
-            if storage.create(log_key(name, number), encode_entry(name, number, prev, new)):
-                entries, known = number, count
-                sent += len(new)
-                break
+            batch = _batch(new)
+            if storage.create(log_key(name, number), encode_entry(name, number, prev, batch)):
+                entries, known = number, known + len(batch)
+                sent += len(batch)
+                continue
             # The entry is taken: by our own push killed after creating it, or by another writer.
             data = storage.read(log_key(name, number), MAX_ENTRY)
             if data is None:
