@@ -118,6 +118,8 @@ def test_pull_renumbers_a_bumped_version_and_refuses_an_explicit_one(tmp_path, r
     b("register", "sentiment", b.cwd / "model.bin", "-q")
     b("promote", "sentiment@1.0.1", "-q")
     assert "run `mreg pull`" in b("push", expect=1).err
+    rejected = b("push", "--json", expect=1)
+    assert rejected.json["rejected"] == ["sentiment"] and "run `mreg pull`" in rejected.err
     pulled = b("pull", "--json").json
     assert pulled["renumbered"] == [{"name": "sentiment", "from": "1.0.1", "to": "1.0.2"}]
     assert b("show", "sentiment@1.0.2", "--json").json["stage"] == "testing"

@@ -118,6 +118,11 @@ def push(
         if report["objects"]:
             output.message(f"sent {report['objects']} object{'' if report['objects'] == 1 else 's'}, "
                            f"{output.human_size(report['bytes'])}")
+    if report["rejected"] and settings.wants_json(json):
+        # The document above already names them: one JSON document on stdout, the error line on stderr.
+        output.message(output.one_line(f"mreg: error: the remote has changes to {', '.join(report['rejected'])} "
+                                       "that this registry lacks; run `mreg pull`"))
+        raise typer.Exit(1)
     if report["rejected"]:
         raise RefusedError(f"the remote has changes to {', '.join(report['rejected'])} that this registry lacks; "
                            "nothing of those was pushed", hint="run `mreg pull`, then push again (or push --rebase)")
