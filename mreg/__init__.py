@@ -14,7 +14,7 @@ The Python API is the same core the `mreg` command uses, returning plain data:
 from __future__ import annotations
 
 __version__ = "0.1.0"
-__all__ = ["__version__", "init", "open", "Registry", "MregError"]
+__all__ = ["__version__", "init", "open", "clone", "Registry", "MregError"]
 
 
 def init(path: str | None = None):
@@ -29,6 +29,16 @@ def open(path: str | None = None):  # noqa: A001 - mirrors the verb users expect
     from mreg.core.registry import open_registry
 
     return open_registry(path)
+
+
+def clone(url: str, directory: str | None = None, *, options=(), lazy: bool = False):
+    """Copy the remote registry at `url` into `directory`/.mreg (with the remote as `origin`); return it."""
+    from mreg.core.registry import Registry, clone as _clone
+    from mreg.core.layout import Layout
+    import os
+
+    report = _clone(url, directory, options=options, lazy=lazy)
+    return Registry(Layout(os.path.join(report["path"], ".mreg")))
 
 
 def __getattr__(name: str):

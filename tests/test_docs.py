@@ -10,7 +10,7 @@ Conventions for README.md and docs/*.md:
 - A shell block (```bash, ```sh, ```shell) or a recipe has a marker on the line
   before its fence: `<!-- recipe: KIND -->` (run here: quick-start in
   tests/test_quickstart.py, ci under `bash -eo pipefail`, cron in cron's empty
-  environment) or `<!-- not run: why -->`. Every shell block must at least parse.
+  environment, share in tests/remote/test_share_recipe.py) or `<!-- not run: why -->`. Every shell block must at least parse.
 - ```python blocks are run in a folder holding a copy of examples/; a line
   `EXPRESSION  # LITERAL` checks that the expression equals the literal.
 """
@@ -39,7 +39,7 @@ CLI_MD = ROOT / "docs" / "cli.md"
 DOCS = {path.relative_to(ROOT).as_posix(): path.read_text(encoding="utf-8")
         for path in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]}
 SHELLS = ("bash", "sh", "shell")
-RECIPE_KINDS = ("quick-start", "ci", "cron")
+RECIPE_KINDS = ("quick-start", "ci", "cron", "share")  # share: tests/remote/test_share_recipe.py
 
 
 def all_commands():

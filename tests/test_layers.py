@@ -64,7 +64,8 @@ LAYERS = (
     (),                              # 1: low-level modules: files, formats, parsing (every other core module)
     ("mreg.core.repo",),             # 2: the shared state: layout, config, store, lookup, the transaction
     ("mreg.core.ops",),              # 3: the operations, one module each
-    ("mreg.core.registry",),         # 4: the Registry facade, the Python API
+    # 4: the Registry facade, the Python API; direct.py wraps it to commit each write to a remote (--repo URL)
+    ("mreg.core.registry", "mreg.core.direct"),
 )
 LOW_LEVEL = 1
 

@@ -311,3 +311,18 @@ def test_a_damaged_search_file_is_rebuilt(mreg, small):
         f.write_bytes(data[: len(data) // 2])  # header intact, body cut short
     for text in FILTERS:
         assert mreg("search", text, "--json").json == _search_from_the_index(small, text), text
+
+
+@pytest.mark.parametrize("args", [
+    pytest.param(["list"], id="list"),
+    pytest.param(["show", "sentiment@production"], id="show"),
+    pytest.param(["register", "sentiment", "model.bin"], id="register"),
+    pytest.param(["get", "sentiment@latest", "-o", "out.bin"], id="get"),
+    pytest.param(["verify"], id="verify"),
+])
+def test_local_commands_never_import_the_remote_code(small, args):
+    # Remotes (their format, the protocol, any backend library) cost a local command nothing.
+    (small / "model.bin").write_bytes(b"weights again")
+    modules = set(probe(small, *args)["modules"])
+    assert not {m for m in modules if m.startswith(("mreg.core.remote", "mreg.core.ops.sync", "fsspec", "s3fs",
+                                                   "paramiko"))}

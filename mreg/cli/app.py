@@ -15,6 +15,7 @@ SECTIONS = {
     "Deployments": ["deploy", "undeploy", "deployments"],
     "Maintenance": ["rm", "gc", "verify"],
     "Web": ["site", "ui"],
+    "Sharing": ["remote", "push", "pull", "clone"],
 }
 
 
@@ -118,9 +119,10 @@ def _attach() -> None:
     if _attached:
         return
     from mreg.cli.commands import (aliases, approvals, declared, deployments, diff, inspect, lifecycle, lineage,
-                                   maintenance, registering, web)
+                                   maintenance, registering, remotes, web)
 
-    for module in (diff, inspect, lifecycle, lineage, maintenance, registering, aliases, approvals, deployments, web):
+    for module in (diff, inspect, lifecycle, lineage, maintenance, registering, aliases, approvals, deployments,
+                   remotes, web):
         for function, name, settings in declared(module):
             app.command(name, **settings)(function)
     _attached = True

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from mreg.cli import repo as chosen_repo, settings
 
 
@@ -9,4 +11,10 @@ def open_registry(repo: str | None, lock_timeout: float | None = None):
     from mreg.core.layout import find_registry
     from mreg.core.registry import Registry
 
+    chosen = chosen_repo.chosen(repo)
+    if chosen and ("://" in chosen or os.path.isfile(os.path.join(chosen, "mreg-remote.json"))):
+        # A remote registry (a URL, or a folder holding one): worked on through a cached clone.
+        from mreg.core.direct import open_direct
+
+        return open_direct(chosen, settings.lock_timeout(lock_timeout))
     return Registry(find_registry(chosen_repo.chosen(repo)), lock_timeout=settings.lock_timeout(lock_timeout))

@@ -152,6 +152,8 @@ class Config:
     def environment(self, name: str) -> Environment:
         """The rules of environment `name` (an environment without a table has none)."""
         return self.environments.get(name) or Environment(name)
+    # [remotes.NAME]: {"url": …, "options": {K: V}, "single_writer": bool, "lazy": bool}, in the order added
+    remotes: dict = field(default_factory=dict, hash=False, compare=False)
 
 
 def _fail(key: str, problem: str) -> IntegrityError:
@@ -412,4 +414,40 @@ def load_config(path: str) -> Config:
         from mreg.core.retention import parse_rules
 
         retention = parse_rules(data["retention"], lifecycle.stages)
-    return Config(lifecycle, grace, archived, retention, parse_policy(data, lifecycle))
+    return Config(lifecycle, grace, archived, retention, parse_policy(data, lifecycle),
+                  parse_remotes(data.get("remotes", {})))
+
+
+_REMOTE_KEYS = {"url": str, "options": dict, "single_writer": bool, "lazy": bool}
+
+
+def parse_remotes(table: object) -> dict:
+    """Validate the `[remotes]` table (what `mreg remote add` and `mreg clone` write)."""
+    if not isinstance(table, dict):
+        raise _fail("remotes", "not a table")
+    remotes = {}
+    for name, remote in table.items():
+        if not isinstance(remote, dict):
+            raise _fail(f"remotes.{name}", "not a table")
+        for key, value in remote.items():
+            if key not in _REMOTE_KEYS:
+                raise _fail(f"remotes.{name}.{key}", "unknown key")
+            if not isinstance(value, _REMOTE_KEYS[key]):
+                raise _fail(f"remotes.{name}.{key}", f"not {_REMOTE_KEYS[key].__name__}")
+        if not remote.get("url"):
+            raise _fail(f"remotes.{name}.url", "missing")
+        options = remote.get("options", {})
+        if not all(isinstance(v, str) for v in options.values()):
+            raise _fail(f"remotes.{name}.options", "every option must be text")
+        remotes[name] = {"url": remote["url"], "options": dict(options),
+                         "single_writer": remote.get("single_writer", False), "lazy": remote.get("lazy", False)}
+    return remotes
+
+
+def read_document(path: str) -> dict:
+    """config.toml as a plain dict, for a command that changes it (after `load_config` has checked it)."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
+    return tomllib.loads(read_regular_file(path, "config.toml").decode())

@@ -32,6 +32,18 @@ def _canonical(event: dict) -> bytes:
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "surrogatepass")
 
 
+def hash_of(event: dict) -> str:
+    """The hash an event's `hash` field must hold (of its canonical JSON without that field)."""
+    import hashlib
+
+    return "sha256:" + hashlib.sha256(_canonical(event)).hexdigest()
+
+
+def line_size(event: dict) -> int:
+    """The bytes an event takes as a line of the history file."""
+    return len(json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode()) + 1
+
+
 def seal(event: dict, prev: str, seq: int) -> dict:
     """Chain an event after `prev` and compute its hash."""
     import hashlib  # here, not at the top: read-only commands never hash

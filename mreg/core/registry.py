@@ -15,7 +15,7 @@ from mreg.core.lock import DEFAULT_TIMEOUT
 from mreg.core.layout import Layout, find_registry
 from mreg.core.repo import Repo, document, init_layout, parse_version_reference, sorted_versions
 
-__all__ = ["Registry", "init", "open_registry"]
+__all__ = ["Registry", "clone", "init", "open_registry"]
 
 
 def init(path: str | None = None) -> "Registry":
@@ -23,6 +23,19 @@ def init(path: str | None = None) -> "Registry":
     registry = Registry(init_layout(path))
     registry.config  # a damaged existing config is reported, never overwritten
     return registry
+
+
+def clone(url: str, directory: str | None = None, *, options: Sequence[str] | dict = (), lazy: bool = False,
+          progress_for: Callable[[int], Callable[[int], None] | None] | None = None) -> dict:
+    """Copy the remote registry at `url` into `directory`/.mreg with the remote as `origin`.
+
+    `options` are the backend's (`endpoint_url=…`, `key_filename=…`); with
+    `lazy`, objects are fetched only when a command reads them. Returns what
+    was pulled and the new registry's `path`.
+    """
+    from mreg.core.ops.sync import clone as clone_op
+
+    return clone_op(url, directory, options=options, lazy=lazy, progress_for=progress_for)
 
 
 def open_registry(repo: str | None = None) -> "Registry":
@@ -357,6 +370,61 @@ class Registry(Repo):
         from mreg.core.ops.deploy import export
 
         return export(self, name, env, format, at=at)
+
+    # --- remotes -------------------------------------------------------------
+    def remote_add(self, name: str, url: str, *, options: Sequence[str] | dict = (),
+                   single_writer: bool = False) -> dict:
+        """Remember a remote (creating an empty remote registry there if there is none).
+
+        The storage must refuse a second create of one key; a storage that
+        does not is refused unless `single_writer` (one machine writes).
+        """
+        from mreg.core.ops.remotes import add_remote
+
+        return add_remote(self, name, url, options=options, single_writer=single_writer)
+
+    def remote_list(self) -> list[dict]:
+        """The remotes: name, url, and which is the default."""
+        from mreg.core.ops.remotes import list_remotes
+
+        return list_remotes(self)
+
+    def remote_remove(self, name: str) -> dict:
+        """Forget a remote (nothing on the remote changes)."""
+        from mreg.core.ops.remotes import remove_remote
+
+        return remove_remote(self, name)
+
+    def push(self, remote: str | None = None, names: Sequence[str] = (), *, rebase: bool = False,
+             progress_for: Callable[[int], Callable[[int], None] | None] | None = None) -> dict:
+        """Send the objects and events `remote` (default: the default remote) lacks, for `names` or every model.
+
+        A model the remote has moved ahead on is listed in `rejected`; with
+        `rebase` it is pulled and pushed again.
+        """
+        from mreg.core.ops.sync import push
+
+        return push(self, remote, names, rebase=rebase, progress_for=progress_for)
+
+    def pull(self, remote: str | None = None, names: Sequence[str] = (), *,
+             progress_for: Callable[[int], Callable[[int], None] | None] | None = None) -> dict:
+        """Fetch and apply the remote's new events (and objects, unless lazy); local events go on top."""
+        from mreg.core.ops.sync import pull
+
+        return pull(self, remote, names, progress_for=progress_for)
+
+    def verify_remote(self, remote: str | None = None) -> dict:
+        """Check a remote in place: every log entry, each index rebuilt, every object re-hashed."""
+        from mreg.core.ops.remote_maintenance import verify_remote
+
+        return verify_remote(self, remote)
+
+    def gc_remote(self, remote: str | None = None, *, grace: str | None = None, dry_run: bool = False) -> dict:
+        """Two-phase gc of a remote: mark unreferenced objects; delete those marked at least `grace` ago."""
+        from mreg.core.ops.remote_maintenance import gc_remote
+
+        return gc_remote(self, remote, grace=grace, dry_run=dry_run)
+
 
 def _shown(model: dict, version: str) -> dict:
     """A version's document as `show` prints it: with the aliases that point at it."""

@@ -143,6 +143,25 @@ _APPLY = {
 }
 
 
+def apply(model: dict, events: list[dict]) -> dict:
+    """`model` (an index document, changed in place) with further committed `events` applied, and its
+    history summary moved past them: what pull does with a remote's new events."""
+    for event in events:
+        handler = _APPLY.get(event["action"])
+        if handler is None:
+            raise NotReplayable(f"event {event['seq']}: unknown action {event['action']!r}")
+        try:
+            handler(model, event)
+        except (KeyError, TypeError, ValueError, AttributeError, RecursionError) as exc:
+            raise NotReplayable(f"event {event['seq']} ({event['action']}) cannot be applied: {exc}") from None
+    if events:
+        meta = model["history"]
+        size = sum(len(json.dumps(e, ensure_ascii=False, separators=(",", ":")).encode()) + 1 for e in events)
+        model["history"] = {"events": meta["events"] + len(events), "bytes": meta["bytes"] + size,
+                            "head": events[-1]["hash"]}
+    return model
+
+
 def rebuild(name: str, events: list[dict]) -> dict:
     """The index document of model `name` that `events` (its committed history, oldest first) produce."""
     model = new_model(name)

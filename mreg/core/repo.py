@@ -94,7 +94,15 @@ class Repo:
 
     @cached_property
     def store(self):
-        """The object store (imported on first use: reading the index needs no hashing)."""
+        """The object store (imported on first use: reading the index needs no hashing).
+
+        In a lazy clone, objects missing here are fetched from the remote when read.
+        """
+        lazy = [remote for remote in self.config.remotes.values() if remote["lazy"]]
+        if lazy:
+            from mreg.core.remote.lazy import LazyStore
+
+            return LazyStore(self.layout, lazy[0]["url"], lazy[0]["options"])
         from mreg.core.store import ObjectStore
 
         return ObjectStore(self.layout)
@@ -169,6 +177,18 @@ class Repo:
 
     # --- writing -------------------------------------------------------------
     @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the registry lock (for writers that replace a model's files themselves: pull)."""
+        self.config
+        with translate_os_errors("take the registry lock"):
+            real_folder(self.layout.models, create=True)
+        self._lock.acquire(self.lock_timeout)
+        try:
+            yield
+        finally:
+            self._lock.release()
+
+    @contextmanager
     def transaction(self) -> Iterator["Transaction"]:
         """Hold the lock; commit every buffered change on success, none on error."""
         self.config  # a damaged or newer-format config stops every write, not only some
@@ -214,6 +234,15 @@ class Transaction:
             self._models[name] = model
             self._events[name] = []
         return self._models[name]
+
+    def adopt(self, model: dict) -> None:
+        """Work on `model` (built by the caller, e.g. replayed from a remote's events) instead of reading it."""
+        self._models[model["name"]] = model
+        self._events[model["name"]] = []
+
+    def buffered(self, name: str) -> list[dict]:
+        """The events recorded for `name` and not yet committed (unsealed)."""
+        return self._events.get(name, [])
 
     def lookup(self, ref: str, *, explicit: bool = True) -> tuple[dict, str]:
         """(model, version) for a reference, read fresh under the lock; NAME@… unless `explicit` is False."""

@@ -62,6 +62,7 @@ def gc(
     archived_older_than: Annotated[Optional[str], typer.Option("--archived-older-than", metavar="DURATION", help="First remove versions archived for longer than this, e.g. 30d.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Report what would go; change nothing.")] = False,
     short_n: Annotated[bool, typer.Option("-n", hidden=True)] = False,
+    remote: Annotated[Optional[str], typer.Option("--remote", metavar="NAME", help="Collect on this remote instead: mark unreferenced objects now, delete those marked at least the grace period ago.")] = None,
     lock_timeout: LockTimeout = None,
     json: Json = False,
     quiet: Quiet = False,
@@ -88,6 +89,16 @@ def gc(
         # -n is --limit elsewhere (history, search); here it would have meant a dry run.
         raise UsageError("gc has no -n option", hint="use `mreg gc --dry-run` to see what would go")
     registry = open_registry(repo, lock_timeout)
+    if remote is not None:
+        if archived_older_than:
+            raise UsageError("--archived-older-than works on the local registry, not with --remote")
+        done = registry.gc_remote(remote, grace=grace, dry_run=dry_run)
+        if settings.wants_json(json):
+            output.print_json(done)
+        elif not quiet:
+            print(f"remote {done['remote']}: {'would free' if dry_run else 'freed'} {_objects(done['objects'])}, "
+                  f"{output.human_size(done['bytes'])}; marked {_objects(done['marked'])} unreferenced")
+        return
     with ExitStack() as bars:
         report = registry.gc(grace=grace, archived_older_than=archived_older_than, dry_run=dry_run,
                              progress_for=lambda total: bars.enter_context(output.progress(total, "collecting")))
@@ -131,6 +142,7 @@ def _objects(count: int) -> str:
 def verify(
     ref: Annotated[Optional[str], typer.Argument(metavar="[NAME|REF]", help="One model (every version) or one version (default: everything).")] = None,
     rebuild_index: Annotated[bool, typer.Option("--rebuild-index", help="Also rebuild each index from its history, in memory, and report any difference from the stored index (writes nothing).")] = False,
+    remote: Annotated[Optional[str], typer.Option("--remote", metavar="NAME", help="Check this remote instead: every log entry, and every object re-hashed.")] = None,
     json: Json = False,
     quiet: Quiet = False,
     repo: Repo = None,
@@ -144,8 +156,13 @@ def verify(
       mreg verify --rebuild-index
     """
     registry = open_registry(repo)
-    with ExitStack() as bars:
-        report = registry.verify(ref, rebuild_index=rebuild_index, progress_for=lambda total: bars.enter_context(output.progress(total, "verifying")))
+    if remote is not None:
+        if ref is not None:
+            raise UsageError("verify --remote checks the whole remote; give no NAME or REF")
+        report = registry.verify_remote(remote)
+    else:
+        with ExitStack() as bars:
+            report = registry.verify(ref, rebuild_index=rebuild_index, progress_for=lambda total: bars.enter_context(output.progress(total, "verifying")))
     if settings.wants_json(json):
         if report["ok"]:
             output.print_json(report)

@@ -269,6 +269,8 @@ def register(
             model["versions"][number] = record
             tx.record(model, "register", number, source=None, target=lifecycle.initial, reason=reason,
                       details={"digest": stored.digest, "size": stored.size, "kind": stored.kind,
+                               # how the number was chosen: a pull renumbers a bumped one, never an explicit one
+                               "bump": None if explicit is not None else bump,
                                # the whole record, as it enters the index: the history can rebuild it
                                "record": record})
             for step in steps:

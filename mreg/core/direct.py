@@ -1,0 +1,142 @@
+"""Working directly on a remote (`--repo URL`, `MREG_REPO=URL`): a cached lazy clone per URL.
+
+The cache lives in the user's cache folder (`$MREG_CACHE_DIR`, else
+platformdirs' user cache dir for mreg), one lazy clone per URL. Before each
+command it is pulled, so reads see the remote's state; objects are fetched
+only when a command reads them. A write runs on the clone and is then pushed
+as the model's next log entry, created exclusively. When another writer got
+that entry first, the write is undone locally, the new state pulled, and the
+whole operation run again on top of it, every rule checked again (version
+numbers, exclusive stages, transitions): a bounded number of times with
+jittered back-off, then exit 4 naming the model.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import random
+import time
+
+from mreg.core.registry import Registry
+from mreg.errors import BusyError
+
+ATTEMPTS = 12
+WRITES = ("register", "transition", "promote", "rollback", "update", "remove", "gc")
+MARKER = "mreg-remote.json"
+
+
+def is_remote(value: str | None) -> bool:
+    """Whether a `--repo` value names a remote registry (a URL, or a folder holding one) rather than a local one."""
+    if not value:
+        return False
+    from mreg.core.remote.backends import is_remote_url
+
+    return is_remote_url(value) or os.path.isfile(os.path.join(value, MARKER))
+
+
+def cache_dir() -> str:
+    override = os.environ.get("MREG_CACHE_DIR")
+    if override:
+        return override
+    from platformdirs import user_cache_dir
+
+    return user_cache_dir("mreg")
+
+
+def _cache_for(url: str) -> str:
+    key = url if "://" in url else os.path.abspath(url)
+    return os.path.join(cache_dir(), "remotes", hashlib.sha256(key.encode()).hexdigest()[:24])
+
+
+def _locked_cache(folder: str):
+    """An exclusive flock on the cache for one whole write (pull, operation, push), across processes."""
+    import fcntl
+
+    os.makedirs(folder, exist_ok=True)
+    fd = os.open(os.path.join(folder, "direct.lock"), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    return fd
+
+
+def open_direct(url: str, lock_timeout: float | None = None) -> "DirectRegistry":
+    """The cached clone of the remote at `url`, pulled now."""
+    from mreg.core.layout import REGISTRY_DIR, Layout
+    from mreg.core.lock import DEFAULT_TIMEOUT
+    from mreg.core.ops.sync import clone, pull
+
+    folder = _cache_for(url)
+    fd = _locked_cache(folder)
+    try:
+        root = os.path.join(folder, REGISTRY_DIR)
+        if not os.path.isfile(os.path.join(root, "config.toml")):
+            import shutil
+
+            shutil.rmtree(root, ignore_errors=True)  # a clone killed half-way
+            clone(url if "://" in url else os.path.abspath(url), folder, lazy=True)
+            registry = DirectRegistry(Layout(root), lock_timeout or DEFAULT_TIMEOUT)
+        else:
+            registry = DirectRegistry(Layout(root), lock_timeout or DEFAULT_TIMEOUT)
+            # Outside a running write (which holds this flock) the cache holds nothing unpushed; a write
+            # killed before its push left events that were never committed to the remote: drop them.
+            _drop_unpushed(registry, None)
+            pull(registry, "origin")
+    finally:
+        os.close(fd)
+    return registry
+
+
+def _drop_unpushed(registry: Registry, names: list[str] | None) -> None:
+    """Undo the local events of `names` (None: every model) that the remote has not got."""
+    from mreg.core import history, index as index_mod, replay
+    from mreg.core.remote.state import load_state
+
+    with registry.locked():
+        state = load_state(registry.layout, "origin")
+        for name in registry.model_names() if names is None else names:
+            model = index_mod.load_model(registry.layout, name)
+            if model is None:
+                continue
+            known = state.get(name, [0, 0])[1]
+            if model["history"]["events"] <= known:
+                continue
+            meta = model["history"]
+            events = history.read_events(registry.layout.history_path(name), meta["events"], meta["head"], name)
+            # Only the index is replaced: the events past its head are then an uncommitted tail,
+            # which the next writer truncates (the ordinary crash recovery).
+            index_mod.save_model(registry.layout, replay.rebuild(name, events[:known]))
+
+
+def _direct_write(method):
+    @functools.wraps(method)
+    def run(self, *args, **kwargs):
+        from mreg.core.ops.sync import pull, push
+
+        folder = os.path.dirname(self.root)
+        fd = _locked_cache(folder)
+        try:
+            rejected: list[str] = []
+            for attempt in range(ATTEMPTS):
+                result = method(self, *args, **kwargs)
+                report = push(self, "origin")
+                rejected = report["rejected"]
+                if not rejected:
+                    return result
+                _drop_unpushed(self, rejected)
+                time.sleep(random.uniform(0, min(2.0, 0.02 * 2 ** attempt)))
+                pull(self, "origin", rejected)
+            raise BusyError(f"other writers kept changing {', '.join(rejected)} on the remote; gave up after "
+                            f"{ATTEMPTS} attempts", hint="run the command again")
+        finally:
+            os.close(fd)
+
+    return run
+
+
+class DirectRegistry(Registry):
+    """A registry whose writes are committed to its remote (`origin`) before they return."""
+
+
+for _name in WRITES:
+    setattr(DirectRegistry, _name, _direct_write(getattr(Registry, _name)))

@@ -1,0 +1,574 @@
+"""`push`, `pull` and `clone`: moving events and objects between a registry and a remote.
+
+The protocol (docs/remotes.md says why it is safe):
+- push, per model: the events past what the remote is known to hold become
+  one new log entry. Its objects are uploaded first (only those the remote
+  lacks), then the entry is created exclusively. If another writer has taken
+  that entry number the model is rejected ("run mreg pull"); if the entry
+  holds our own events (a push killed after creating it), it is adopted.
+- pull, per model: the entries past the known ones are read, checked (schema,
+  hash chain), their objects fetched and verified (unless the clone is lazy),
+  and applied; local events not yet pushed are re-applied on top, with every
+  rule checked again.
+- A model with nothing to send costs no request at all; one with something to
+  send costs one probe per object and one create.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import random
+import time
+import uuid
+
+from mreg.core import history, index as index_mod
+from mreg.core.fsutil import real_folders, translate_os_errors, write_atomic
+from mreg.core.ops.remotes import chosen_remote
+from mreg.core.remote.format import (GENESIS, MARKER, MAX_ENTRY, MAX_SMALL, check_marker, encode, encode_entry,
+                                     log_key, parse_entry, parse_log_key)
+from mreg.core.remote.state import load_state, save_state
+from mreg.core.repo import Repo
+from mreg.errors import IntegrityError, NotFoundError, RefusedError
+
+_HINT = "the remote is damaged or hostile: run `mreg verify --remote NAME` and restore it from a backup"
+REBASE_ATTEMPTS = 8
+SWEEP_WAIT = 120.0  # seconds a push waits for a running gc sweep before giving up
+
+
+def connect(url: str, options: dict):
+    from mreg.core.remote.backends import open_storage
+
+    storage = open_storage(url, options)
+    check_marker(storage.read(MARKER, MAX_SMALL), url)
+    return storage
+
+
+def _local_events(repo: Repo, model: dict) -> list[dict]:
+    meta = model["history"]
+    return history.read_events(repo.layout.history_path(model["name"]), meta["events"], meta["head"], model["name"])
+
+
+# --- push ----------------------------------------------------------------------------
+
+def _claim(storage, digests: list[str]) -> str:
+    """Tell gc which objects our entry will name, before looking at them; wait out a running sweep."""
+    key = f"pushes/{uuid.uuid4().hex}.json"
+    from mreg.core.timeparse import format_time, utc_now
+
+    storage.create(key, encode({"time": format_time(utc_now()), "objects": digests}))
+    deadline = time.monotonic() + SWEEP_WAIT
+    while storage.exists("gc/sweep.json") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return key
+
+
+def _objects_of(repo: Repo, events: list[dict]) -> list[str]:
+    from mreg.core.remote.transfer import version_objects
+
+    digests: list[str] = []
+    for event in events:
+        if event["action"] == "register":
+            record = event["details"].get("record")
+            if isinstance(record, dict):
+                digests += [d for d in version_objects(repo.store, record) if d not in digests]
+    return digests
+
+
+ENTRY_TARGET = 4 << 20  # an entry holds events up to about this size, so a reader's limit is never reached
+
+
+def _batch(events: list[dict]) -> list[dict]:
+    """The first events that fit in one log entry (at least one: an event is at most about 2 MiB)."""
+    size = 0
+    for count, event in enumerate(events):
+        size += len(encode(event)) + 1
+        if size > ENTRY_TARGET and count:
+            return events[:count]
+    return events
+
+
+def _push_model(repo: Repo, storage, state: dict, name: str, report: dict, progress_for) -> bool:
+    """Push one model; False if the remote has moved ahead of it (a pull is needed)."""
+    from mreg.core.remote.transfer import upload_object
+
+    model = index_mod.load_model(repo.layout, name)
+    if model is None:
+        raise NotFoundError(f"no model named {name!r}")
+    entries, known = state.get(name, [0, 0])
+    count = model["history"]["events"]
+    if count == known:
+        return True  # nothing to send: not a single request
+    if count < known:
+        raise IntegrityError(f"the history of {name} is shorter than what was pushed of it ({count} < {known} events)",
+                             hint="remove .mreg/remotes/REMOTE.json and pull again")
+    events = _local_events(repo, model)
+    sent = 0
+    claim = None
+    try:
+        while known < count:
+            new = events[known:]
+            if claim is None:
+                digests = _objects_of(repo, new)
+                claim = _claim(storage, digests)
+                bar = progress_for(sum(os.lstat(repo.store.path(d)).st_size for d in digests)) if progress_for else None
+                for digest in digests:
+                    size = upload_object(storage, repo.store, digest, bar)
+                    if size:
+                        report["objects"] += 1
+                        report["bytes"] += size
+            prev = events[known - 1]["hash"] if known else GENESIS
+            number = entries + 1
+            batch = _batch(new)
+            if storage.create(log_key(name, number), encode_entry(name, number, prev, batch)):
+                entries, known = number, known + len(batch)
+                sent += len(batch)
+                continue
+            # The entry is taken: by our own push killed after creating it, or by another writer.
+            data = storage.read(log_key(name, number), MAX_ENTRY)
+            if data is None:
+                raise IntegrityError(f"entry {number} of {name} on {storage.url} could not be created nor read")
+            theirs = parse_entry(data, f"{log_key(name, number)} on {storage.url}", name, number, prev, known)
+            if [e["hash"] for e in theirs] != [e["hash"] for e in new[:len(theirs)]]:
+                return False
+            entries, known = number, known + len(theirs)
+            sent += len(theirs)
+    finally:
+        state[name] = [entries, known]
+        if claim is not None:
+            storage.delete(claim)
+    report["pushed"][name] = report["pushed"].get(name, 0) + sent
+    return True
+
+
+def push(repo: Repo, remote: str | None = None, names=(), *, rebase: bool = False, progress_for=None) -> dict:
+    """Send the objects and events the remote lacks, model by model."""
+    remote_name, settings = chosen_remote(repo, remote)
+    storage = connect(settings["url"], settings["options"])
+    recover_stashes(repo)
+    report: dict = {"remote": remote_name, "pushed": {}, "objects": 0, "bytes": 0, "rejected": [], "renumbered": []}
+    targets = list(names) or repo.model_names()
+    for name in targets:
+        from mreg.core.names import validate_name
+
+        validate_name(name)
+        for attempt in range(REBASE_ATTEMPTS if rebase else 1):
+            state = load_state(repo.layout, remote_name)
+            try:
+                done = _push_model(repo, storage, state, name, report, progress_for)
+            finally:
+                _save_model_state(repo, remote_name, name, state)
+            if done:
+                break
+            if rebase:
+                pulled = pull(repo, remote_name, [name])
+                report["renumbered"] += pulled["renumbered"]
+                time.sleep(random.uniform(0, 0.05 * (attempt + 1)))
+        else:
+            report["rejected"].append(name)
+    report["pushed"] = {k: v for k, v in report["pushed"].items() if v}
+    return report
+
+
+def _save_model_state(repo: Repo, remote: str, name: str, state: dict) -> None:
+    """Record one model's place under the lock (another process may be recording another model's)."""
+    with repo.locked():
+        current = load_state(repo.layout, remote)
+        if name in state:
+            current[name] = state[name]
+        save_state(repo.layout, remote, current)
+
+
+# --- pull ----------------------------------------------------------------------------
+
+def remote_models(storage) -> dict[str, int]:
+    """Every model the remote has a log for, with its highest entry number (one listing)."""
+    found: dict[str, int] = {}
+    for key, _size in storage.list("models/"):
+        parsed = parse_log_key(key)
+        if parsed is not None:
+            found[parsed[0]] = max(found.get(parsed[0], 0), parsed[1])
+    return found
+
+
+def _read_new_entries(storage, name: str, entries: int, prev: str, seq: int) -> tuple[list[dict], int]:
+    """The events of the entries after `entries` (read until one is missing), checked; and the new entry count."""
+    events: list[dict] = []
+    while True:
+        number = entries + 1
+        data = storage.read(log_key(name, number), MAX_ENTRY)
+        if data is None:
+            return events, entries
+        found = parse_entry(data, f"{log_key(name, number)} on {storage.url}", name, number, prev, seq)
+        events += found
+        prev, seq, entries = found[-1]["hash"], seq + len(found), number
+
+
+def _fetch_objects(repo: Repo, storage, events: list[dict], report: dict, progress_for) -> None:
+    from mreg.core.pins import Intake
+    from mreg.core.remote.format import object_key
+    from mreg.core.remote.transfer import fetch_object
+    from mreg.core.store import parse_digest
+
+    records = [e["details"].get("record") for e in events if e["action"] == "register"]
+    records = [r for r in records if isinstance(r, dict)]
+    if not records:
+        return
+    with Intake(repo.layout, "fetch objects from the remote") as intake:
+        wanted: list[str] = []
+        for record in records:
+            root = parse_digest(record["digest"])
+            wanted.append(root)
+            if record["kind"] == "directory":
+                intake.pin(root)
+                if not repo.store.exists(root):
+                    report["bytes"] += fetch_object(storage, repo.store, root, intake)
+                    report["objects"] += 1
+                from mreg.core.artifact import load_manifest
+
+                wanted += [parse_digest(e["digest"]) for e in load_manifest(repo.store, root)]
+        missing = []
+        for digest in dict.fromkeys(wanted):
+            intake.pin(digest)
+            if not repo.store.exists(digest):
+                missing.append(digest)
+        total = 0
+        for digest in missing:
+            total += storage.size(object_key(digest)) or 0
+        bar = progress_for(total) if progress_for else None
+        for digest in missing:
+            report["bytes"] += fetch_object(storage, repo.store, digest, intake, bar)
+            report["objects"] += 1
+
+
+def pull(repo: Repo, remote: str | None = None, names=(), *, progress_for=None) -> dict:
+    """Fetch the remote's new events (and objects, unless lazy) and apply them; re-apply local ones on top."""
+    from mreg.core.names import validate_name
+
+    remote_name, settings = chosen_remote(repo, remote)
+    storage = connect(settings["url"], settings["options"])
+    report: dict = {"remote": remote_name, "pulled": {}, "objects": 0, "bytes": 0, "renumbered": []}
+    recover_stashes(repo)
+    state = load_state(repo.layout, remote_name)
+    if names:
+        targets = [validate_name(n) for n in names]
+    else:
+        targets = sorted(set(remote_models(storage)) | set(state))
+    for name in targets:
+        entries, known = state.get(name, [0, 0])
+        model = index_mod.load_model(repo.layout, name)
+        local = _local_events(repo, model) if model is not None else []
+        if len(local) < known:
+            raise IntegrityError(f"the history of {name} is shorter than what the remote holds of it")
+        prev = local[known - 1]["hash"] if known else GENESIS
+        new, entries_now = _read_new_entries(storage, name, entries, prev, known)
+        if not new:
+            continue
+        if not settings["lazy"]:
+            _fetch_objects(repo, storage, new, report, progress_for)
+        renumbered = _apply(repo, remote_name, name, [entries, known], [entries_now, known + len(new)], new)
+        report["renumbered"] += renumbered
+        report["pulled"][name] = len(new)
+    return report
+
+
+def _apply(repo: Repo, remote: str, name: str, before: list[int], after: list[int], new: list[dict]) -> list[dict]:
+    """Put the remote's `new` events after the first `known` local ones; re-apply the local rest on top.
+
+    Under the lock, with the remote's state recorded in the same breath. Events
+    already in the local history (a pull killed before it recorded its state,
+    or one that ran meanwhile) are recognised by their hashes and not applied twice.
+    """
+    with repo.locked():
+        state = load_state(repo.layout, remote)
+        if state.get(name, [0, 0]) != before:
+            return []  # another pull applied them meanwhile
+        renumbered = _apply_locked(repo, name, before[1], new)
+        state[name] = after
+        save_state(repo.layout, remote, state)
+        return renumbered
+
+
+def _apply_locked(repo: Repo, name: str, known: int, new: list[dict]) -> list[dict]:
+    from mreg.core import replay
+    from mreg.core.repo import Transaction
+
+    layout = repo.layout
+    if True:
+        recover_stash(layout, name)
+        model = index_mod.load_model(layout, name) or index_mod.new_model(name)
+        local = _local_events(repo, model)
+        if len(local) < known or (known and local[known - 1]["hash"] != new[0]["prev"]):
+            raise IntegrityError(f"the history of {name} no longer holds what was pulled of it",
+                                 hint="remove .mreg/remotes/REMOTE.json and pull again")
+        mine = local[known:]
+        same = 0
+        while same < min(len(mine), len(new)) and mine[same]["hash"] == new[same]["hash"]:
+            same += 1
+        known, mine, new = known + same, mine[same:], new[same:]
+        if not new:
+            return []
+        with translate_os_errors(f"write the history of {name}"):
+            real_folders(layout.root, "models", *name.split("/"), create=True)
+            if not mine:
+                # Fast-forward: the ordinary commit order (append the events, then replace the index).
+                trial = copy.deepcopy(model)
+                try:
+                    replay.apply(trial, new)
+                except replay.NotReplayable as exc:
+                    raise IntegrityError(f"the remote's events of {name} cannot be applied: {exc}") from None
+                _check_model(trial, _HINT)
+                _fast_forward(layout, model, new)
+                recover_stash(layout, name)  # a re-application a crash interrupted goes on top
+                return []
+            base = local[:known] + new
+            try:
+                rebuilt = replay.rebuild(name, base)
+            except replay.NotReplayable as exc:
+                raise IntegrityError(f"the remote's events of {name} cannot be applied: {exc}") from None
+            _check_model(rebuilt, _HINT)
+            tx = Transaction(repo)
+            tx.adopt(rebuilt)
+            renumbered: list[dict] = []
+            numbers: dict[str, str] = {}
+            for event in mine:
+                reapply(tx, rebuilt, event, numbers, renumbered)
+            sealed = []
+            prev, seq = rebuilt["history"]["head"], rebuilt["history"]["events"]
+            for event in tx.buffered(name):
+                seq += 1
+                event = history.seal(event, prev, seq)
+                prev = event["hash"]
+                sealed.append(event)
+            # Each step below leaves a registry that verifies; the stash keeps our events
+            # across the steps where the history holds neither them nor their new form.
+            stash = {"name": name, "mine": local[-1]["hash"], "pushed": local[known - 1]["hash"] if known else GENESIS,
+                     "base": rebuilt["history"]["head"], "events": sealed}
+            _write_stash(layout, stash)
+            pushed_model = replay.rebuild(name, local[:known])
+            index_mod.save_model(layout, pushed_model)  # 1. ours dropped (a tail past the head)
+            _fast_forward(layout, pushed_model, new)  # 2. the remote's events
+            recover_stash(layout, name)  # 3. ours, renumbered, on top
+            return renumbered
+
+
+def _fast_forward(layout, model: dict, new: list[dict]) -> None:
+    """Append committed events after the model's head, then replace its index: the ordinary commit order."""
+    from mreg.core import replay
+
+    committed = dict(model["history"])
+    replay.apply(model, new)
+    history.append(layout.history_path(model["name"]), committed["bytes"], new, count=committed["events"],
+                   head=committed["head"])
+    index_mod.save_model(layout, model)
+
+
+def _stash_path(layout, name: str) -> str:
+    return os.path.join(layout.root, "remotes", "stash", name.replace("/", "~") + ".json")
+
+
+def _write_stash(layout, stash: dict) -> None:
+    from mreg.core.fsutil import real_folder
+
+    path = _stash_path(layout, stash["name"])
+    real_folder(os.path.dirname(os.path.dirname(path)), create=True)
+    real_folder(os.path.dirname(path), create=True)
+    write_atomic(path, encode(stash))
+
+
+def recover_stashes(repo: Repo) -> None:
+    """Finish every re-application a crash interrupted (one listing when there is none)."""
+    folder = os.path.join(repo.layout.root, "remotes", "stash")
+    try:
+        names = sorted(f[:-len(".json")].replace("~", "/") for f in os.listdir(folder) if f.endswith(".json"))
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    if names:
+        from mreg.core.names import validate_name
+
+        with repo.locked():
+            for name in names:
+                validate_name(name)
+                recover_stash(repo.layout, name)
+
+
+def recover_stash(layout, name: str) -> None:
+    """Finish (or drop) a re-application of local events that a crash interrupted. Under the lock.
+
+    The model's head says how far it got: still at our own last event (nothing
+    changed yet: the next pull starts again), at the last event we had pushed
+    (ours dropped, the remote's not yet applied: keep the stash for the pull
+    that applies them), at the remote's last event (apply ours now), or past it (done).
+    """
+    import json
+
+    from mreg.core import replay
+    from mreg.core.fsutil import read_regular_file
+
+    path = _stash_path(layout, name)
+    try:
+        stash = json.loads(read_regular_file(path, f"the stash of {name}"))
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    except ValueError:
+        raise IntegrityError(f"the stash of {name} is damaged ({path})") from None
+    model = index_mod.load_model(layout, name) or index_mod.new_model(name)
+    head = model["history"]["head"]
+    if head == stash["pushed"] and head != stash["mine"]:
+        return
+    if head == stash["base"]:
+        events = stash["events"]
+        committed = dict(model["history"])
+        try:
+            replay.apply(model, events)
+        except replay.NotReplayable as exc:
+            raise IntegrityError(f"the stash of {name} cannot be applied: {exc}") from None
+        history.append(layout.history_path(name), committed["bytes"], events, count=committed["events"],
+                       head=committed["head"])
+        index_mod.save_model(layout, model)
+    os.unlink(path)
+
+
+def _check_model(model: dict, url_hint: str) -> None:
+    """The index the remote's events build must pass every check a local index passes, and more:
+    a recorded file name becomes a path on `get`."""
+    from mreg.core.artifact import filename_fault
+    from mreg.core.schema import model_fault
+
+    fault = model_fault(model, model["name"])
+    for version, record in model["versions"].items():
+        if fault is None and record.get("filename") is not None:
+            bad = filename_fault(record["filename"])
+            fault = f"versions.{version}.filename: {bad}" if bad else None
+    if fault:
+        raise IntegrityError(f"the remote's events of {model['name']} build an index that is not valid: {fault}; "
+                             "nothing was applied", hint=url_hint)
+
+
+def _side(record: dict) -> str:
+    return f"{record.get('digest', '?')[:19]}… by {record.get('created_by', '?')} at {record.get('created_at', '?')}"
+
+
+def reapply(tx, model: dict, event: dict, numbers: dict[str, str], renumbered: list[dict]) -> None:
+    """Re-run one local event on top of the remote's state, every rule checked again."""
+    from mreg.core.ops.lifecycle import enter_stage, refuse_move
+    from mreg.core.ops.register import _next_version
+
+    name = model["name"]
+    action = event["action"]
+    details = event["details"]
+    version = numbers.get(event["version"], event["version"])
+    lifecycle = tx.registry.lifecycle
+    if action == "register":
+        record = copy.deepcopy(details["record"])
+        bump = details.get("bump", "patch")
+        taken = version in model["versions"] or version in model["removed"]
+        if taken and "bump" in details and bump is None:
+            theirs = model["versions"].get(version, {})
+            raise RefusedError(
+                f"{name}@{version} was registered on the remote meanwhile ({_side(theirs)}); yours "
+                f"({_side(record)}) was given explicitly with --version; nothing was changed",
+                hint=f"remove your {name}@{version} (mreg rm) and register it again with another --version")
+        if taken:
+            new = _next_version(model, None, bump or "patch")
+            numbers[event["version"]] = new
+            renumbered.append({"name": name, "from": version, "to": new})
+            version = new
+        record["version"] = version
+        model["versions"][version] = record
+        tx.record(model, "register", version, source=event["from"], target=event["to"], reason=event["reason"],
+                  details=dict(details, record=record))
+        return
+    if action == "supersede":
+        return  # the stage move that caused it supersedes whoever holds the stage now
+    record = model["versions"].get(version)
+    if action in ("rm", "gc"):
+        if record is not None:
+            del model["versions"][version]
+            model["removed"].append(version)
+            tx.record(model, action, version, source=event["from"], target=event["to"], reason=event["reason"],
+                      details=dict(details, record=record) if "record" in details else details)
+        return
+    if record is None:
+        raise RefusedError(f"cannot re-apply your {action} of {name}@{version}: the remote removed that version",
+                           hint="nothing was changed")
+    if action in ("transition", "promote", "rollback"):
+        if record["stage"] != event["from"] or (action != "rollback" and not lifecycle.allowed(record["stage"], event["to"])):
+            if record["stage"] == event["to"]:
+                return  # the remote made the same move
+            raise RefusedError(f"cannot re-apply your {action} of {name}@{version} ({event['from']} → {event['to']}): "
+                               f"on the remote it is now in {record['stage']}; nothing was changed",
+                               hint=refuse_move(lifecycle, name, version, record["stage"], event["to"]).hint)
+        enter_stage(tx, model, version, event["to"], action, event["reason"])
+        return
+    if action == "update":
+        for group, key, value in details["set"]:
+            if key is None:
+                record[group] = value
+            else:
+                record.setdefault(group, {})[key] = copy.deepcopy(value)
+        for group, key in details["unset"]:
+            record.setdefault(group, {}).pop(key, None)
+        tx.record(model, "update", version, source=event["from"], target=event["to"], reason=event["reason"],
+                  details=details)
+        return
+    raise RefusedError(f"cannot re-apply a local {action} event of {name} on top of the remote's",
+                       hint="nothing was changed")
+
+
+# --- clone ---------------------------------------------------------------------------
+
+def clone(url: str, directory: str | None = None, *, options=(), lazy: bool = False, progress_for=None):
+    """A new registry in `directory` (default: the remote's last path part) with the remote as `origin`."""
+    import shutil
+
+    from mreg.core.config import load_config, render_config
+    from mreg.core.layout import REGISTRY_DIR
+    from mreg.core.ops.remotes import parse_options
+    from mreg.core.remote.format import CONFIG
+
+    settings = parse_options(options)
+    storage = connect(url, settings)
+    config_bytes = storage.read(CONFIG, MAX_SMALL)
+    if config_bytes is None:
+        raise IntegrityError(f"remote {url} has no config.toml")
+    if directory is None:
+        directory = os.path.basename(url.rstrip("/")) or "registry"
+    project = os.path.abspath(directory)
+    root = os.path.join(project, REGISTRY_DIR)
+    if os.path.lexists(root):
+        raise RefusedError(f"{directory} already holds a registry", hint="clone into a new folder")
+    made_project = not os.path.exists(project)
+    try:
+        from mreg.core.repo import init_layout
+
+        layout = init_layout(project)
+        import sys
+
+        if sys.version_info >= (3, 11):
+            import tomllib
+        else:  # pragma: no cover
+            import tomli as tomllib
+        try:
+            document = tomllib.loads(config_bytes.decode())
+        except (ValueError, RecursionError):
+            raise IntegrityError(f"the config.toml of remote {url} is damaged") from None
+        document.pop("remotes", None)
+        entry: dict = {"url": url if "://" in url else os.path.abspath(url)}
+        if settings:
+            entry["options"] = settings
+        if lazy:
+            entry["lazy"] = True
+        document["remotes"] = {"origin": entry}
+        write_atomic(layout.config, render_config(document))
+        try:
+            load_config(layout.config)
+        except IntegrityError as exc:
+            raise IntegrityError(f"the config of remote {url} is not valid: {exc.message}") from None
+        repo = Repo(layout)
+        report = pull(repo, "origin", progress_for=progress_for)
+    except BaseException:
+        shutil.rmtree(project if made_project else root, ignore_errors=True)
+        raise
+    report["path"] = project
+    return report

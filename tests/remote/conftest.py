@@ -1,0 +1,41 @@
+"""The `remote` fixture: a factory of fresh, empty remote locations, one kind per parameter.
+
+"folder" is a plain path (always available). "s3" and "sftp" use real servers
+(SeaweedFS, an unprivileged sshd) from tests/servers.py when it is there,
+and skip with the reason when it or its server is missing.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+try:  # the real servers' fixtures, when the tree has them
+    from servers import s3_remote, sftp_remote  # noqa: F401
+except ImportError:
+    s3_remote = sftp_remote = None
+
+
+@pytest.fixture(params=["folder", "s3", "sftp"])
+def remote(request, tmp_path_factory):
+    """A factory: `make() -> (url, options)` gives a new empty remote location."""
+    if request.param == "folder":
+        base = tmp_path_factory.mktemp("remotes")
+        counter = itertools.count()
+        return lambda: (str(base / f"r{next(counter)}"), {})
+    fixture = f"{request.param}_remote"
+    if globals().get(fixture) is None:
+        pytest.skip(f"{request.param}: tests/servers.py is not in this tree")
+    return request.getfixturevalue(fixture)
+
+
+@pytest.fixture
+def folder_remote(tmp_path_factory):
+    base = tmp_path_factory.mktemp("remotes")
+    counter = itertools.count()
+    return lambda: (str(base / f"r{next(counter)}"), {})
+
+
+def option_args(options: dict) -> list[str]:
+    return [arg for key, value in options.items() for arg in ("--option", f"{key}={value}")]

@@ -1,0 +1,160 @@
+"""`--repo URL` / `MREG_REPO=URL`: every command directly on a remote, through a cached lazy clone."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from mregtest import Mreg
+from reliability.rel import scale
+
+from .test_remotes import fill, registry, views
+
+
+def test_commands_work_directly_on_a_remote(tmp_path, monkeypatch):
+    monkeypatch.setenv("MREG_CACHE_DIR", str(tmp_path / "cache"))
+    url = str(tmp_path / "remote")
+    a = registry(tmp_path, "a")
+    fill(a, 3)
+    a("remote", "add", "origin", url, "-q")
+    a("push", "-q")
+    elsewhere = Mreg(tmp_path)
+    assert elsewhere("--repo", url, "list", "--json").json == a("list", "--json").json
+    (tmp_path / "new.bin").write_bytes(b"direct")
+    doc = elsewhere("--repo", url, "register", "sentiment", tmp_path / "new.bin", "--json").json
+    assert doc["version"] == "1.0.3"
+    elsewhere("--repo", f"file://{url}", "promote", "sentiment@1.0.3", "--to", "production", "-q")
+    a("pull", "-q")
+    assert a("show", "sentiment@production", "--json").json["version"] == "1.0.3"
+    elsewhere("get", "sentiment@1.0.3", "-o", tmp_path / "got.bin", env={"MREG_REPO": url})
+    assert (tmp_path / "got.bin").read_bytes() == b"direct"
+    refused = elsewhere("--repo", url, "register", "sentiment", tmp_path / "new.bin", "--version", "1.0.3", expect=1)
+    assert "already exists" in refused.err
+    a("verify", "--rebuild-index", "-q")
+
+
+def test_eight_writers_promote_directly_one_production_holder(tmp_path):
+    url = str(tmp_path / "remote")
+    a = registry(tmp_path, "a")
+    artifact = a.cwd / "model.bin"
+    for i in range(8):
+        artifact.write_bytes(f"candidate {i}".encode())
+        a("register", "model", artifact, "-q")
+        a("promote", f"model@1.0.{i}", "--to", "staging", "-q")
+    a("remote", "add", "origin", url, "-q")
+    a("push", "-q")
+    procs = []
+    for i in range(8):
+        env = dict(os.environ, MREG_CACHE_DIR=str(tmp_path / f"cache{i}"))  # eight machines
+        procs.append(subprocess.Popen([sys.executable, "-m", "mreg", "--repo", url, "promote", f"model@1.0.{i}",
+                                       "-q", "--reason", f"writer {i}"], env=env, stderr=subprocess.PIPE, text=True))
+    for proc in procs:
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err
+    a("pull", "-q")
+    holders = [v["version"] for v in a("show", "model", "--json").json if v["stage"] == "production"]
+    assert len(holders) == 1
+    events = a("history", "model", "--json").json[::-1]
+    promoted = [e["version"] for e in events if e["action"] == "promote" and e["to"] == "production"]
+    superseded = [e["version"] for e in events if e["action"] == "supersede"]
+    assert sorted(promoted) == [f"1.0.{i}" for i in range(8)]
+    assert superseded == promoted[:-1] and holders == promoted[-1:]  # every holder but the last was superseded
+    a("verify", "--rebuild-index", "-q")
+
+
+def _digest_of(data: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()
+
+
+def _on_remote(url: str, digest: str) -> tuple[bool, bool]:
+    """(whether the object is on the remote, whether some log entry names it)."""
+    root = Path(url)
+    stored = (root / "objects" / digest[:2] / digest[2:]).exists()
+    named = any(digest in entry.read_text() for entry in (root / "models").rglob("*.json"))
+    return stored, named
+
+
+def test_a_push_killed_at_random_moments_leaves_a_remote_the_next_push_completes(tmp_path):
+    url = str(tmp_path / "remote")
+    a = registry(tmp_path, "a")
+    fill(a, 1)
+    a("remote", "add", "origin", url, "-q")
+    a("push", "-q")
+    artifact = a.cwd / "model.bin"
+    between = 0  # kills that landed after the upload began and before the entry was created
+    rng = random.Random(7)
+    rounds = scale(8, 30)
+    # How long a whole push of such a version takes here: the kills are aimed at its second half.
+    artifact.write_bytes(os.urandom(24 << 20))
+    a("register", "sentiment", artifact, "-q")
+    started = time.monotonic()
+    a("push", "-q")
+    whole = time.monotonic() - started
+    for round_ in range(rounds):
+        data = os.urandom(24 << 20) + bytes([round_])
+        artifact.write_bytes(data)
+        a("register", "sentiment", artifact, "-q")
+        proc = subprocess.Popen([sys.executable, "-m", "mreg", "push", "-q"], cwd=a.cwd, stderr=subprocess.PIPE)
+        time.sleep(rng.uniform(0.4, 1.0) * whole)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        stored, named = _on_remote(url, _digest_of(data))
+        partial = any(p.name.startswith(".tmp-") for p in (Path(url) / "objects").rglob("*"))
+        if proc.returncode == -signal.SIGKILL and (stored or partial) and not named:
+            between += 1
+        a("push", "-q")  # the next push completes
+        assert _on_remote(url, _digest_of(data)) == (True, True)
+        a("verify", "--remote", "origin", "-q")
+    Mreg(tmp_path)("clone", url, tmp_path / "check", "-q")
+    check = Mreg(tmp_path / "check")
+    check("verify", "--rebuild-index", "-q")
+    assert check("show", "sentiment", "--json").json == a("show", "sentiment", "--json").json
+    assert between >= 2, f"{between} kills of {rounds} landed between the upload and the entry"
+
+
+def test_a_direct_write_killed_at_random_moments(tmp_path):
+    url = str(tmp_path / "remote")
+    a = registry(tmp_path, "a")
+    fill(a, 1)
+    a("remote", "add", "origin", url, "-q")
+    a("push", "-q")
+    env = dict(os.environ, MREG_CACHE_DIR=str(tmp_path / "cache"))
+    direct = Mreg(tmp_path)
+    direct("--repo", url, "list", "-q", env=env)  # the cache exists: kills land in the write, not the clone
+    rng = random.Random(11)
+    landed = 0
+    rounds = scale(8, 30)
+    (tmp_path / "model.bin").write_bytes(os.urandom(24 << 20))
+    started = time.monotonic()
+    direct("--repo", url, "register", "sentiment", "model.bin", "-q", env=env)
+    whole = time.monotonic() - started
+    for round_ in range(rounds):
+        data = os.urandom(24 << 20) + bytes([round_])
+        (tmp_path / "model.bin").write_bytes(data)
+        intakes_before = len(list((tmp_path / "cache").rglob("intake/*")))
+        proc = subprocess.Popen([sys.executable, "-m", "mreg", "--repo", url, "register", "sentiment", "model.bin",
+                                 "-q"], cwd=tmp_path, env=env, stderr=subprocess.PIPE)
+        time.sleep(rng.uniform(0.3, 1.0) * whole)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        cached = any(p.name == _digest_of(data)[2:] for p in (tmp_path / "cache").rglob("*"))
+        intakes = len(list((tmp_path / "cache").rglob("intake/*")))
+        if proc.returncode == -signal.SIGKILL and (cached or intakes > intakes_before) \
+                and not _on_remote(url, _digest_of(data))[1]:
+            landed += 1  # the artifact was being stored or pushed, and no entry names it yet
+        (tmp_path / "next.bin").write_bytes(os.urandom(64))
+        direct("--repo", url, "register", "sentiment", "next.bin", "-q", env=env)
+        a("verify", "--remote", "origin", "-q")
+    a("pull", "-q")
+    a("verify", "--rebuild-index", "-q")
+    versions = [v["version"] for v in a("show", "sentiment", "--json").json]
+    assert len(versions) == len(set(versions)) >= 2 + rounds
+    assert landed >= 2, f"{landed} kills of {rounds} landed mid-write"
