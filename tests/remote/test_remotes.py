@@ -188,3 +188,48 @@ def test_a_long_push_is_split_into_entries_a_reader_accepts(tmp_path, folder_rem
     assert len(entries) >= 2 and all(e.stat().st_size < 16 << 20 for e in entries)
     Mreg(tmp_path)("clone", url, tmp_path / "b", "-q")
     assert views(Mreg(tmp_path / "b")) == views(a)
+
+
+def test_pull_re_applies_local_aliases_deploys_and_approvals_on_top(tmp_path, folder_remote):
+    url, options = folder_remote()
+    a = registry(tmp_path, "a")
+    fill(a, 2)
+    a("remote", "add", "origin", url, "-q")
+    a("push", "-q")
+    Mreg(tmp_path)("clone", url, tmp_path / "b", "-q")
+    b = Mreg(tmp_path / "b")
+    with open(b.cwd / ".mreg" / "config.toml", "a") as handle:
+        handle.write('\n[policy.stages.staging]\napprovals = 1\n')
+    (a.cwd / "model.bin").write_bytes(b"from a")
+    a("register", "sentiment", a.cwd / "model.bin", "-q")
+    a("deploy", "sentiment@1.0.1", "--env", "canary", "-q")
+    a("push", "-q")
+    # b's own 1.0.2 (taken on the remote by a's), pointed at, deployed and approved before b pulls.
+    (b.cwd / "model.bin").write_bytes(b"from b")
+    b("register", "sentiment", b.cwd / "model.bin", "-q")
+    b("alias", "sentiment@1.0.2", "challenger", "-q")
+    b("deploy", "sentiment@1.0.1", "--env", "prod", "-q")
+    b("deploy", "sentiment@1.0.2", "--env", "prod", "--traffic", "10", "-q")
+    b("approve", "sentiment@1.0.2", "--stage", "staging", "-q", env={"MREG_USER": "ann@example.com"})
+    pulled = b("pull", "--json").json
+    assert pulled["renumbered"] == [{"name": "sentiment", "from": "1.0.2", "to": "1.0.3"}]
+    assert {x["alias"]: x["version"] for x in b("alias", "sentiment", "--json").json} == {"challenger": "1.0.3"}
+    splits = {d["env"]: d["traffic"] for d in b("deployments", "sentiment", "--json").json}
+    assert splits == {"canary": {"1.0.1": 100}, "prod": {"1.0.1": 90, "1.0.3": 10}}
+    [approval] = b("approvals", "sentiment@1.0.3", "--json").json["approvals"]
+    assert approval["version"] == "1.0.3" and approval["by"] == "ann@example.com"
+    b("verify", "--rebuild-index", "-q")
+    b("push", "-q")
+    a("pull", "-q")
+    assert views(a) == views(b)
+    assert a("deployments", "--json").json == b("deployments", "--json").json
+    a("verify", "--rebuild-index", "-q")
+
+    # Both change prod's split: the second to pull is refused, names the environment, and changes nothing.
+    a("deploy", "sentiment@1.0.0", "--env", "prod", "--traffic", "50", "-q")
+    a("push", "-q")
+    b("undeploy", "sentiment@1.0.3", "--env", "prod", "-q")
+    index = (b.cwd / ".mreg" / "models" / "sentiment" / "_index.json").read_bytes()
+    refused = b("pull", expect=1)
+    assert "prod" in refused.err and "changed on the remote" in refused.err
+    assert (b.cwd / ".mreg" / "models" / "sentiment" / "_index.json").read_bytes() == index

@@ -489,6 +489,15 @@ def reapply(tx, model: dict, event: dict, numbers: dict[str, str], renumbered: l
             tx.record(model, action, version, source=event["from"], target=event["to"], reason=event["reason"],
                       details=dict(details, record=record) if "record" in details else details)
         return
+    if action == "alias":
+        _reapply_alias(tx, model, event, numbers)
+        return
+    if action in ("deploy", "undeploy"):
+        _reapply_split(tx, model, event, numbers)
+        return
+    if action in ("approve", "reject", "void", "override"):
+        _reapply_decision(tx, model, event, numbers)
+        return
     if record is None:
         raise RefusedError(f"cannot re-apply your {action} of {name}@{version}: the remote removed that version",
                            hint="nothing was changed")
@@ -514,6 +523,77 @@ def reapply(tx, model: dict, event: dict, numbers: dict[str, str], renumbered: l
         return
     raise RefusedError(f"cannot re-apply a local {action} event of {name} on top of the remote's",
                        hint="nothing was changed")
+
+
+def _mapped(numbers: dict[str, str], version: str | None) -> str | None:
+    return numbers.get(version, version) if version is not None else None
+
+
+def _reapply_alias(tx, model: dict, event: dict, numbers: dict[str, str]) -> None:
+    """An alias move, re-pointed at the version's number on top of the remote (renumbered if it was)."""
+    from mreg.core.ops.alias import move
+
+    details = event["details"]
+    alias, after = details["alias"], _mapped(numbers, details.get("after"))
+    if after is not None and after not in model["versions"]:
+        raise RefusedError(f"cannot re-apply your alias {alias} → {model['name']}@{after}: the remote removed "
+                           f"that version; nothing was changed")
+    if (model.get("aliases") or {}).get(alias) != after:
+        move(tx, model, alias, after, event["reason"])
+
+
+def _reapply_split(tx, model: dict, event: dict, numbers: dict[str, str]) -> None:
+    """A deploy or undeploy goes on top only if the remote left the environment's split as it found it:
+    two people changing one environment's traffic at once must see each other's change first."""
+    from mreg.core import split as splits
+    from mreg.core.ops.deploy import change_split, current_split, refuse_ineligible
+
+    details = event["details"]
+    env = details["env"]
+    before = {_mapped(numbers, v): p for v, p in details["from"].items()}
+    after = {_mapped(numbers, v): p for v, p in details["to"].items()}
+    now = current_split(model, env)
+    if now == after:
+        return  # the remote made the same change
+    if now != before:
+        raise RefusedError(
+            f"cannot re-apply your {event['action']} of {model['name']} in {env}: its split changed on the remote "
+            f"meanwhile (now {splits.describe(now) or 'no traffic'}); nothing was changed",
+            hint=f"remove your change (mreg deploy {model['name']} --env {env} --rollback), pull, and deploy again")
+    for version in after:
+        refuse_ineligible(tx, model, version, env)
+    change_split(tx, model, env, after, version=_mapped(numbers, event["version"]), reason=event["reason"],
+                 rollback=bool(details.get("rollback")))
+
+
+def _reapply_decision(tx, model: dict, event: dict, numbers: dict[str, str]) -> None:
+    """An approval, rejection, void or override, with approval ids renumbered past the remote's own
+    (their ids are per model, so both sides may have used the same ones)."""
+    from mreg.core import policy
+
+    action, details = event["action"], copy.deepcopy(event["details"])
+    version = _mapped(numbers, event["version"])
+    if version not in model["versions"]:
+        raise RefusedError(f"cannot re-apply your {action} of {model['name']}@{version}: the remote removed that "
+                           f"version; nothing was changed")
+
+    def approval(number: int) -> int:
+        return int(numbers.get(f"approval:{number}", number))
+
+    if action in ("approve", "reject"):
+        record = details["record"]
+        new_id = max((r["id"] for r in model.get("approvals", ())), default=0) + 1
+        numbers[f"approval:{record['id']}"] = str(new_id)
+        record.update(id=new_id, version=version)
+        details["withdraws"] = [approval(i) for i in details["withdraws"]]
+        policy.add(model, record, details["withdraws"], tx.now)
+    elif action == "void":
+        details["ids"] = [approval(i) for i in details["ids"]]
+        policy.void(model, details["ids"], tx.now, event["reason"])
+    elif isinstance(details.get("approvals"), list):
+        details["approvals"] = [approval(i) for i in details["approvals"]]
+    tx.record(model, action, version, source=event["from"], target=event["to"], reason=event["reason"],
+              details=details)
 
 
 # --- clone ---------------------------------------------------------------------------
