@@ -205,7 +205,7 @@ def test_gc_keeps_an_archived_version_an_alias_holds_and_goes_on(mreg, project, 
     assert dry["removed_versions"] == ["m@1.0.0"]
     assert dry["held_versions"] == [{"name": "m", "version": "1.0.1", "holds": ["alias rollback-target"]}]
     r = mreg("gc", "--archived-older-than", "0s", "--grace", "0s")
-    assert "removed m@1.0.0\n" in r.out and "kept 1 held version" in r.out
+    assert "removed m@1.0.0: archived for longer than 0s\n" in r.out and "kept 1 held version" in r.out
     assert "kept m@1.0.1, archived but held: alias rollback-target" in r.err
     assert [d["version"] for d in mreg("show", "m", "--json").json] == ["1.0.1", "1.0.2"]
     assert mreg("gc", "--json").json["held_versions"] == []  # no archived cleanup asked: nothing to hold
