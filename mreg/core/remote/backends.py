@@ -14,14 +14,17 @@ from types import ModuleType
 from mreg.errors import IntegrityError, UsageError
 
 CHUNK = 1 << 20  # bytes moved per read when streaming
+# Uploads in progress live under names that start with this; they are never
+# listed and no key may use it.
+TEMPORARY = ".mreg-tmp"
 
 
 def check_key(key: str) -> str:
-    """`key` if it is a plain relative `/`-separated path; IntegrityError otherwise."""
+    """`key` if it is a plain relative `/`-separated path (and not an upload in progress); IntegrityError otherwise."""
     parts = key.split("/")
     if (
         not key
-        or any(part in ("", ".", "..") for part in parts)
+        or any(part in ("", ".", "..") or part.startswith(TEMPORARY) for part in parts)
         or "\\" in key
         or any(ord(c) < 32 or c == "\x7f" for c in key)
     ):

@@ -1,12 +1,13 @@
 """A remote on S3 or an S3-compatible server (`s3://BUCKET/PREFIX`), through s3fs.
 
-Exclusive create is a real conditional request, `If-None-Match: *`, on
-PutObject and, for large files, on CompleteMultipartUpload: the server decides,
-atomically, so of two writers exactly one wins. A refusal is recognised by its
-HTTP status or error code (412 PreconditionFailed; 409
-ConditionalRequestConflict while another conditional write of the key is in
-flight), never by checking first. A multipart upload's parts are invisible
-until it is completed, so a reader never sees half a file under its key.
+Exclusive create is a real conditional request, `If-None-Match: *`: on
+PutObject, and for a large file on the server-side copy that publishes its
+multipart upload (see `_multipart`). The server decides, atomically, so of
+two writers exactly one wins. A refusal is recognised by its HTTP status or
+error code (412 PreconditionFailed; 409 ConditionalRequestConflict while
+another conditional write of the key is in flight), never by checking first.
+Parts are invisible until published, so a reader never sees half a file under
+its key.
 
 Options (`--option K=V`): `endpoint_url` (else `AWS_ENDPOINT_URL_S3` or
 `AWS_ENDPOINT_URL`), `key`, `secret`, `token`, `profile`, `region`;
@@ -21,10 +22,11 @@ import asyncio
 import math
 import os
 import random
+import secrets
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
-from mreg.core.remote.backends import CHUNK, check_key, check_prefix, need, take_options
+from mreg.core.remote.backends import CHUNK, TEMPORARY, check_key, check_prefix, need, take_options
 from mreg.core.remote.storage import Progress
 from mreg.errors import IntegrityError, MregError, NotFoundError, StorageError, UsageError
 
@@ -32,6 +34,7 @@ OPTIONS = ("endpoint_url", "key", "secret", "token", "profile", "region", "part_
 PART_SIZE = 16 << 20  # one PUT up to this size; parts of this size above it
 MAX_CONCURRENCY = 4  # parts in flight: peak memory ~ PART_SIZE * MAX_CONCURRENCY
 MAX_PARTS = 10_000  # S3's limit on the parts of one upload
+MAX_COPY = 5 << 30  # S3's limit on one CopyObject
 # 409 ConditionalRequestConflict means another conditional write of the key
 # is in flight; asking again gives the server's final answer.
 CONFLICT_RETRIES = 5
@@ -220,7 +223,7 @@ class S3Storage:
                 if created and progress is not None:
                     progress(len(data))
                 return created
-            # Not needed for safety (the completion is conditional), but a key
+            # Not needed for safety (publishing is conditional), but a key
             # already there is the common case when pushing, and answering it
             # here saves uploading gigabytes that would be thrown away.
             if await self._size(key) is not None:
@@ -230,12 +233,23 @@ class S3Storage:
         return self._run(f"uploading {key}", run)
 
     async def _multipart(self, key: str, remote: str, path: str, size: int, progress: Progress | None) -> bool:
+        """Upload in parallel parts, then make the whole file appear under `remote` only if it is free.
+
+        SeaweedFS honours If-None-Match on CompleteMultipartUpload but not
+        atomically: racing completions were seen to win twice. Its conditional
+        CopyObject has exactly one winner. So the parts go to a temporary key
+        of their own and a conditional server-side copy publishes them. A copy
+        is limited to 5 GiB by S3; larger files complete their upload under
+        the key directly, conditionally (atomic on AWS).
+        """
         s3 = await self._s3()
+        direct = size > MAX_COPY
+        target = remote if direct else f"{self.prefix + '/' if self.prefix else ''}{TEMPORARY}/{secrets.token_hex(12)}"
         part_size = max(self.part_size, math.ceil(size / MAX_PARTS))
         count = math.ceil(size / part_size)
-        upload = (await s3.create_multipart_upload(Bucket=self.bucket, Key=remote))["UploadId"]
+        upload = (await s3.create_multipart_upload(Bucket=self.bucket, Key=target))["UploadId"]
         etags: dict[int, str] = {}
-        completed = False
+        uploaded = False  # the upload is completed (under the key, or under the temporary key)
         try:
             with open(path, "rb") as f:
 
@@ -247,35 +261,44 @@ class S3Storage:
                     if len(data) != min(part_size, size - offset):
                         raise StorageError(f"cannot upload {path}: the file changed size during the upload")
                     answer = await s3.upload_part(
-                        Bucket=self.bucket, Key=remote, UploadId=upload, PartNumber=number, Body=data
+                        Bucket=self.bucket, Key=target, UploadId=upload, PartNumber=number, Body=data
                     )
                     etags[number] = answer["ETag"]
                     if progress is not None:
                         progress(len(data))
 
                 await _bounded((send_part(n) for n in range(1, count + 1)), self.concurrency)
-            parts = [{"PartNumber": n, "ETag": etags[n]} for n in range(1, count + 1)]
+            parts = {"Parts": [{"PartNumber": n, "ETag": etags[n]} for n in range(1, count + 1)]}
+            if direct:
 
-            async def send() -> None:
-                await s3.complete_multipart_upload(
-                    Bucket=self.bucket,
-                    Key=remote,
-                    UploadId=upload,
-                    MultipartUpload={"Parts": parts},
-                    IfNoneMatch="*",
+                async def complete() -> None:
+                    await s3.complete_multipart_upload(
+                        Bucket=self.bucket, Key=target, UploadId=upload, MultipartUpload=parts, IfNoneMatch="*"
+                    )
+
+                uploaded = await self._conditional(key, complete, None)
+                return uploaded
+            await s3.complete_multipart_upload(Bucket=self.bucket, Key=target, UploadId=upload, MultipartUpload=parts)
+            uploaded = True
+
+            async def publish() -> None:
+                await s3.copy_object(
+                    Bucket=self.bucket, Key=remote, CopySource={"Bucket": self.bucket, "Key": target}, IfNoneMatch="*"
                 )
 
-            completed = await self._conditional(key, send, None)
-            return completed
+            return await self._conditional(key, publish, None)
         finally:
-            if not completed:
-                # The parts of an upload that is not completed cost storage;
-                # abort it (a kill leaves one behind, invisible to readers,
-                # which a bucket lifecycle rule for incomplete uploads removes).
-                try:
-                    await asyncio.shield(s3.abort_multipart_upload(Bucket=self.bucket, Key=remote, UploadId=upload))
-                except Exception:
-                    pass
+            # Parts of an upload never completed, and the temporary copy, cost
+            # storage: remove them. A kill leaves them behind, invisible to
+            # readers and to listings; a bucket lifecycle rule for incomplete
+            # uploads and the `.mreg-tmp/` prefix cleans them up.
+            try:
+                if not uploaded:
+                    await asyncio.shield(s3.abort_multipart_upload(Bucket=self.bucket, Key=target, UploadId=upload))
+                elif not direct:
+                    await asyncio.shield(s3.delete_object(Bucket=self.bucket, Key=target))
+            except Exception:
+                pass
 
     # --- reading ----------------------------------------------------------------
     async def _read(self, key: str, limit: int) -> bytes | None:
@@ -382,7 +405,7 @@ class S3Storage:
             found = [
                 (item["Key"][len(root) :], int(item["Size"]))
                 for item in answer.get("Contents", [])
-                if item["Key"].startswith(root)
+                if item["Key"].startswith(root) and not item["Key"][len(root) :].startswith(TEMPORARY)
             ]
             return found, answer.get("NextContinuationToken") if answer.get("IsTruncated") else None
 

@@ -26,12 +26,11 @@ import stat
 from collections.abc import Iterator
 from urllib.parse import unquote, urlsplit
 
-from mreg.core.remote.backends import CHUNK, check_key, check_prefix, need, take_options
+from mreg.core.remote.backends import CHUNK, TEMPORARY, check_key, check_prefix, need, take_options
 from mreg.core.remote.storage import Progress
 from mreg.errors import IntegrityError, MregError, NotFoundError, StorageError, UsageError
 
 OPTIONS = ("key_filename", "password", "port", "known_hosts", "timeout")
-TEMPORARY = ".mreg-tmp-"  # files being uploaded; never listed, never a key
 PREFETCH = 64  # read requests in flight while downloading (32 KiB each)
 
 
@@ -177,7 +176,7 @@ class SftpStorage:
         folder = posixpath.dirname(final)
         self._make_folders(folder)
         sftp = self._connect()
-        temporary = f"{folder}/{TEMPORARY}{secrets.token_hex(8)}"
+        temporary = f"{folder}/{TEMPORARY}-{secrets.token_hex(8)}"
         try:
             write(temporary)
             try:
