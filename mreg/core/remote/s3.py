@@ -88,10 +88,10 @@ class S3Storage:
         client_kwargs = {"region_name": options["region"]} if options.get("region") else {}
         try:
             self._fs = s3fs.S3FileSystem(
+                session=_session(options.get("profile")),
                 key=options.get("key"),
                 secret=options.get("secret"),
                 token=options.get("token"),
-                profile=options.get("profile"),
                 endpoint_url=self.endpoint,
                 client_kwargs=client_kwargs,
                 config_kwargs={
@@ -428,6 +428,21 @@ class S3Storage:
                     raise
 
         self._run(f"deleting {key}", run)
+
+
+_SESSIONS: dict[str | None, object] = {}
+
+
+def _session(profile: str | None):
+    """One botocore session per profile: it caches the service descriptions,
+    whose loading is most of the ~0.4 s a first request costs, for every later
+    storage in this process and in processes forked from it. (It holds no
+    connection or event loop: each storage's client has its own.)"""
+    if profile not in _SESSIONS:
+        from aiobotocore.session import AioSession
+
+        _SESSIONS[profile] = AioSession(profile=profile)
+    return _SESSIONS[profile]
 
 
 def _details(exc) -> tuple[str, int | None, str]:
