@@ -237,7 +237,7 @@ def fails_with_io(call) -> StorageError:
 
 
 def test_an_unreachable_server_is_an_io_error(kind, location):
-    from servers import free_ports
+    from server_processes import free_ports
 
     url, options = location
     port = free_ports(1)[0]
