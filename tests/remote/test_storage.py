@@ -61,7 +61,7 @@ def location(kind, request, tmp_path) -> tuple[str, dict[str, str]]:
         return str(tmp_path / "remote"), {}
     url, options = request.getfixturevalue(f"{kind}_remote")()
     if kind == "s3":
-        options["part_size"] = str(PART)
+        options["part_size"] = options["multipart_threshold"] = str(PART)
     return url, options
 
 
@@ -157,6 +157,28 @@ def test_put_file_is_exclusive_and_get_file_round_trips(storage, tmp_path):
     assert storage.put_file("objects/cd/small", str(small)) is False
     storage.get_file("objects/cd/small", str(tmp_path / "small-back"))
     assert (tmp_path / "small-back").read_bytes() == b"tiny"
+
+
+def test_s3_streams_a_file_below_the_multipart_threshold_in_one_conditional_put(s3_remote, tmp_path):
+    url, options = s3_remote()
+    options["part_size"] = str(PART)  # BIG is above one part, below the default multipart threshold
+    files = [random_file(tmp_path / f"f{i}", BIG, seed=i) for i in range(4)]
+    results = race(_race_put, 4, url, options, "objects/12/big", files)
+    winners = [i for i, won in results.items() if won]
+    assert len(winners) == 1, f"winners: {winners}"
+    storage = open_storage(url, options)
+    moved: list[int] = []
+    assert storage.put_file("objects/12/other", files[0], moved.append) is True
+    assert sum(moved) == BIG
+    storage.get_file("objects/12/big", str(tmp_path / "back"))
+    assert (tmp_path / "back").read_bytes() == Path(files[winners[0]]).read_bytes()
+    # Killed while the body is on its way: the key never appears.
+    p = multiprocessing.get_context("fork").Process(target=_put_and_die, args=(url, options, "objects/12/cut", files[1], PART))
+    p.start()
+    p.join(120)
+    assert p.exitcode == -signal.SIGKILL
+    assert not storage.exists("objects/12/cut")
+    assert sorted(k for k, _ in storage.list("objects/")) == ["objects/12/big", "objects/12/other"]
 
 
 def test_get_file_of_a_missing_key_is_not_found(storage, tmp_path):

@@ -1,8 +1,9 @@
 """A remote on S3 or an S3-compatible server (`s3://BUCKET/PREFIX`), through s3fs.
 
 Exclusive create is a real conditional request, `If-None-Match: *`: on
-PutObject, and for a large file on the server-side copy that publishes its
-multipart upload (see `_multipart`). The server decides, atomically, so of
+PutObject (a file up to `multipart_threshold` is streamed in one PUT), and for
+a larger file on the server-side copy that publishes its multipart upload
+(see `_multipart`). The server decides, atomically, so of
 two writers exactly one wins. A refusal is recognised by its HTTP status or
 error code (412 PreconditionFailed; 409 ConditionalRequestConflict while
 another conditional write of the key is in flight), never by checking first.
@@ -11,14 +12,15 @@ its key.
 
 Options (`--option K=V`): `endpoint_url` (else `AWS_ENDPOINT_URL_S3` or
 `AWS_ENDPOINT_URL`), `key`, `secret`, `token`, `profile`, `region`;
-`part_size` and `max_concurrency` tune large transfers (peak memory is about
-their product). Without `key`, credentials come from the usual AWS variables
+`multipart_threshold`, `part_size` and `max_concurrency` tune large transfers
+(a multipart upload's peak memory is about twice the product of the last two). Without `key`, credentials come from the usual AWS variables
 and files.
 """
 
 from __future__ import annotations
 
 import asyncio
+import io
 import math
 import os
 import random
@@ -30,11 +32,29 @@ from mreg.core.remote.backends import CHUNK, TEMPORARY, check_key, check_prefix,
 from mreg.core.remote.storage import Progress
 from mreg.errors import IntegrityError, MregError, NotFoundError, StorageError, UsageError
 
-OPTIONS = ("endpoint_url", "key", "secret", "token", "profile", "region", "part_size", "max_concurrency")
-PART_SIZE = 16 << 20  # one PUT up to this size; parts of this size above it
-MAX_CONCURRENCY = 4  # parts in flight: peak memory ~ PART_SIZE * MAX_CONCURRENCY
+OPTIONS = (
+    "endpoint_url",
+    "key",
+    "secret",
+    "token",
+    "profile",
+    "region",
+    "multipart_threshold",
+    "part_size",
+    "max_concurrency",
+)
+# Up to this size a file goes in one conditional PUT, streamed from the disk:
+# atomic on every server, and on SeaweedFS twice as fast as a multipart
+# upload (measured: 300 MB in 3.8-5.2 s against 7.9 s). Above it, parts in
+# parallel (S3 takes at most 5 GiB in one PUT).
+MULTIPART_THRESHOLD = 1 << 30
+PART_SIZE = 8 << 20
+# Parts in flight. The client library holds about two copies of each, so an
+# upload's peak memory is ~2 * PART_SIZE * MAX_CONCURRENCY over the process's
+# own: measured 130 MB peak RSS in all with 8 MiB x 4 (195 MB with 16 MiB x 4).
+MAX_CONCURRENCY = 4
 MAX_PARTS = 10_000  # S3's limit on the parts of one upload
-MAX_COPY = 5 << 30  # S3's limit on one CopyObject
+MAX_COPY = MAX_PUT = 5 << 30  # S3's limit on one CopyObject, and on one PutObject
 # 409 ConditionalRequestConflict means another conditional write of the key
 # is in flight; asking again gives the server's final answer.
 CONFLICT_RETRIES = 5
@@ -78,6 +98,9 @@ class S3Storage:
         if self.prefix:
             check_key(self.prefix)
         self.part_size = _size_option(options, "part_size", PART_SIZE, 5 << 20)
+        self.multipart_threshold = _size_option(options, "multipart_threshold", MULTIPART_THRESHOLD, 5 << 20)
+        if self.multipart_threshold > MAX_PUT:
+            raise UsageError(f"option multipart_threshold={self.multipart_threshold}: S3 takes at most {MAX_PUT} bytes in one PUT")
         self.concurrency = _size_option(options, "max_concurrency", MAX_CONCURRENCY, 1)
         self.endpoint = (
             options.get("endpoint_url") or os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
@@ -95,6 +118,11 @@ class S3Storage:
                 endpoint_url=self.endpoint,
                 client_kwargs=client_kwargs,
                 config_kwargs={
+                    # No CRC of each request body: every object is checked
+                    # against its digest and every log entry against its
+                    # hash chain when read, and a checksum pass would read a
+                    # streamed file twice.
+                    "request_checksum_calculation": "when_required",
                     "connect_timeout": 10,
                     "read_timeout": 120,
                     "retries": {"max_attempts": 3, "mode": "standard"},
@@ -211,10 +239,10 @@ class S3Storage:
 
         async def run() -> bool:
             size = os.path.getsize(path)
+            s3 = await self._s3()
             if size <= self.part_size:
                 with open(path, "rb") as f:
                     data = f.read()
-                s3 = await self._s3()
 
                 async def send() -> None:
                     await s3.put_object(Bucket=self.bucket, Key=remote, Body=data, IfNoneMatch="*")
@@ -223,12 +251,20 @@ class S3Storage:
                 if created and progress is not None:
                     progress(len(data))
                 return created
-            # Not needed for safety (publishing is conditional), but a key
+            # Not needed for safety (the write is conditional), but a key
             # already there is the common case when pushing, and answering it
             # here saves uploading gigabytes that would be thrown away.
             if await self._size(key) is not None:
                 return False
-            return await self._multipart(key, remote, path, size, progress)
+            if size > self.multipart_threshold:
+                return await self._multipart(key, remote, path, size, progress)
+            with _Reading(path, progress) as f:
+
+                async def stream() -> None:
+                    f.seek(0)  # from the start again if the client library re-sends
+                    await s3.put_object(Bucket=self.bucket, Key=remote, Body=f, ContentLength=size, IfNoneMatch="*")
+
+                return await self._conditional(key, stream, None)
 
         return self._run(f"uploading {key}", run)
 
@@ -443,6 +479,31 @@ def _session(profile: str | None):
 
         _SESSIONS[profile] = AioSession(profile=profile)
     return _SESSIONS[profile]
+
+
+class _Reading(io.FileIO):
+    """A file sent as a request body: read in small pieces by the HTTP client, its progress reported once per byte."""
+
+    def __init__(self, path: str, progress: Progress | None) -> None:
+        super().__init__(path, "r")
+        self._progress = progress
+        self._reached = 0
+
+    def _report(self) -> None:
+        end = self.tell()
+        if end > self._reached and self._progress is not None:
+            self._progress(end - self._reached)
+        self._reached = max(self._reached, end)
+
+    def read(self, size: int = -1) -> bytes:
+        data = super().read(size)
+        self._report()
+        return data
+
+    def readinto(self, buffer) -> int:
+        count = super().readinto(buffer)
+        self._report()
+        return count
 
 
 def _details(exc) -> tuple[str, int | None, str]:
