@@ -228,3 +228,53 @@ def start_sshd(folder: Path) -> tuple[Server, str, dict[str, str]]:
         server.stop()
         raise
     return server, base, options
+
+
+AZURITE_ACCOUNT = "devstoreaccount1"  # Azurite's well-known development account and key
+AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+AZURE_CONTAINER = "mreg-test"
+
+
+def azurite_executable() -> str | None:
+    """Azurite's blob server: $AZURITE_BLOB, else `azurite-blob` on PATH (npm install azurite)."""
+    given = os.environ.get("AZURITE_BLOB")
+    if given and os.path.exists(given):
+        return given
+    return shutil.which("azurite-blob")
+
+
+def start_azurite(folder: Path) -> tuple[Server, str, dict[str, str]]:
+    """Azurite (the Azure Storage emulator) with one container: (server, "az://CONTAINER", options)."""
+    azurite = azurite_executable()
+    if azurite is None:
+        raise Unavailable("Azurite is not installed (npm install azurite; then azurite-blob on PATH or AZURITE_BLOB)")
+    try:
+        from mreg.core.remote.azure import AzureStorage
+        from azure.storage.blob import BlobServiceClient
+    except Exception as exc:
+        raise Unavailable(f"the azure extra is not installed (pip install 'mreg[azure]'): {exc}") from None
+    folder.mkdir(parents=True, exist_ok=True)
+    port = free_ports(1)[0]
+    argv = [azurite, "--blobHost", "127.0.0.1", "--blobPort", str(port), "--location", str(folder),
+            "--silent", "--skipApiVersionCheck", "--loose", "--disableTelemetry"]  # fmt: skip
+    account_url = f"http://127.0.0.1:{port}/{AZURITE_ACCOUNT}"
+    options = {"account_url": account_url, "account_name": AZURITE_ACCOUNT, "account_key": AZURITE_KEY}
+    server = Server(argv, folder / "azurite.log")
+
+    def probe() -> None:
+        from mreg.errors import StorageError
+
+        service = BlobServiceClient(account_url, credential={"account_name": AZURITE_ACCOUNT, "account_key": AZURITE_KEY})
+        try:
+            service.create_container(AZURE_CONTAINER)
+        except Exception as exc:
+            if "ContainerAlreadyExists" not in str(exc):
+                raise StorageError(str(exc)) from None
+        AzureStorage(f"az://{AZURE_CONTAINER}/ready", options).create(f"probe-{secrets.token_hex(4)}", b"")
+
+    try:
+        _wait(server, "Azurite", port, probe)
+    except BaseException:
+        server.stop()
+        raise
+    return server, f"az://{AZURE_CONTAINER}", options

@@ -44,10 +44,14 @@ def open_storage(url: str, options: dict[str, str]):
         from mreg.core.remote.sftp import SftpStorage
 
         return SftpStorage(url, options)
+    if url.startswith("az://"):
+        from mreg.core.remote.azure import AzureStorage
+
+        return AzureStorage(url, options)
     pytest.skip("no opener for plain paths in this tree")
 
 
-@pytest.fixture(params=["folder", "s3", "sftp"])
+@pytest.fixture(params=["folder", "s3", "sftp", "azure"])
 def kind(request) -> str:
     if request.param == "folder" and not (ROOT / "mreg/core/remote/folder.py").exists():
         pytest.skip("the folder backend is not in this tree")
@@ -267,6 +271,8 @@ def test_an_unreachable_server_is_an_io_error(kind, location):
         options["endpoint_url"] = f"http://127.0.0.1:{port}"
     elif kind == "sftp":
         url = url.replace(f":{url.split(':')[2].split('/')[0]}/", f":{port}/", 1)
+    elif kind == "azure":
+        options["account_url"] = f"http://127.0.0.1:{port}/devstoreaccount1"
     else:
         pytest.skip("a folder has no server")
     error = fails_with_io(lambda: open_storage(url, options).create("k", b"x"))
@@ -280,6 +286,8 @@ def test_refused_credentials_are_an_io_error(kind, location, request):
     elif kind == "sftp":
         # A key the server does not know: its own host key.
         options["key_filename"] = options["key_filename"].replace("client_key", "host_key")
+    elif kind == "azure":
+        options["account_key"] = "bm90IHRoZSBrZXk="
     else:
         pytest.skip("a folder has no credentials")
     error = fails_with_io(lambda: open_storage(url, options).create("k", b"x"))
