@@ -278,3 +278,4 @@ def start_azurite(folder: Path) -> tuple[Server, str, dict[str, str]]:
         server.stop()
         raise
     return server, f"az://{AZURE_CONTAINER}", options
+

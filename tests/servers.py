@@ -74,3 +74,4 @@ def azure_remote(tmp_path_factory):
     (and said so in AZURITE_BLOB).
     """
     yield from _serve(start_azurite, tmp_path_factory.mktemp("azurite"), bool(os.environ.get("AZURITE_BLOB")))
+
