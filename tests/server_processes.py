@@ -126,6 +126,7 @@ def start_seaweedfs(folder: Path) -> tuple[Server, str, dict[str, str]]:
         weed, "mini", f"-dir={folder / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
         "-master.telemetry=false", "-webdav=false", "-admin.ui=false", f"-bucket={S3_BUCKET}",
         "-s3.port.iceberg=0", "-s3.port.lance=0",
+        "-s3.autoCreateBucket=false",  # a missing bucket is an error, as on AWS
     ]  # fmt: skip
     for i, name in enumerate(names):
         argv += [f"-{name}={ports[2 * i]}", f"-{name}.grpc={ports[2 * i + 1]}"]
