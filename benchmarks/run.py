@@ -30,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MIB = 1 << 20
@@ -49,6 +50,8 @@ FULL = {
     "like_lengths": [125_000, 250_000, 500_000, 1_000_000],
     "site_models": 10,  # mreg site: models × versions each
     "site_versions": 100,
+    "s3_file": GIB,
+    "reps_s3": 3,
 }
 QUICK = {
     "reps_fast": 5,
@@ -63,6 +66,8 @@ QUICK = {
     "like_lengths": [50_000, 100_000, 200_000],
     "site_models": 4,  # 200 versions: the full run measures the 1,000 the target is for
     "site_versions": 50,
+    "s3_file": 32 * MIB,
+    "reps_s3": 2,
 }
 
 
@@ -172,6 +177,31 @@ def hash_script(path: str) -> list[str]:
         "while c:=os.read(fd,4<<20): h.update(c)\n"
     )
     return [sys.executable, "-c", code, path]
+
+
+# One S3 transfer in a process of its own: prints the seconds the transfer
+# took (client creation included, for both sides alike).
+S3_TRANSFER = """
+import json, sys, time
+mode, url, path, options = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
+started = time.perf_counter()
+if mode.startswith("mreg"):
+    from mreg.core.remote.s3 import S3Storage
+    bucket_prefix, key = url.rsplit("/", 1)
+    storage = S3Storage(bucket_prefix, options)
+    if mode == "mreg-put":
+        assert storage.put_file(key, path)
+    else:
+        storage.get_file(key, path)
+else:
+    import s3fs
+    fs = s3fs.S3FileSystem(key=options["key"], secret=options["secret"], endpoint_url=options["endpoint_url"])
+    if mode == "bare-put":
+        fs.put_file(path, url)
+    else:
+        fs.get_file(url, path)
+print(time.perf_counter() - started)
+"""
 
 
 def new_registry(runner: Runner, path: str) -> str:
@@ -584,7 +614,6 @@ class Bench:
                          target="<= 3x per doubling" if previous else "", ok=ratio_ok)
                 previous = measured
 
-
     def site(self) -> None:
         """`mreg site` of 1,000 versions: the first build, then a rebuild that finds every page unchanged."""
         r = self.runner
@@ -606,8 +635,82 @@ class Bench:
         self.row(f"mreg site: {count:,} versions, nothing changed", again, baseline=first,
                  baseline_name="first build", target=f"<= {limit:g} s", ok=again["median"] <= limit)
 
+    # S3 transfers ----------------------------------------------------------------
+    def s3(self) -> None:
+        """One big file up and down through mreg's S3 storage and through bare s3fs, SeaweedFS on loopback.
 
-SCENARIOS = ["startup", "big", "memory", "small_files", "large", "parallel", "matching", "site"]
+        mreg's upload is exclusive (parts to a temporary key, then a
+        conditional server-side copy); s3fs's is a plain multipart upload.
+        Both run in fresh processes, alternating, against one server.
+        """
+        sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests"))
+        from server_processes import Unavailable, start_seaweedfs
+
+        try:
+            server, base, options = start_seaweedfs(Path(self.work) / "seaweedfs")
+        except Unavailable as exc:
+            print(f"| S3 transfers | - | - | - | - | | | | skipped: {exc} |", flush=True)
+            return
+        r = self.runner
+        size = self.sizes["s3_file"]
+        label = f"{size / GIB:g} GiB" if size >= GIB else f"{size // MIB} MiB"
+        src = os.path.join(self.work, "s3-big.bin")
+        back = os.path.join(self.work, "s3-back.bin")
+        write_random_file(src, size, seed=11)
+        url = f"{base.replace('s3://', '')}/bench"
+        opts = json.dumps(options)
+
+        multipart = json.dumps(dict(options, multipart_threshold=str(8 * MIB)))
+
+        def argv(mode: str, key: str, opts: str = opts) -> list[str]:
+            return [sys.executable, "-c", S3_TRANSFER, mode, f"s3://{url}/{key}", back if "get" in mode else src, opts]
+
+        def transfer(mode: str, key: str, opts: str = opts) -> float:
+            return float(r.run(argv(mode, key, opts), cwd=self.work)[2].decode().split()[-1])
+
+        try:
+            times: dict[str, list[float]] = {"put": [], "multipart": [], "bare-put": [], "get": [], "bare-get": []}
+            for i in range(self.sizes["reps_s3"]):
+                times["put"].append(transfer("mreg-put", f"mreg-{i}"))
+                times["multipart"].append(transfer("mreg-put", f"multipart-{i}", multipart))
+                times["bare-put"].append(transfer("bare-put", f"bare-{i}"))
+            with open(src, "rb") as handle:
+                digest = hashlib.file_digest(handle, "sha256").digest()
+            same = True
+            for i in range(self.sizes["reps_s3"]):
+                times["get"].append(transfer("mreg-get", f"multipart-{i}"))
+                with open(back, "rb") as handle:
+                    same = same and hashlib.file_digest(handle, "sha256").digest() == digest
+                times["bare-get"].append(transfer("bare-get", f"bare-{i}"))
+            put, multi, bare_put = summary(times["put"]), summary(times["multipart"]), summary(times["bare-put"])
+            get, bare_get = summary(times["get"]), summary(times["bare-get"])
+            self.row(f"S3 put_file of {label}, one streamed PUT (exclusive)", put, baseline=bare_put,
+                     baseline_name="bare s3fs put", target="<= 1.3x", ok=put["median"] <= 1.3 * bare_put["median"],
+                     note=f"{size / MIB / put['median']:.0f} MiB/s; SeaweedFS on loopback")
+            self.row(f"S3 put_file of {label}, 8 MiB parts x 4 (exclusive)", multi, baseline=bare_put,
+                     baseline_name="bare s3fs put", target="<= 1.3x", ok=multi["median"] <= 1.3 * bare_put["median"],
+                     note=f"{size / MIB / multi['median']:.0f} MiB/s; published by a conditional copy")
+            self.row(f"S3 get_file of {label}", get, baseline=bare_get, baseline_name="bare s3fs get",
+                     target="<= 1.3x", ok=get["median"] <= 1.3 * bare_get["median"],
+                     note=f"{size / MIB / get['median']:.0f} MiB/s; bytes {'identical' if same else 'DIFFER'}")
+            _, base_rss = r.peak_rss([sys.executable, "-c", "import s3fs"], cwd=self.work)
+            for what, command in (("put_file", argv("mreg-put", "rss-put")),
+                                  ("put_file, multipart", argv("mreg-put", "rss-multipart", multipart)),
+                                  ("get_file", argv("mreg-get", "multipart-0"))):
+                elapsed, rss = r.peak_rss(command, cwd=self.work)
+                self.row(f"peak RSS of S3 {what} of {label}", {"median": rss / MIB, "min": rss / MIB,
+                         "max": rss / MIB, "n": 1}, unit="MiB", baseline={"median": base_rss / MIB},
+                         baseline_name="import s3fs RSS", target="<= 150 MB", ok=rss <= 150 * 1000 * 1000,
+                         note=f"took {elapsed:.1f} s")
+        finally:
+            server.stop()
+            for path in (src, back):
+                if os.path.exists(path):
+                    os.unlink(path)
+            shutil.rmtree(os.path.join(self.work, "seaweedfs"), ignore_errors=True)
+
+
+SCENARIOS = ["startup", "big", "memory", "small_files", "large", "parallel", "matching", "site", "s3"]
 
 
 def format_row(entry: dict) -> str:

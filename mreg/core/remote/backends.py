@@ -1,14 +1,23 @@
-"""Opening a remote's storage from its URL: the scheme picks the backend.
+"""Opening a remote's storage from its URL, and what the backends share.
 
-Each backend module is imported only here, and only for its own scheme, so a
-missing extra (s3fs, paramiko, gcsfs, adlfs) costs nothing until a remote of
-that kind is used, and is then a usage error naming the pip command.
+The scheme picks the backend (`open_storage`). Each backend module is
+imported only here, and only for its own scheme, so a missing extra (s3fs,
+paramiko, gcsfs, adlfs) costs nothing until a remote of that kind is used, and
+is then a usage error naming the pip command.
+
+Keys are built by the remote protocol, partly from names read on the remote;
+every backend checks them here (`check_key`) before they reach a server, so
+that no key can climb out of the remote's root (`..`) or address something odd
+(an empty segment, a backslash, a control character).
 """
 
 from __future__ import annotations
 
+import importlib
+from types import ModuleType
+
 from mreg.core.remote.storage import Storage
-from mreg.errors import UsageError
+from mreg.errors import IntegrityError, UsageError
 
 # scheme: (module, class, extra)
 _BACKENDS = {
@@ -34,8 +43,6 @@ def is_remote_url(value: str) -> bool:
 
 def open_storage(url: str, options: dict[str, str] | None = None) -> Storage:
     """The storage behind `url` (a path, file://, s3://, sftp://, gs://, az://) with backend `options`."""
-    import importlib
-
     options = dict(options or {})
     scheme = scheme_of(url)
     if scheme in (None, "file"):
@@ -53,3 +60,54 @@ def open_storage(url: str, options: dict[str, str] | None = None) -> Storage:
         missing = getattr(exc, "name", None) or "a package"
         raise UsageError(f"{scheme}:// remotes need {missing}, which is not installed",
                          hint=f"pip install 'mreg[{extra}]'") from None
+
+
+CHUNK = 1 << 20  # bytes moved per read when streaming
+# Uploads in progress live under names that start with this; they are never
+# listed and no key may use it.
+TEMPORARY = ".mreg-tmp"
+
+
+def check_key(key: str) -> str:
+    """`key` if it is a plain relative `/`-separated path (and not an upload in progress); IntegrityError otherwise."""
+    parts = key.split("/")
+    if (
+        not key
+        or any(part in ("", ".", "..") or part.startswith(TEMPORARY) for part in parts)
+        or "\\" in key
+        or any(ord(c) < 32 or c == "\x7f" for c in key)
+    ):
+        raise IntegrityError(f"refusing the remote key {key!r}: not a plain relative path")
+    return key
+
+
+def check_prefix(prefix: str) -> str:
+    """A listing prefix: empty (everything) or a checked key ending in `/`."""
+    if prefix == "":
+        return prefix
+    if not prefix.endswith("/"):
+        raise IntegrityError(f"refusing the remote prefix {prefix!r}: it must end in '/'")
+    check_key(prefix[:-1])
+    return prefix
+
+
+def take_options(url: str, options: dict[str, str], known: tuple[str, ...]) -> dict[str, str]:
+    """The options as given, after refusing (exit 2) any this backend does not know."""
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise UsageError(
+            f"unknown option {unknown[0]!r} for {url}",
+            hint="options here: " + ", ".join(known),
+        )
+    return dict(options)
+
+
+def need(module: str, extra: str) -> ModuleType:
+    """Import an optional backend library, or say which extra installs it (exit 2)."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise UsageError(
+            f"this remote needs the {extra} extra ({exc.name or module} is not installed)",
+            hint=f"pip install 'mreg[{extra}]'",
+        ) from None
