@@ -23,7 +23,9 @@ from mreg.core.registry import Registry
 from mreg.errors import BusyError
 
 ATTEMPTS = 12
-WRITES = ("register", "transition", "promote", "rollback", "update", "remove", "gc")
+# Every Registry method that changes the registry: each is pushed before it returns.
+WRITES = ("register", "transition", "promote", "rollback", "update", "remove", "gc", "alias", "unalias", "deploy",
+          "undeploy", "approve", "reject")
 MARKER = "mreg-remote.json"
 
 
@@ -34,6 +36,14 @@ def is_remote(value: str | None) -> bool:
     from mreg.core.remote.backends import is_remote_url
 
     return is_remote_url(value) or os.path.isfile(os.path.join(value, MARKER))
+
+
+def url_options() -> dict[str, str]:
+    """The storage options of a `--repo URL` (`MREG_REPO_OPTIONS`: `KEY=VALUE` pairs separated by spaces),
+    as `--option` gives them to `mreg clone` and `mreg remote add`."""
+    from mreg.core.ops.remotes import parse_options
+
+    return parse_options(os.environ.get("MREG_REPO_OPTIONS", "").split())
 
 
 def cache_dir() -> str:
@@ -74,7 +84,7 @@ def open_direct(url: str, lock_timeout: float | None = None) -> "DirectRegistry"
             import shutil
 
             shutil.rmtree(root, ignore_errors=True)  # a clone killed half-way
-            clone(url if "://" in url else os.path.abspath(url), folder, lazy=True)
+            clone(url if "://" in url else os.path.abspath(url), folder, options=url_options(), lazy=True)
             registry = DirectRegistry(Layout(root), lock_timeout or DEFAULT_TIMEOUT)
         else:
             registry = DirectRegistry(Layout(root), lock_timeout or DEFAULT_TIMEOUT)

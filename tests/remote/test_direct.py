@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import signal
@@ -14,44 +13,57 @@ from pathlib import Path
 from mregtest import Mreg
 from reliability.rel import scale
 
-from .test_remotes import fill, registry, views
+from .test_remotes import fill, opts, registry
 
 
-def test_commands_work_directly_on_a_remote(tmp_path, monkeypatch):
-    monkeypatch.setenv("MREG_CACHE_DIR", str(tmp_path / "cache"))
-    url = str(tmp_path / "remote")
+def _url_env(tmp_path: Path, options: dict, cache: str = "cache") -> dict:
+    """One machine's environment for `--repo URL`: its own cache, and the storage options of the URL."""
+    return {"MREG_CACHE_DIR": str(tmp_path / cache),
+            "MREG_REPO_OPTIONS": " ".join(f"{key}={value}" for key, value in options.items())}
+
+
+def test_commands_work_directly_on_a_remote(tmp_path, remote):
+    url, options = remote()
+    env = _url_env(tmp_path, options)
     a = registry(tmp_path, "a")
     fill(a, 3)
-    a("remote", "add", "origin", url, "-q")
+    a("remote", "add", "origin", url, *opts(options), "-q")
     a("push", "-q")
     elsewhere = Mreg(tmp_path)
-    assert elsewhere("--repo", url, "list", "--json").json == a("list", "--json").json
+    assert elsewhere("--repo", url, "list", "--json", env=env).json == a("list", "--json").json
     (tmp_path / "new.bin").write_bytes(b"direct")
-    doc = elsewhere("--repo", url, "register", "sentiment", tmp_path / "new.bin", "--json").json
+    doc = elsewhere("--repo", url, "register", "sentiment", tmp_path / "new.bin", "--json", env=env).json
     assert doc["version"] == "1.0.3"
-    elsewhere("--repo", f"file://{url}", "promote", "sentiment@1.0.3", "--to", "production", "-q")
+    same = f"file://{url}" if "://" not in url else url
+    elsewhere("--repo", same, "promote", "sentiment@1.0.3", "--to", "production", "-q", env=env)
+    # The newer writes are committed to the remote too: an alias and a deployment.
+    elsewhere("--repo", url, "alias", "sentiment@1.0.3", "champion", "-q", env=env)
+    elsewhere("--repo", url, "deploy", "sentiment@champion", "--env", "prod", "-q", env=env)
     a("pull", "-q")
     assert a("show", "sentiment@production", "--json").json["version"] == "1.0.3"
-    elsewhere("get", "sentiment@1.0.3", "-o", tmp_path / "got.bin", env={"MREG_REPO": url})
+    assert a("show", "sentiment@champion", "--json").json["version"] == "1.0.3"
+    assert a("deployments", "sentiment", "--json").json[0]["traffic"] == {"1.0.3": 100}
+    elsewhere("get", "sentiment@1.0.3", "-o", tmp_path / "got.bin", env={**env, "MREG_REPO": url})
     assert (tmp_path / "got.bin").read_bytes() == b"direct"
-    refused = elsewhere("--repo", url, "register", "sentiment", tmp_path / "new.bin", "--version", "1.0.3", expect=1)
+    refused = elsewhere("--repo", url, "register", "sentiment", tmp_path / "new.bin", "--version", "1.0.3",
+                        expect=1, env=env)
     assert "already exists" in refused.err
     a("verify", "--rebuild-index", "-q")
 
 
-def test_eight_writers_promote_directly_one_production_holder(tmp_path):
-    url = str(tmp_path / "remote")
+def test_eight_writers_promote_directly_one_production_holder(tmp_path, remote):
+    url, options = remote()
     a = registry(tmp_path, "a")
     artifact = a.cwd / "model.bin"
     for i in range(8):
         artifact.write_bytes(f"candidate {i}".encode())
         a("register", "model", artifact, "-q")
         a("promote", f"model@1.0.{i}", "--to", "staging", "-q")
-    a("remote", "add", "origin", url, "-q")
+    a("remote", "add", "origin", url, *opts(options), "-q")
     a("push", "-q")
     procs = []
     for i in range(8):
-        env = dict(os.environ, MREG_CACHE_DIR=str(tmp_path / f"cache{i}"))  # eight machines
+        env = dict(os.environ, **_url_env(tmp_path, options, f"cache{i}"))  # eight machines
         procs.append(subprocess.Popen([sys.executable, "-m", "mreg", "--repo", url, "promote", f"model@1.0.{i}",
                                        "-q", "--reason", f"writer {i}"], env=env, stderr=subprocess.PIPE, text=True))
     for proc in procs:
@@ -107,7 +119,7 @@ def test_a_push_killed_at_random_moments_leaves_a_remote_the_next_push_completes
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         stored, named = _on_remote(url, _digest_of(data))
-        partial = any(p.name.startswith(".tmp-") for p in (Path(url) / "objects").rglob("*"))
+        partial = any(p.name.startswith(".mreg-tmp") for p in (Path(url) / "objects").rglob("*"))
         if proc.returncode == -signal.SIGKILL and (stored or partial) and not named:
             between += 1
         a("push", "-q")  # the next push completes

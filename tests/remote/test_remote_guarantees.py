@@ -13,7 +13,7 @@ import pytest
 from mregtest import Mreg
 from reliability.rel import scale
 
-from .test_remotes import fill, registry
+from .test_remotes import fill, opts, registry
 
 
 def pushed_remote(tmp_path: Path, url: str) -> Mreg:
@@ -149,15 +149,15 @@ def _rebase_push(cwd: Path, round_: int) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-c", script], cwd=cwd, stderr=subprocess.PIPE, text=True)
 
 
-def test_eight_clones_push_rebase_at_once(tmp_path):
-    url = str(tmp_path / "remote")
+def test_eight_clones_push_rebase_at_once(tmp_path, remote):
+    url, options = remote()
     a = registry(tmp_path, "a")
     fill(a, 1, "shared")
-    a("remote", "add", "origin", url, "-q")
+    a("remote", "add", "origin", url, *opts(options), "-q")
     a("push", "-q")
     writers = [tmp_path / f"w{i}" for i in range(8)]
     for folder in writers:
-        Mreg(tmp_path)("clone", url, folder, "-q")
+        Mreg(tmp_path)("clone", url, folder, *opts(options), "-q")
     rounds = scale(2, 10)
     for round_ in range(rounds):
         procs = [_rebase_push(folder, round_) for folder in writers]

@@ -18,11 +18,10 @@ import uuid
 from collections.abc import Iterator
 
 from mreg.core.fsutil import fsync_dir, open_inside, real_folder, storage_error, write_all
+from mreg.core.remote.backends import CHUNK, TEMPORARY, check_key
 from mreg.core.remote.storage import Progress
 from mreg.errors import IntegrityError, NotFoundError
 
-_CHUNK = 1 << 20
-_TEMP = ".tmp-"  # temporary files start with this; `list` never reports them
 
 
 def _path_of_url(url: str) -> str:
@@ -49,11 +48,8 @@ class FolderStorage:
         return f"<FolderStorage {self.root}>"
 
     def _path(self, key: str) -> str:
-        parts = key.split("/")
         # Keys are made by mreg from validated names; this is the last guard against leaving the root.
-        if not key or key.startswith("/") or any(p in ("", ".", "..") or p.startswith(_TEMP) for p in parts):
-            raise IntegrityError(f"unsafe key {key[:80]!r} for remote {self.url}")
-        return os.path.join(self.root, *parts)
+        return os.path.join(self.root, *check_key(key).split("/"))
 
     def _folders(self, key: str, *, create: bool) -> None:
         """Every folder from the root down to the key's, real (never a link); made with `create`."""
@@ -70,7 +66,7 @@ class FolderStorage:
         path = self._path(key)
         try:
             self._folders(key, create=True)
-            temp = os.path.join(os.path.dirname(path), f"{_TEMP}{uuid.uuid4().hex}")
+            temp = os.path.join(os.path.dirname(path), f"{TEMPORARY}{uuid.uuid4().hex}")
             try:
                 fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o444)
                 try:
@@ -98,7 +94,7 @@ class FolderStorage:
     def put_file(self, key: str, path: str, progress: Progress | None = None) -> bool:
         def copy(fd: int) -> None:
             with open(path, "rb") as source:
-                while chunk := source.read(_CHUNK):
+                while chunk := source.read(CHUNK):
                     write_all(fd, chunk)
                     if progress:
                         progress(len(chunk))
@@ -136,7 +132,7 @@ class FolderStorage:
         fd, _ = opened
         try:
             with os.fdopen(fd, "rb", closefd=False) as source, open(path, "xb") as target:
-                while chunk := source.read(_CHUNK):
+                while chunk := source.read(CHUNK):
                     target.write(chunk)
                     if progress:
                         progress(len(chunk))
@@ -169,7 +165,7 @@ class FolderStorage:
             except OSError as exc:
                 raise storage_error(exc, f"list {self.url}") from None
             for entry in entries:
-                if entry.name.startswith(_TEMP):
+                if entry.name.startswith(TEMPORARY):
                     continue
                 name = f"{key}{entry.name}"
                 if entry.is_dir(follow_symlinks=False):
