@@ -163,7 +163,7 @@ def test_rm_refuses_a_serving_version_and_force_undeploys_it_first(mreg, four, p
     mreg("deploy", "m@1.0.1", "--env", "prod")
     mreg("deploy", "m@1.0.2", "--env", "prod", "--traffic", "10")
     r = _unchanged(mreg, project, "rm", "m@1.0.2", expect=1)
-    assert "m@1.0.2 is in use: 10% of traffic in prod" in r.err and "--force" in r.err
+    assert "m@1.0.2 is held: 10% of traffic in prod" in r.err and "--force" in r.err
     _unchanged(mreg, project, "rm", "m", "--all", "--yes", expect=1)
     assert mreg("rm", "m@1.0.2", "--force", "--reason", "bad data").out == "removed m@1.0.2\n"
     assert [(e["action"], e["version"], e["reason"]) for e in _history(project)[-2:]] == [

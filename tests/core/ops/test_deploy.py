@@ -125,7 +125,7 @@ def test_holds_names_every_environment_a_version_serves(reg):
 def test_a_forced_removal_undeploys_first_and_records_it(reg):
     reg.deploy("m@1.0.0", "prod")
     reg.deploy("m@1.0.1", "prod", traffic=30)
-    with pytest.raises(RefusedError, match=r"m@1.0.1 is in use: 30% of traffic in prod"):
+    with pytest.raises(RefusedError, match=r"m@1.0.1 is held: 30% of traffic in prod"):
         reg.remove("m@1.0.1")
     with pytest.raises(RefusedError, match="in use"):
         reg.remove("m", all_versions=True, dry_run=True)
