@@ -102,7 +102,7 @@ def test_deployments_lists_every_split_and_the_past(mreg, four):
 
 def test_drift_is_flagged_where_the_environment_restricts_stages(mreg, four, project):
     with open(project / ".mreg" / "config.toml", "a") as handle:
-        handle.write('\n[environments.prod]\nstages = ["production"]\napprovals = 1\n')
+        handle.write('\n[environments.prod]\nstages = ["production"]\n')
     r = _unchanged(mreg, project, "deploy", "m@1.0.1", "--env", "prod", expect=1)
     assert "m@1.0.1 is in development; prod takes only versions in production" in r.err
     mreg("deploy", "m@1.0.0", "--env", "prod")

@@ -175,7 +175,7 @@ def test_the_random_sequences_move_aliases_and_remove_held_versions(tmp_path):
     # The sequences above reach what they are meant to test: alias events, and
     # removals by rm --force of versions an alias held (their drops recorded).
     actions, drops = set(), 0
-    for seed in range(6):
+    for seed in range(12):
         registry = _sequence(tmp_path / str(seed), seed)
         for event in registry.history():
             actions.add(event["action"])
