@@ -9,11 +9,13 @@
   intake/ID/                 a running writer's temporary files and its claim on objects
   lock, lock.json            the registry lock and who holds it
   cache/                     derived data, rebuilt whenever it is missing or stale
+  remotes/NAME.json          how much of remote NAME this copy has pulled and pushed
   .gitignore                 keeps objects, intake, cache and the lock out of a git repository
 ```
 Index and history file names start with `_`, which no name segment can, so a
-model `a` and a model `a/b` never collide. Nothing here holds an absolute path
-or host-specific state, so a registry can be copied or synced as it is.
+model `a` and a model `a/b` never collide. Apart from the remotes (their URLs
+in config.toml, and remotes/), nothing here holds an absolute path or
+host-specific state, so a registry can be copied or synced as it is.
 """
 
 from __future__ import annotations

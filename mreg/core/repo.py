@@ -30,7 +30,8 @@ from mreg.errors import NotFoundError, UsageError
 
 
 # What `git add .` must not sweep into a project's repository: the stored bytes
-# (often gigabytes), writers' temporary files, derived data and the lock. The
+# (often gigabytes), writers' temporary files, derived data, the lock, and what
+# this copy knows of its remotes (how far each was pulled and pushed). The
 # index and the history are small text; whether to commit them is the user's call.
 GITIGNORE = """\
 # Written by `mreg init`: the parts of the registry that do not belong in git.
@@ -41,6 +42,7 @@ GITIGNORE = """\
 /cache/
 /lock
 /lock.json
+/remotes/
 """
 
 

@@ -315,11 +315,26 @@ def _model_at(registry: Repo, model: dict, when: str) -> dict:
 
 # --- export ------------------------------------------------------------------------
 
+def _location(registry: Repo, hexdigest: str) -> str:
+    """Where a serving system finds an object: its URL on the default remote (shared by the team), else its
+    path in this registry's store."""
+    from mreg.core.ops.remotes import default_remote
+
+    remotes = registry.config.remotes
+    name = default_remote(remotes)
+    if name is None:
+        return registry.store.path(hexdigest)
+    from mreg.core.remote.format import object_key
+
+    return f"{remotes[name]['url'].rstrip('/')}/{object_key(hexdigest)}"
+
+
 def export(registry: Repo, name: str, env: str, format: str, *, at: str | None = None) -> dict | list:
     """`env`'s split of model `name` as `format` (json, kserve or sagemaker) describes it.
 
-    Each version's location is its stored object's path: the file itself for
-    a single-file artifact, the manifest for a directory.
+    Each version's location is its stored object: the file itself for a
+    single-file artifact, the manifest for a directory; on the default remote
+    (its URL) when the registry has one, else the local path.
     """
     if format not in FORMATS:
         raise UsageError(f"unknown format {format!r}: choose json, kserve or sagemaker")
@@ -334,7 +349,7 @@ def export(registry: Repo, name: str, env: str, format: str, *, at: str | None =
         record = records[version]
         versions.append({"version": version, "traffic": share, "stage": record["stage"],
                          "digest": record["digest"], "kind": record["kind"],
-                         "location": registry.store.path(record["digest"].split(":", 1)[1]),
+                         "location": _location(registry, record["digest"].split(":", 1)[1]),
                          "framework": record.get("framework")})
     if format == "json":
         return {**document, "versions": versions}

@@ -112,7 +112,14 @@ def add_remote(repo: Repo, name: str, url: str, *, options=(), single_writer: bo
         remotes[name] = entry
         write_atomic(repo.layout.config, render_config(document))
         forget(repo.layout, name)
+    _reread_config(repo)
     return {"name": name, "url": url, "created": created, "exclusive_create": exclusive}
+
+
+def _reread_config(repo: Repo) -> None:
+    """Drop the config this registry object read before the change, so its next command sees the remote
+    (a notebook calls remote_add and then push on one object)."""
+    repo.__dict__.pop("config", None)
 
 
 def list_remotes(repo: Repo) -> list[dict]:
@@ -133,4 +140,5 @@ def remove_remote(repo: Repo, name: str) -> dict:
             del document["remotes"]
         write_atomic(repo.layout.config, render_config(document))
         forget(repo.layout, name)
+    _reread_config(repo)
     return {"name": name, "url": removed["url"]}

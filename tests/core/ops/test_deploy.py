@@ -270,3 +270,16 @@ def test_the_split_at_a_past_time_is_the_one_recorded_then(operations):
             # The moment of the last event then: everything up to it, nothing after.
             moment = events[count - 1]["time"]
             assert reg.deployments("m", at=moment) == state
+
+
+def test_with_a_remote_the_export_names_each_object_on_the_default_remote(reg, tmp_path):
+    reg.deploy("m@1.0.0", "prod")
+    remote = tmp_path / "team-remote"
+    reg.remote_add("origin", str(remote))
+    reg.push()
+    hexdigest = reg.show("m@1.0.0")["digest"].split(":")[1]
+    [entry] = reg.export_deployment("m", "prod", "json")["versions"]
+    assert entry["location"] == f"{remote}/objects/{hexdigest[:2]}/{hexdigest[2:]}"
+    assert os.path.isfile(entry["location"])  # pushed: the serving system finds the bytes there
+    sagemaker = reg.export_deployment("m", "prod", "sagemaker")
+    assert sagemaker["Models"][0]["PrimaryContainer"]["ModelDataUrl"] == entry["location"]
