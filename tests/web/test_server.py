@@ -146,3 +146,22 @@ def test_a_taken_port_or_a_bad_one_is_an_error(ui, gallery, gallery_env):
     done = subprocess.run([sys.executable, "-m", "mreg", "ui", "--port", "70000"], cwd=gallery, env=gallery_env,
                           capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
     assert done.returncode == 2 and "--port" in done.stderr
+
+
+def test_serves_a_remote_registry(mreg, project, tmp_path):
+    import os
+
+    (project / "m.bin").write_bytes(b"weights")
+    mreg("register", "sentiment", "m.bin", "-q", "-d", "kept on the remote")
+    remote = tmp_path / "team-remote"
+    mreg("remote", "add", "origin", remote, "-q")
+    mreg("push", "-q")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    server = Ui(elsewhere, dict(os.environ, MREG_CACHE_DIR=str(tmp_path / "cache")), "--repo", str(remote))
+    try:
+        status, _, body = server.request("/models/sentiment/_v/1.0.0.html")
+        assert status == 200 and b"kept on the remote" in body
+        assert server.request("/")[0] == 200
+    finally:
+        server.stop()
