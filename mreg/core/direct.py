@@ -26,6 +26,11 @@ ATTEMPTS = 12
 # Every Registry method that changes the registry: each is pushed before it returns.
 WRITES = ("register", "transition", "promote", "rollback", "update", "remove", "gc", "alias", "unalias", "deploy",
           "undeploy", "approve", "reject")
+# The rest read it (or act on the remote themselves); a test fails when a new method is in neither list,
+# so a write can never be left unpushed on the cached clone.
+READS = ("show", "versions", "list", "get", "get_version", "object_path", "check", "approvals", "aliases", "history",
+         "search", "diff", "lineage", "manifest", "all_documents", "verify", "deployments", "export_deployment",
+         "remote_add", "remote_list", "remote_remove", "push", "pull", "verify_remote", "gc_remote")
 MARKER = "mreg-remote.json"
 
 

@@ -170,3 +170,13 @@ def test_a_direct_write_killed_at_random_moments(tmp_path):
     versions = [v["version"] for v in a("show", "sentiment", "--json").json]
     assert len(versions) == len(set(versions)) >= 2 + rounds
     assert landed >= 2, f"{landed} kills of {rounds} landed mid-write"
+
+
+def test_every_registry_method_is_known_as_a_write_or_a_read():
+    # A write not in WRITES would change the cached clone and never reach the remote.
+    from mreg.core.direct import READS, WRITES
+    from mreg.core.registry import Registry
+
+    public = {name for name, value in vars(Registry).items() if callable(value) and not name.startswith("_")}
+    assert public - set(WRITES) - set(READS) == set()
+    assert set(WRITES) & set(READS) == set()
