@@ -24,7 +24,7 @@ def show(ref: ReadRef, json: Json = False, quiet: Quiet = False, repo: Repo = No
     actions.show(ref, json, quiet, repo)
 
 
-@command("list")
+@command(name="list")
 def list_(json: Json = False, quiet: Quiet = False, repo: Repo = None) -> None:
     """Models: versions, latest, production, last change. For each model: how many versions, the latest, the one in production, and when it last changed.
 
@@ -36,7 +36,7 @@ def list_(json: Json = False, quiet: Quiet = False, repo: Repo = None) -> None:
     actions.list_models(json, quiet, repo)
 
 
-@command("ls", hidden=True)
+@command(name="ls", hidden=True)
 def ls(json: Json = False, quiet: Quiet = False, repo: Repo = None) -> None:
     """Alias of `mreg list`.
 

@@ -7,14 +7,13 @@ from typing import Annotated, Optional
 import typer
 
 from mreg.cli import complete
+from mreg.cli.bodies import lifecycle as bodies
 from mreg.cli.commands import command
-from mreg.cli.context import open_registry
 from mreg.cli.options import (Condition, IfMissing, Json, LockTimeout, ModelName, Override, Quiet, ReadRef, Reason,
                               Ref, Repo, Stage)
-from mreg.cli.render import print_version
 
 
-@command()
+@command(bodies.transition)
 def transition(
     ref: Ref,
     stage: Stage,
@@ -33,12 +32,9 @@ def transition(
     Example:
       mreg transition sentiment@1.3.0 archived --reason "superseded by 2.0"
     """
-    doc = open_registry(repo, lock_timeout).transition(ref, stage, reason, condition=condition,
-                                                       if_missing=if_missing, override=override)
-    print_version(doc, json=json, quiet=quiet, verb="moved")
 
 
-@command()
+@command(bodies.promote)
 def promote(
     ref: Ref,
     to: Annotated[Optional[str], typer.Option("--to", metavar="STAGE", help="Walk every step up to this stage.", autocompletion=complete.stages)] = None,
@@ -58,12 +54,9 @@ def promote(
       mreg promote sentiment@1.3.0 --to production --reason "beats 1.2.0 on f1"
       mreg promote sentiment@latest --to production --if 'metrics.f1 > @production.metrics.f1' --if-missing pass
     """
-    doc = open_registry(repo, lock_timeout).promote(ref, to, reason, condition=condition, if_missing=if_missing,
-                                                    override=override)
-    print_version(doc, json=json, quiet=quiet, verb="promoted")
 
 
-@command()
+@command(bodies.rollback)
 def rollback(
     name: ModelName,
     to: Annotated[Optional[str], typer.Option("--to", metavar="VERSION", help="An earlier production version to return to.")] = None,
@@ -80,11 +73,9 @@ def rollback(
     Example:
       mreg rollback sentiment --reason "latency regression"
     """
-    doc = open_registry(repo, lock_timeout).rollback(name, to, reason, override=override)
-    print_version(doc, json=json, quiet=quiet, verb="rolled back to")
 
 
-@command()
+@command(bodies.check)
 def check(
     ref: ReadRef,
     condition: Annotated[str, typer.Argument(metavar="CONDITION", help="A search filter that may also read other versions of the model (@production.metrics.auc) and do arithmetic (+ - * /).")],
@@ -103,18 +94,3 @@ def check(
     Example:
       mreg check sentiment@latest 'metrics.f1 > @production.metrics.f1 and size < @production.size * 1.2'
     """
-    from mreg.cli import output, settings
-    from mreg.core.gate import result_word
-    from mreg.core.ops.gates import refusal
-
-    result = open_registry(repo).check(ref, condition, if_missing=if_missing)
-    if not result["passed"]:
-        raise refusal(result)
-    if settings.wants_json(json):
-        output.print_json(result)
-    elif not quiet:
-        let_through = " (passes: --if-missing pass)" if result["result"] is None else ""
-        print(output.one_line(f"{result['name']}@{result['version']}: {result['condition']} is "
-                              f"{result_word(result['result'])}{let_through}"))
-        for clause in result["clauses"]:
-            print(output.one_line(f"  {clause['line']}"))
