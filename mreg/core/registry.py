@@ -367,7 +367,7 @@ class Registry(Repo):
         artifact, its manifest's). Raises RefusedError where the target
         cannot express the split.
         """
-        from mreg.core.ops.deploy import export
+        from mreg.core.ops.export import export
 
         return export(self, name, env, format, at=at)
 

@@ -129,7 +129,7 @@ def deployments(
     """
     registry = open_registry(repo)
     if format is not None:
-        from mreg.core.ops.deploy import FORMATS
+        from mreg.core.ops.export import FORMATS
 
         if format not in FORMATS:
             raise UsageError(f"unknown --format {format!r}: choose json, kserve or sagemaker")
