@@ -18,15 +18,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from mreg.core import split as splits
-from mreg.core.config import Environment
 from mreg.core.names import parse_reference
 from mreg.core.replay import apply_split
 from mreg.core.repo import Repo, Transaction
+from mreg.core.rules import Environment
 from mreg.core.schema import is_environment
 from mreg.core.semver import Version
 from mreg.core.text import check_text
 from mreg.core.wording import name as spelled
 from mreg.errors import NotFoundError, RefusedError, UsageError
+
 
 def check_environment(env: object) -> str:
     """An environment name as given, else UsageError (exit 2)."""
