@@ -11,142 +11,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from urllib.parse import quote
 
-from mreg.core.version import DIFF_FIELDS, SECTIONS
+from mreg.web.compare import compare_page, picker_page
 from mreg.web.markup import Html, html, join, raw, script_json
+from mreg.web.parts import (Page, compare_path, data_path, human_size, layout, model_path, pairs, picker_path,
+                            ref_html, section, stage, table, value_text, version_link, version_path, when)
 from mreg.web.reading import Snapshot
 from mreg.web.svg import lineage_graph, metric_chart, metric_id, number
 
 ASSETS = ("site.css", "site.js")
-# No script or style but the site's own files, nothing loaded from elsewhere: should an
-# escaping ever fail, injected markup still could not run (mreg ui sends the same policy).
-CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-       "form-action 'self'; base-uri 'none'")
 # The metrics the versions table shows as columns (the charts show them all).
 TABLE_METRICS = 4
-
-
-# --- where pages live ----------------------------------------------------------
-def model_path(name: str) -> str:
-    return f"models/{name}/_index.html"
-
-
-def version_path(name: str, version: str) -> str:
-    return f"models/{name}/_v/{version}.html"
-
-
-def compare_path(name: str, left: str, right: str) -> str:
-    return f"models/{name}/_compare/{left}..{right}.html"
-
-
-def picker_path(name: str) -> str:
-    return f"models/{name}/_compare.html"
-
-
-def data_path(name: str, version: str) -> str:
-    return f"models/{name}/_data/{version}.js"
-
-
-class Page:
-    """A page being written: links from it are relative to where it lives."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self.up = "../" * path.count("/")
-
-    def link(self, target: str) -> str:
-        return self.up + quote(target)
-
-
-# --- small pieces ----------------------------------------------------------------
-def human_size(size: object) -> str:
-    if not isinstance(size, int):
-        return ""
-    value, unit = float(size), "B"
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            break
-        value /= 1024
-    return f"{size} B" if unit == "B" else f"{value:.1f} {unit}"
-
-
-def when(time: object) -> Html:
-    """An ISO time, shown to the minute with its full value kept."""
-    if not isinstance(time, str) or not time:
-        return raw("")
-    shown = time[:16].replace("T", " ") + " UTC" if len(time) >= 16 else time
-    return html('<time datetime="{t}" title="{t}">{shown}</time>', t=time, shown=shown)
-
-
-def stage(name: object) -> Html:
-    return html('<span class="stage stage-{cls}">{name}</span>', cls=_css_word(str(name)), name=name)
-
-
-def _css_word(text: str) -> str:
-    return "".join(c if c.isascii() and (c.isalnum() or c == "-") else "-" for c in text)
-
-
-def value_text(value: object) -> str:
-    """Any metadata value as one line of text (JSON for structures, numbers as written)."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool) or value is None:
-        return json.dumps(value)
-    if isinstance(value, (int, float)):
-        return number(value)
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))  # as the browser's JSON.stringify writes it
-
-
-def table(headers: list[str], rows: list[list[object]], *, caption: str = "", cls: str = "") -> Html:
-    head = join(html('<th scope="col">{h}</th>', h=h) for h in headers)
-    body = join(html("<tr>{cells}</tr>", cells=join(html("<td>{c}</td>", c=c) for c in row)) for row in rows)
-    cap = html("<caption>{c}</caption>", c=caption) if caption else raw("")
-    return html('<div class="scroll"><table class="{cls}">{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>',
-                cls=cls, cap=cap, head=head, body=body)
-
-
-def pairs(items: list[tuple[str, object]]) -> Html:
-    """A definition list of the items whose value is not empty."""
-    shown = [(k, v) for k, v in items if v not in (None, "", [], {})]
-    return html('<dl class="facts">{items}</dl>', items=join(
-        html("<div><dt>{k}</dt><dd>{v}</dd></div>", k=k, v=v) for k, v in shown))
-
-
-def section(title: str, body: Html, *, ident: str) -> Html:
-    return html('<section aria-labelledby="{id}"><h2 id="{id}">{title}</h2>{body}</section>',
-                id=ident, title=title, body=body)
-
-
-def layout(page: Page, title: str, crumbs: list[tuple[str, str | None]], body: Html,
-           *, scripts: Html = raw("")) -> bytes:
-    trail = join(html('<li><a href="{href}">{label}</a></li>', href=page.link(target), label=label) if target
-                 else html('<li aria-current="page">{label}</li>', label=label) for label, target in crumbs)
-    document = html(
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        '<meta name="referrer" content="no-referrer">'
-        '<meta http-equiv="Content-Security-Policy" content="{csp}">'
-        '<title>{title}</title><link rel="stylesheet" href="{css}"></head>'
-        '<body><a class="skip" href="#main">Skip to the content</a><header class="top"><a class="brand" href="{home}">mreg</a>'
-        '<nav aria-label="Breadcrumb"><ol class="crumbs">{trail}</ol></nav></header>'
-        '<main id="main">{body}</main>'
-        '<footer><p>Made by <code>mreg site</code> from the registry; read only.</p></footer>'
-        '{scripts}<script src="{js}"></script></body></html>\n',
-        title=title, csp=CSP, css=page.link("static/site.css"), js=page.link("static/site.js"), home=page.link("index.html"),
-        trail=trail, body=body, scripts=scripts)
-    return document.encode("utf-8", "replace")
-
-
-def _version_link(page: Page, snapshot: Snapshot, label: str) -> str | None:
-    """The page of NAME@VERSION, if the site has it."""
-    name, _, version = label.rpartition("@")
-    return page.link(version_path(name, version)) if name and snapshot.has(name, version) else None
-
-
-def _ref_html(page: Page, snapshot: Snapshot, label: str) -> Html:
-    target = _version_link(page, snapshot, label)
-    return html('<a href="{h}">{l}</a>', h=target, l=label) if target else html("{l}", l=label)
 
 
 # --- the index -----------------------------------------------------------------
@@ -228,7 +103,7 @@ def _event_rows(page: Page, snapshot: Snapshot, events: list[dict], *, with_vers
                      event.get("to") or ""]) if (event.get("from") or event.get("to")) else ""
         row = [when(event.get("time")), event.get("user", ""), event.get("action", "")]
         if with_version:
-            row.append(_ref_html(page, snapshot, f"{name}@{version}") if version else "")
+            row.append(ref_html(page, snapshot, f"{name}@{version}") if version else "")
         row += [move, event.get("reason", "")]
         rows.append(row)
     return rows
@@ -267,7 +142,7 @@ def model_page(snapshot: Snapshot, name: str) -> bytes:
     moves = [e for e in history if e.get("from") or e.get("to")]
     timeline = join(html('<li>{time} <strong>{version}</strong> {source}{arrow}{target}<span class="who"> by {user}</span>'
                          '{reason}</li>',
-                         time=when(e.get("time")), version=_ref_html(page, snapshot, f"{name}@{e.get('version')}"),
+                         time=when(e.get("time")), version=ref_html(page, snapshot, f"{name}@{e.get('version')}"),
                          source=stage(e["from"]) if e.get("from") else "", arrow=" → " if e.get("from") else "",
                          target=stage(e["to"]) if e.get("to") else raw("<em>removed</em>"), user=e.get("user", ""),
                          reason=html('<q>{r}</q>', r=e["reason"]) if e.get("reason") else "")
@@ -280,8 +155,8 @@ def model_page(snapshot: Snapshot, name: str) -> bytes:
         '<label>To <select name="b" data-default="{right}">{options}</select></label> '
         '<button type="submit">Compare</button></form>',
         action=page.link(picker_path(name)), left=left_default, right=versions[-1], options=options)
-    facts = pairs([("Versions", str(len(versions))), ("Latest", _ref_html(page, snapshot, f"{name}@{versions[-1]}")),
-                   (snapshot.release.capitalize(), join((_ref_html(page, snapshot, f"{name}@{v}") for v in versions
+    facts = pairs([("Versions", str(len(versions))), ("Latest", ref_html(page, snapshot, f"{name}@{versions[-1]}")),
+                   (snapshot.release.capitalize(), join((ref_html(page, snapshot, f"{name}@{v}") for v in versions
                                                          if model["versions"][v]["stage"] == snapshot.release), ", ")),
                    ("Aliases", _aliases(model)), ("Deployments", _deployments(model))])
     body = join([
@@ -358,10 +233,10 @@ def version_page(snapshot: Snapshot, name: str, version: str) -> bytes:
         pairs([("Git commit", html("<code>{c}</code>", c=lineage["git_commit"]) if lineage.get("git_commit") else ""),
                ("Uncommitted changes", "yes" if lineage.get("git_dirty") else ""),
                ("Registered by", lineage.get("user", "")),
-               ("Derived from", join((_ref_html(page, snapshot, p) for p in parents), ", ")),
-               ("Derived into", join((_ref_html(page, snapshot, c) for c in children), ", "))]),
+               ("Derived from", join((ref_html(page, snapshot, p) for p in parents), ", ")),
+               ("Derived into", join((ref_html(page, snapshot, c) for c in children), ", "))]),
         table(["Dataset", "Source", "Digest", "Size"], dataset_rows, caption="Datasets") if dataset_rows else raw(""),
-        lineage_graph(parents, label, children, lambda ref: _version_link(page, snapshot, ref))
+        lineage_graph(parents, label, children, lambda ref: version_link(page, snapshot, ref))
         if parents or children else raw(""),
     ])
     files = raw("")
@@ -399,74 +274,6 @@ def version_page(snapshot: Snapshot, name: str, version: str) -> bytes:
     ])
     return layout(page, f"{label} · mreg",
                   [("Models", "index.html"), (name, model_path(name)), (version, None)], body)
-
-
-# --- comparing two versions --------------------------------------------------------
-def _change(entry: dict) -> Html:
-    change = entry.get("change", "changed")
-    delta = entry.get("delta")
-    shown = f"{'+' if delta > 0 else ''}{number(delta)}" if isinstance(delta, (int, float)) and delta else change
-    return html('<span class="change change-{c}">{s}</span>', c=change, s=shown)
-
-
-def compare_body(page: Page, snapshot: Snapshot, result: dict) -> Html:
-    """The content of `mreg diff` for two versions, as the compare pages show it."""
-    left, right = result["left"], result["right"]
-    parts = [html('<p class="lead">{same}</p>', same="The same artifact (identical bytes)." if result["same_artifact"]
-                  else "Different artifacts.")]
-    field_rows = [[key, value_text(e.get("left")), value_text(e.get("right")),
-                   _change({"change": "changed", **e})] for key, e in result["fields"].items()]
-    parts.append(section("Fields", table(["Field", "From", "To", "Change"], field_rows, cls="diff") if field_rows
-                         else raw("<p>No field differs.</p>"), ident="fields"))
-    for key in SECTIONS:
-        entries = result.get(key) or {}
-        rows = [[k, value_text(e["left"]) if e["change"] != "added" else "",
-                 value_text(e["right"]) if e["change"] != "removed" else "", _change(e)]
-                for k, e in entries.items()]
-        if rows:
-            parts.append(section(key.capitalize(), table(["Key", "From", "To", "Change"], rows, cls="diff"),
-                                 ident=f"diff-{key}"))
-    files = result.get("files")
-    if files is not None:
-        rows = ([[html("<code>{p}</code>", p=f["path"]), "", human_size(f.get("size")), _change({"change": "added"})]
-                 for f in files["added"]]
-                + [[html("<code>{p}</code>", p=f["path"]), human_size(f.get("size")), "", _change({"change": "removed"})]
-                   for f in files["removed"]]
-                + [[html("<code>{p}</code>", p=f["path"]), human_size(f.get("left_size")), human_size(f.get("right_size")),
-                    _change({"change": "changed"})] for f in files["changed"]])
-        parts.append(section("Files", join([
-            table(["Path", "From", "To", "Change"], rows, cls="diff") if rows else raw(""),
-            html("<p>{n} files unchanged.</p>", n=files["unchanged"])]), ident="diff-files"))
-    heading = html('<h1>Compare <a href="{lh}">{l}</a> with <a href="{rh}">{r}</a></h1>',
-                   lh=page.link(version_path(left["name"], left["version"])), l=f"{left['name']}@{left['version']}",
-                   rh=page.link(version_path(right["name"], right["version"])), r=f"{right['name']}@{right['version']}")
-    return join([heading, *parts])
-
-
-def compare_page(snapshot: Snapshot, name: str, left: str, right: str) -> bytes:
-    page = Page(compare_path(name, left, right))
-    result = snapshot.compare(snapshot.document(name, left), snapshot.document(name, right))
-    return layout(page, f"{name}@{left} vs {right} · mreg",
-                  [("Models", "index.html"), (name, model_path(name)), (f"{left} vs {right}", None)],
-                  compare_body(page, snapshot, result))
-
-
-def picker_page(snapshot: Snapshot, name: str) -> bytes:
-    """Any two versions compared in the browser, from the versions' data files (one per version, not one per pair)."""
-    page = Page(picker_path(name))
-    versions = snapshot.versions(name)
-    # The fields diff compares, from their one definition, so the browser compares the same ones.
-    data = {"name": name, "versions": versions, "fields": list(DIFF_FIELDS), "sections": list(SECTIONS),
-            "data": {v: page.link(data_path(name, v)) for v in versions},
-            "pages": {v: page.link(version_path(name, v)) for v in versions}}
-    body = html(
-        '<div id="comparison" aria-live="polite"><h1>Compare versions of {name}</h1>'
-        '<noscript><p>Comparing any two versions needs JavaScript; each version\'s page links to its neighbours.</p></noscript>'
-        '<p>Pick two versions on the <a href="{model}#compare">model page</a>.</p></div>',
-        name=name, model=page.link(model_path(name)))
-    scripts = html('<script type="application/json" id="compare-data">{data}</script>', data=raw(script_json(data)))
-    return layout(page, f"Compare {name} · mreg",
-                  [("Models", "index.html"), (name, model_path(name)), ("Compare", None)], body, scripts=scripts)
 
 
 def data_file(snapshot: Snapshot, name: str, version: str) -> bytes:

@@ -30,7 +30,8 @@ def is_loopback(host: str) -> bool:
 
 
 def _handler(open_registry: Callable[[], object]) -> type[BaseHTTPRequestHandler]:
-    from mreg.web.pages import CONTENT_TYPES, CSP, route
+    from mreg.web.pages import CONTENT_TYPES, route
+    from mreg.web.parts import CSP
     from mreg.web.reading import Snapshot
 
     class Handler(BaseHTTPRequestHandler):

@@ -95,7 +95,7 @@ def test_pages_show_the_registry(gallery_site):
 
 def test_compare_pages_hold_what_mreg_diff_reports(gallery, gallery_env, gallery_site):
     from mreg.web.markup import escape
-    from mreg.web.pages import value_text
+    from mreg.web.parts import value_text
 
     diff = json.loads(run(gallery, gallery_env, "diff", "sentiment@1.0.2", "sentiment@1.0.3", "--json").stdout)
     page = (gallery_site / "models/sentiment/_compare/1.0.2..1.0.3.html").read_text()
