@@ -1,6 +1,6 @@
 """What the commands on the fast path do, apart from their command-line declarations.
 
-`register`, `get`, `diff`, `show`, `list` and `history` are the calls made most often, from CI jobs and
+`get`, `diff`, `show`, `list` and `history` are the calls made most often, from CI jobs and
 at the terminal. Kept free of typer so that the fast path (mreg/cli/fast.py)
 can run them without importing it; the typer commands call the same
 functions, with the same parameter names.
@@ -8,7 +8,6 @@ functions, with the same parameter names.
 
 from __future__ import annotations
 
-import os
 from contextlib import ExitStack
 
 from mreg.cli import output, settings
@@ -87,42 +86,6 @@ def history(target: str | None = None, limit: int | None = None, since: str | No
         return
     if not quiet:
         show_history(events)
-
-
-def _total_size(path: str) -> int:
-    if os.path.isfile(path):
-        return os.path.getsize(path)
-    total = 0
-    for folder, _, files in os.walk(path):
-        for name in files:
-            try:
-                total += os.lstat(os.path.join(folder, name)).st_size
-            except OSError:
-                pass
-    return total
-
-
-def register(name: str, path: str, version: str | None = None, bump: str | None = None, metric=(), param=(), tag=(),
-             description: str | None = None, framework: str | None = None, dataset=(),
-             metadata_file: str | None = None, stage: str | None = None, derived_from=(),
-             follow_symlinks: bool = False, reason: str = "", if_changed: bool = False, override: bool = False,
-             lock_timeout: float | None = None, json: bool = False,
-             quiet: bool = False, repo: str | None = None) -> None:
-    registry = open_registry(repo, lock_timeout)
-    total = _total_size(path) if os.path.exists(path) else 0
-    with output.progress(total, f"storing {os.path.basename(path)}") as advance:
-        doc = registry.register(
-            name, path, version=version, bump=bump, metrics=list(metric), params=list(param), tags=list(tag),
-            datasets=list(dataset), description=description, framework=framework, metadata_file=metadata_file,
-            stage=stage, derived_from=list(derived_from), follow_symlinks=follow_symlinks, reason=reason,
-            progress=advance, if_changed=if_changed, override=override,
-        )
-    if settings.wants_json(json):
-        output.print_json(doc)
-    elif not quiet:
-        verb = "unchanged:" if doc.get("created") is False else "registered"
-        print(f"{verb} {doc['name']}@{doc['version']} ({doc['stage']}, {doc['kind']}, "
-              f"{output.human_size(doc['size'])}) {doc['digest']}")
 
 
 def get(ref: str, output_path: str | None = None, path: bool = False, force: bool = False, json: bool = False,

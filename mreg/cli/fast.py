@@ -18,7 +18,7 @@ import sys
 # The commands the fast path runs: name -> (module, function taking the
 # command's parameters by their typer names).
 RUNNERS = {
-    "register": ("mreg.cli.actions", "register"),
+    "register": ("mreg.cli.bodies.registering", "register"),
     "get": ("mreg.cli.actions", "get"),
     "diff": ("mreg.cli.actions", "diff"),
     "show": ("mreg.cli.actions", "show"),
