@@ -20,7 +20,7 @@ import sys
 RUNNERS = {
     "register": ("mreg.cli.bodies.registering", "register"),
     "get": ("mreg.cli.bodies.inspect", "get"),
-    "diff": ("mreg.cli.actions", "diff"),
+    "diff": ("mreg.cli.bodies.diff", "diff"),
     "show": ("mreg.cli.bodies.inspect", "show"),
     "history": ("mreg.cli.bodies.inspect", "history"),
     "list": ("mreg.cli.bodies.inspect", "list_models"),

@@ -1,10 +1,4 @@
-"""What the commands on the fast path do, apart from their command-line declarations.
-
-`diff` is one of the calls made most often, from CI jobs and
-at the terminal. Kept free of typer so that the fast path (mreg/cli/fast.py)
-can run them without importing it; the typer commands call the same
-functions, with the same parameter names.
-"""
+"""diff."""
 
 from __future__ import annotations
 
