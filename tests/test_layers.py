@@ -132,6 +132,62 @@ def test_the_import_scanner_catches_every_spelling():
     assert "os" in found and not _offends("os") and not _offends("mreg.core.cli_like") and not _offends("richer")
 
 
+# What a command's body (mreg/cli/bodies/) may import of the command line: the typer-free
+# modules that open the registry and draw the output. The fast path calls bodies without typer,
+# so never typer or click, nor the declarations, the app or the options they are built from.
+BODY_MAY_IMPORT = ("mreg.cli.bodies", "mreg.cli.output", "mreg.cli.settings", "mreg.cli.render", "mreg.cli.context",
+                   "mreg.cli.complete", "mreg.cli.repo", "mreg.cli.bashline")
+
+
+def _body_offends(module: str) -> bool:
+    if module.split(".")[0] in ("typer", "click"):
+        return True
+    if module == "mreg.cli" or not module.startswith("mreg.cli."):
+        return False
+    return not any(module == allowed or module.startswith(allowed + ".") for allowed in BODY_MAY_IMPORT)
+
+
+def _body_offences(paths: list[Path], read=lambda path: path.read_text()) -> list[str]:
+    offences = []
+    for path in paths:
+        name = _module_name(path)
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        offences += [f"{path.relative_to(PACKAGE.parent)}:{line} imports {module}"
+                     for line, module in _imports_of(read(path), package) if _body_offends(module)]
+    return offences
+
+
+def _body_files() -> list[Path]:
+    return sorted((PACKAGE / "cli" / "bodies").glob("*.py"))
+
+
+def test_command_bodies_never_import_typer_or_the_declarations():
+    bodies = _body_files()
+    assert {"lifecycle.py", "registering.py", "inspect.py", "diff.py", "lineage.py", "aliases.py",
+            "approvals.py"} <= {path.name for path in bodies}
+    assert _body_offences(bodies) == []
+
+
+def test_the_body_check_catches_typer_and_the_declarations():
+    # Planted, lazily too: each spelling that would pull typer into the fast path.
+    body = PACKAGE / "cli" / "bodies" / "inspect.py"
+    planted = ("\ndef f():\n    import typer\n    from mreg.cli import app\n    from ..commands import inspect\n"
+               "    from mreg.cli.options import Json\n    from typer._click import exceptions\n")
+    found = {o.split(" imports ")[1] for o in _body_offences([body], read=lambda path: planted)}
+    assert {"typer", "mreg.cli.app", "mreg.cli.commands", "mreg.cli.commands.inspect", "mreg.cli.options",
+            "typer._click"} <= found
+    assert not _body_offends("mreg.cli") and not _body_offends("mreg.cli.render.show_diff")
+    assert not _body_offends("mreg.core.ops.diff") and not _body_offends("rich.table")
+
+
+def test_importing_every_command_body_loads_no_typer():
+    # The check above reads each body's own imports; this one follows them all the way down.
+    names = [_module_name(path) for path in _body_files() if path.name != "__init__.py"]
+    modules = _fresh_modules("".join(f"import {name}\n" for name in names))
+    assert set(names) <= modules
+    assert {m for m in modules if _body_offends(m) or m.split(".")[0] == "rich"} == set()
+
+
 def _fresh_modules(code: str) -> set[str]:
     done = subprocess.run(
         [sys.executable, "-c", code + "\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))"],

@@ -18,13 +18,13 @@ import sys
 # The commands the fast path runs: name -> (module, function taking the
 # command's parameters by their typer names).
 RUNNERS = {
-    "register": ("mreg.cli.actions", "register"),
-    "get": ("mreg.cli.actions", "get"),
-    "diff": ("mreg.cli.actions", "diff"),
-    "show": ("mreg.cli.actions", "show"),
-    "history": ("mreg.cli.actions", "history"),
-    "list": ("mreg.cli.actions", "list_models"),
-    "ls": ("mreg.cli.actions", "list_models"),
+    "register": ("mreg.cli.bodies.registering", "register"),
+    "get": ("mreg.cli.bodies.inspect", "get"),
+    "diff": ("mreg.cli.bodies.diff", "diff"),
+    "show": ("mreg.cli.bodies.inspect", "show"),
+    "history": ("mreg.cli.bodies.inspect", "history"),
+    "list": ("mreg.cli.bodies.inspect", "list_models"),
+    "ls": ("mreg.cli.bodies.inspect", "list_models"),
 }
 _HELP = ("-h", "--help")
 # How an option's text becomes its value, as click converts it; a value these

@@ -81,8 +81,10 @@ def _preload() -> None:
 
     import typer._click.decorators  # noqa: F401
 
-    import mreg.cli.actions  # noqa: F401
     import mreg.cli.app  # noqa: F401
+    import mreg.cli.bodies.diff  # noqa: F401
+    import mreg.cli.bodies.inspect  # noqa: F401
+    import mreg.cli.bodies.registering  # noqa: F401
     import mreg.cli.commands.diff  # noqa: F401
     import mreg.cli.commands.inspect  # noqa: F401
     import mreg.cli.commands.lifecycle  # noqa: F401

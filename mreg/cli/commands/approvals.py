@@ -6,9 +6,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from mreg.cli import complete, output, settings
+from mreg.cli import complete
+from mreg.cli.bodies import approvals as bodies
 from mreg.cli.commands import command
-from mreg.cli.context import open_registry
 from mreg.cli.options import Json, LockTimeout, Quiet, Reason, ReadRef, Ref, Repo
 
 StageOption = Annotated[Optional[str], typer.Option(
@@ -17,16 +17,7 @@ EnvOption = Annotated[Optional[str], typer.Option(
     "--env", metavar="ENV", help="Or the environment it may then be deployed to.")]
 
 
-def _said(record: dict, verb: str, json: bool, quiet: bool) -> None:
-    if settings.wants_json(json):
-        output.print_json(record)
-    elif not quiet:
-        target = f"environment {record['env']}" if "env" in record else record["stage"]
-        until = f", valid until {record['expires_at']}" if record.get("expires_at") else ""
-        print(f"{verb} {record['name']}@{record['version']} for {target} as {record['by']}{until}")
-
-
-@command()
+@command(bodies.approve)
 def approve(
     ref: Ref,
     stage: StageOption = None,
@@ -46,11 +37,9 @@ def approve(
     Example:
       mreg approve sentiment@1.3.0 --stage production --reason "reviewed the eval"
     """
-    record = open_registry(repo, lock_timeout).approve(ref, stage=stage, env=env, reason=reason)
-    _said(record, "approved", json, quiet)
 
 
-@command()
+@command(bodies.reject)
 def reject(
     ref: Ref,
     stage: StageOption = None,
@@ -70,11 +59,9 @@ def reject(
     Example:
       mreg reject sentiment@1.3.0 --stage production --reason "no eval on the 2026 data"
     """
-    record = open_registry(repo, lock_timeout).reject(ref, stage=stage, env=env, reason=reason)
-    _said(record, "rejected", json, quiet)
 
 
-@command()
+@command(bodies.approvals)
 def approvals(
     ref: ReadRef,
     json: Json = False,
@@ -91,28 +78,3 @@ def approvals(
     Example:
       mreg approvals sentiment@1.3.0
     """
-    found = open_registry(repo).approvals(ref)
-    if settings.wants_json(json):
-        output.print_json(found)
-        return
-    if quiet:
-        return
-    label = f"{found['name']}@{found['version']}"
-    rows = [[r["decision"], r.get("stage") or f"env:{r['env']}", r["by"], r["at"], r["status"],
-             r.get("expires_at") or "", r.get("void_reason") or r["reason"]] for r in found["approvals"]]
-    if rows:
-        output.table(["DECISION", "FOR", "BY", "AT", "STATUS", "EXPIRES", "REASON"], rows)
-    elif output.stdout_is_terminal():
-        output.message(f"{label} has no approvals or rejections")
-    states = []
-    for target in found["targets"]:
-        where = target.get("stage") or f"env:{target['env']}"
-        if target["entered"]:
-            state = "entered"
-        elif target["missing"]:
-            state = "; ".join(target["missing"])
-        else:
-            state = f"ready: approved by {', '.join(target['approved_by'])}"
-        states.append([where, state])
-    if states:
-        output.table(["FOR", "STATE"], states)

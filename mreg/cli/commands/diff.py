@@ -6,14 +6,15 @@ from typing import Annotated
 
 import typer
 
-from mreg.cli import actions, complete
+from mreg.cli import complete
+from mreg.cli.bodies import diff as bodies
 from mreg.cli.commands import command
 from mreg.cli.options import Json, Quiet, Repo
 
 _REFS = "NAME@VERSION, NAME@latest, NAME@STAGE or NAME@ALIAS; a bare NAME is its latest version."
 
 
-@command()
+@command(bodies.diff)
 def diff(
     left: Annotated[str, typer.Argument(metavar="REF", help=f"The version to compare from: {_REFS}", autocompletion=complete.references)],
     right: Annotated[str, typer.Argument(metavar="REF", help="The version to compare to (of the same model or another).", autocompletion=complete.references)],
@@ -33,4 +34,3 @@ def diff(
       mreg diff sentiment@production sentiment@latest
       mreg diff sentiment@1.0.0 sentiment@1.1.0 --json | jq '.metrics.accuracy.delta'
     """
-    actions.diff(left, right, json=json, quiet=quiet, repo=repo)

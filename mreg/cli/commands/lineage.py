@@ -6,13 +6,12 @@ from typing import Annotated, Optional
 
 import typer
 
-from mreg.cli import output, settings
+from mreg.cli.bodies import lineage as bodies
 from mreg.cli.commands import command
-from mreg.cli.context import open_registry
 from mreg.cli.options import Json, Quiet, ReadRef, Repo
 
 
-@command()
+@command(bodies.lineage)
 def lineage(
     ref: ReadRef,
     depth: Annotated[Optional[int], typer.Option("--depth", metavar="N", help="Follow N levels each way (default: all).")] = None,
@@ -27,50 +26,3 @@ def lineage(
       mreg lineage sentiment-small@1.0.0
       mreg lineage sentiment@production --depth 1 --json
     """
-    tree = open_registry(repo).lineage(ref, depth=depth)
-    if settings.wants_json(json):
-        output.print_json(tree)
-    elif not quiet:
-        print_tree(tree)
-
-
-def print_tree(tree: dict) -> None:
-    """The version on one line, then its ancestors and its descendants, indented one level per step."""
-    terminal = output.stdout_is_terminal()
-    lines = [describe(tree, terminal)]
-    for direction in ("ancestors", "descendants"):
-        if tree[direction]:
-            lines.append(f"{direction}:")
-            _branch(tree[direction], direction, 1, terminal, lines)
-    print("\n".join(lines))
-
-
-def _branch(nodes: list[dict], direction: str, level: int, terminal: bool, lines: list[str]) -> None:
-    for node in nodes:
-        lines.append("  " * level + describe(node, terminal))
-        _branch(node.get(direction, []), direction, level + 1, terminal, lines)
-        if node.get("truncated"):
-            lines.append("  " * (level + 1) + "… (more beyond --depth)")
-
-
-def describe(node: dict, terminal: bool) -> str:
-    """`NAME@VERSION  STAGE  git COMMIT  data KEY=DIGEST (URI), …` (digests and commits shortened at a terminal)."""
-    label = f"{node['name']}@{node['version']}"
-    if node.get("removed"):
-        return output.one_line(f"{label}  (removed)")
-    parts = [label, node["stage"]]
-    commit = node.get("git_commit")
-    if isinstance(commit, str) and commit:
-        parts.append(f"git {commit[:12] if terminal else commit}")
-    datasets = []
-    for key, dataset in (node.get("datasets") or {}).items():
-        digest = dataset.get("digest") if isinstance(dataset, dict) else None
-        uri = dataset.get("uri") if isinstance(dataset, dict) else dataset
-        if isinstance(digest, str) and digest:
-            shown = output.short_digest(digest) if terminal else digest
-            datasets.append(f"{key}={shown}" + (f" ({uri})" if isinstance(uri, str) and uri else ""))
-        else:
-            datasets.append(f"{key}={uri}")
-    if datasets:
-        parts.append("data " + ", ".join(datasets))
-    return output.one_line("  ".join(str(part) for part in parts))

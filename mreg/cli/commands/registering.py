@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import os
 from typing import Annotated, Optional
 
 import typer
 
-from mreg.cli import actions, complete, output, settings
+from mreg.cli import complete
+from mreg.cli.bodies import registering as bodies
 from mreg.cli.commands import command
-from mreg.cli.context import open_registry
 from mreg.cli.options import (Description, Framework, Json, LockTimeout, Metric, Override, Param, Quiet, Reason,
                               Ref, Repo, Tag)
-from mreg.cli.render import print_version
 
 
-@command()
+@command(bodies.init)
 def init(
     path: Annotated[Optional[str], typer.Argument(help="Project folder (default: --repo, $MREG_REPO, else the current one).")] = None,
     repo: Repo = None,
@@ -29,22 +27,9 @@ def init(
       mreg init              # in the current folder
       mreg init ~/models     # elsewhere
     """
-    import mreg
-    from mreg.core.config import FORMAT_VERSION
-    from mreg.errors import UsageError
-
-    if path and repo and os.path.abspath(path) != os.path.abspath(repo):
-        raise UsageError(f"init got two places: PATH {path!r} and --repo {repo!r}", hint="give one of them")
-    from mreg.cli import repo as chosen_repo
-
-    registry = mreg.init(path or chosen_repo.chosen(repo))
-    if settings.wants_json(json):
-        output.print_json({"registry": registry.root, "format": FORMAT_VERSION})
-    elif not quiet:
-        print(f"registry ready at {registry.root}")
 
 
-@command()
+@command(bodies.register)
 def register(
     name: Annotated[str, typer.Argument(metavar="NAME", help="Model name, e.g. sentiment or team/sentiment.")],
     path: Annotated[str, typer.Argument(metavar="PATH", help="The artifact: a file or a directory.")],
@@ -76,14 +61,9 @@ def register(
           -t team=nlp --dataset train=./data/train.csv --bump minor
       mreg register sentiment-small ./small.safetensors --from sentiment@production
     """
-    actions.register(name, path, version=version, bump=bump, metric=metric, param=param, tag=tag,
-                     description=description, framework=framework, dataset=dataset, metadata_file=metadata_file,
-                     stage=stage, derived_from=derived_from, follow_symlinks=follow_symlinks, reason=reason,
-                     if_changed=if_changed, override=override,
-                     lock_timeout=lock_timeout, json=json, quiet=quiet, repo=repo)
 
 
-@command()
+@command(bodies.update)
 def update(
     ref: Ref,
     metric: Metric = [],
@@ -104,7 +84,3 @@ def update(
     Example:
       mreg update sentiment@1.2.0 -m f1=0.91 -t reviewed=yes --unset tags.draft
     """
-    registry = open_registry(repo, lock_timeout)
-    doc = registry.update(ref, metrics=metric, params=param, tags=tag, description=description,
-                          framework=framework, unset=unset, reason=reason)
-    print_version(doc, json=json, quiet=quiet, verb="updated")
