@@ -249,4 +249,4 @@ def test_the_web_view_reads_the_core_and_nothing_imports_it():
     importers = sorted({str(path.relative_to(PACKAGE.parent)) for path in PACKAGE.rglob("*.py")
                         if not path.is_relative_to(PACKAGE / "web")
                         for _, module in _imports(path) if module == "mreg.web" or module.startswith("mreg.web.")})
-    assert importers == ["mreg/cli/commands/web.py"]
+    assert importers == ["mreg/cli/bodies/web.py"]

@@ -1,19 +1,18 @@
-"""site, ui: the registry in a browser (the generator is mreg/web/, imported only here)."""
+"""site, ui: the registry in a browser (the generator is mreg/web/, imported only by their bodies)."""
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated, Optional
 
 import typer
 
-from mreg.cli import complete, output, settings
+from mreg.cli import complete
+from mreg.cli.bodies import web as bodies
 from mreg.cli.commands import command
-from mreg.cli.context import open_registry
 from mreg.cli.options import Json, Quiet, Repo
 
 
-@command()
+@command(bodies.site)
 def site(
     names: Annotated[Optional[list[str]], typer.Argument(metavar="[NAME]...", help="Only these models (default: every model).", autocompletion=complete.model_names)] = None,
     out: Annotated[str, typer.Option("--output", "-o", metavar="DIR", help="The folder to write the site to (created if missing).")] = ...,
@@ -35,18 +34,9 @@ def site(
       mreg site -o site/
       mreg site -o public/ sentiment segmenter
     """
-    from mreg.web import build_site
-
-    result = build_site(open_registry(repo), out, names or None)
-    if settings.wants_json(json):
-        output.print_json(result)
-    elif not quiet:
-        index = f"{result['out'].rstrip('/')}/index.html"
-        removed = f", {result['removed']} removed" if result["removed"] else ""
-        print(f"{index}\t{result['pages']} pages, {result['written']} written, {result['unchanged']} unchanged{removed}")
 
 
-@command()
+@command(bodies.ui)
 def ui(
     port: Annotated[Optional[int], typer.Option("--port", metavar="N", help="The port to listen on (default: a free one, printed).")] = None,
     host: Annotated[Optional[str], typer.Option("--host", metavar="ADDRESS", help="The address to listen on (default 127.0.0.1; anything else serves the registry to the network).")] = None,
@@ -66,28 +56,3 @@ def ui(
       mreg ui
       mreg ui --port 8765 --open
     """
-    from mreg.web.server import is_loopback, make_server
-
-    registry = open_registry(repo)
-    registry.config  # a damaged registry is reported now, not at the first page
-    server = make_server(lambda: open_registry(repo), host=host, port=port)
-    bound_host, bound_port = server.server_address[:2]
-    shown = f"[{bound_host}]" if ":" in bound_host else bound_host
-    url = f"http://{shown}:{bound_port}/"
-    if not is_loopback(bound_host):
-        print(f"mreg: warning: serving the registry to the network on {url}", file=sys.stderr)
-    if settings.wants_json(json):
-        output.print_json({"url": url, "registry": registry.root})
-        sys.stdout.flush()
-    elif not quiet:
-        print(url, flush=True)
-    if not quiet:
-        print(f"serving {registry.root} read-only; Ctrl-C to stop", file=sys.stderr, flush=True)
-    if open_browser:
-        import webbrowser
-
-        webbrowser.open(url)
-    try:
-        server.serve_forever()
-    finally:
-        server.server_close()
