@@ -92,7 +92,7 @@ def param_problems(cmd) -> list[str]:
         if getattr(param, "prompt", None):
             problems.append(f"{what} prompts")
         if _kind(param) is None:
-            problems.append(f"{what} is of a type the fast path does not convert ({param.type.name}, "
+            problems.append(f"{what} is of a type the fast path does not convert ({type(param.type).__name__}, "
                             f"nargs={param.nargs}{', multiple' if getattr(param, 'multiple', False) else ''})")
     if any(p.nargs == -1 for p in arguments[:-1]):
         problems.append("an argument that takes any number of words is not the last one")
