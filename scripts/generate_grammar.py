@@ -1,15 +1,25 @@
 #!/usr/bin/env python3
 """Write mreg/cli/grammar.py: what the fast path needs to know of the typer app.
 
-For every command: its arguments (with their completion callbacks), the
-options that take a value and the flags; and `mreg --help` as typer prints it
-on a terminal of 80 columns or more. The fast path (mreg/cli/fast.py) reads
-command lines with this instead of importing typer, so it is generated from
-the app and never written by hand; tests/cli/test_fast_path.py fails when the
-committed file is stale.
+For every command: where its body is (module and function), its arguments
+(with their completion functions), the options that take a value, those it
+requires, and the flags; and `mreg --help` as typer prints it on a terminal
+of 80 columns or more. The fast path (mreg/cli/fast.py) reads command lines
+with this instead of importing typer, and calls the body itself, so it is
+generated from the app and never written by hand;
+tests/cli/test_fast_path.py fails when the committed file is stale.
+
+It refuses, naming the command and the parameter, what the fast path could
+not run exactly as typer does: a parameter with an environment variable, a
+callback or is_eager; a type other than text, int, float, an on/off flag, a
+repeatable text option or trailing text words; a body whose parameters
+differ from its declaration's in name or order, or whose defaults are not
+equal, of one type (a required parameter has no default in the body). A
+command without a body runs under typer only, until EVERY_COMMAND_HAS_A_BODY
+is switched on.
 
     python scripts/generate_grammar.py          # rewrite mreg/cli/grammar.py
-    python scripts/generate_grammar.py --check  # exit 1 if it is stale
+    python scripts/generate_grammar.py --check  # exit 1 if it is stale, 2 if refused
 """
 
 from __future__ import annotations
