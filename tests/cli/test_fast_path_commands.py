@@ -184,6 +184,17 @@ def registries(tmp_path_factory) -> Registries:
     return Registries(tmp_path_factory.mktemp("fast-path"))
 
 
+def _timeless(run: Run) -> Run:
+    """The run with the times the clock (MREG_NOW) does not stop masked: gc reports when it ran."""
+    import re
+
+    def mask(text: str) -> str:
+        return re.sub(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z",
+                      lambda m: m[0] if m[0].startswith(NOW[:16]) else "<time>", text)
+
+    return Run(run.code, mask(run.out), mask(run.err), run.modules)
+
+
 def _typer_modules(modules: set) -> set:
     return {m for m in modules if m == "typer" or m.startswith(("typer.", "click"))}
 
@@ -221,13 +232,14 @@ def test_command_answers_as_typer_does(registries, name):
         for typer_only in (False, True):
             registries.restore()
             runs.append(registries.run(words, typer_only=typer_only, serve=name in SERVES and code != 2))
-        fast, slow = runs
+        fast, slow = (_timeless(run) for run in runs)
         assert (fast.code, fast.out, fast.err) == (slow.code, slow.out, slow.err), words
         assert fast.code == code, (words, fast)
         assert "Traceback" not in fast.err and "internal error" not in fast.err, (words, fast)
         assert _typer_modules(slow.modules), "the typer-only run did not use typer"
         if COMMANDS[name]["body"] is not None and code != 2:
-            assert not _typer_modules(fast.modules), f"`mreg {' '.join(words)}` was answered by typer"
+            answered_by_typer = _typer_modules(fast.modules) | ({"mreg.cli.app"} & fast.modules)
+            assert not answered_by_typer, f"`mreg {' '.join(words)}` was answered by typer"
     tab = _tab_env(name)
     fast, slow = registries.run([], env=tab), registries.run([], typer_only=True, env=tab)
     assert (fast.code, fast.out, fast.err) == (slow.code, slow.out, slow.err), tab
