@@ -58,7 +58,9 @@ def _root_help() -> bool:
 
 def _parse(spec: dict, words: list[str]) -> tuple[dict, list[str]] | None:
     """(option values by parameter name, positional words), or None if anything is unusual."""
-    values: dict = {dest: [] for dest, kind, _ in spec["options"].values() if kind == "list"}
+    # An option not given is not passed: the body's default is the declaration's, which is
+    # what typer passes (None for `Optional[list[str]] = None`, not an empty list).
+    values: dict = {}
     positional: list[str] = []
     i = 0
     while i < len(words):
@@ -72,7 +74,7 @@ def _parse(spec: dict, words: list[str]) -> tuple[dict, list[str]] | None:
                     i += 1
                     inline = words[i]
                 if kind == "list":
-                    values[dest].append(inline)
+                    values.setdefault(dest, []).append(inline)
                 elif kind in _CONVERT:
                     try:
                         values[dest] = _CONVERT[kind](inline)

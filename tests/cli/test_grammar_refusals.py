@@ -1,4 +1,5 @@
-"""scripts/generate_grammar.py refuses what the fast path could not run exactly as typer does.
+"""scripts/generate_grammar.py refuses what the fast path could not run exactly as typer does;
+and for what it accepts, the fast path passes a body the values typer passes.
 
 Each declaration here is a real typer command (built by typer, as the app's
 are); the generator's checks read it as they read the app's. No
@@ -145,3 +146,27 @@ def test_a_command_without_a_body_is_refused_once_every_command_has_one(monkeypa
     monkeypatch.setattr(generate_grammar, "EVERY_COMMAND_HAS_A_BODY", True)
     with pytest.raises(generate_grammar.Refused, match="good: no body"):
         generate_grammar._body("good", info, cmd)
+
+
+def optional_tags_body(tag: Optional[list[str]] = None, names: Optional[list[str]] = None):
+    print(repr((tag, names)))
+
+
+@command(optional_tags_body)
+def optional_tags(tag: Annotated[Optional[list[str]], typer.Option("--tag")] = None,
+                  names: Annotated[Optional[list[str]], typer.Argument()] = None):
+    """Options and arguments not given are what typer passes: the declared default."""
+
+
+@pytest.mark.parametrize("words", [[], ["--tag", "a", "--tag=b"], ["x", "y"]])
+def test_the_fast_path_passes_what_typer_passes(capsys, words):
+    from mreg.cli import fast
+
+    info, cmd = _built(optional_tags)
+    cmd.main(args=words, standalone_mode=False)
+    by_typer = capsys.readouterr().out
+    spec = {"options": {"--tag": ("tag", "list", None)}, "flags": {},
+            "arguments": [("names", -1, False, None)]}
+    values, positional = fast._parse(spec, words)
+    optional_tags_body(**values, **fast._bind(spec["arguments"], positional))
+    assert capsys.readouterr().out == by_typer
