@@ -1,13 +1,18 @@
-"""The fast path: `mreg --help`, `register`, `get`, `diff`, `show`, `list`, `history` and a bash TAB, without typer.
+"""The fast path: a command line, `mreg --help` and a bash TAB, answered without typer.
 
 Importing typer and building its click command costs about 40-50 ms, as
-much as all the rest of such a call. These command lines need nothing of
-it: this module reads the words with the grammar generated from the typer
-app (mreg/cli/grammar.py) and calls the very functions the typer commands
-call. Whatever it is not sure of — an unknown word, `--help` after a
-command, a mistake to report, zsh or fish — it leaves to typer, which
-answers as it always does. `_MREG_TYPER_ONLY=1` turns the fast path off
-(the tests compare the two).
+much as all the rest of such a call. None of it is needed to run a command:
+this module reads the words with the grammar generated from the typer app
+(mreg/cli/grammar.py, by scripts/generate_grammar.py) and calls the
+command's body (mreg/cli/bodies/) with the values typer would have passed.
+The generator refuses any parameter it could not read exactly as click
+does, and any body whose parameters or defaults differ from its
+declaration's, so the two ways agree by construction. Whatever this module
+is not sure of — an unknown word, `--help`, a missing or extra argument, a
+value that does not convert, zsh or fish — it leaves to typer, which answers
+as it always does (and reports the mistake). A command without a body runs
+under typer only. `_MREG_TYPER_ONLY=1` turns the fast path off (the tests
+compare the two).
 """
 
 from __future__ import annotations
@@ -15,17 +20,6 @@ from __future__ import annotations
 import os
 import sys
 
-# The commands the fast path runs: name -> (module, function taking the
-# command's parameters by their typer names).
-RUNNERS = {
-    "register": ("mreg.cli.bodies.registering", "register"),
-    "get": ("mreg.cli.bodies.inspect", "get"),
-    "diff": ("mreg.cli.bodies.diff", "diff"),
-    "show": ("mreg.cli.bodies.inspect", "show"),
-    "history": ("mreg.cli.bodies.inspect", "history"),
-    "list": ("mreg.cli.bodies.inspect", "list_models"),
-    "ls": ("mreg.cli.bodies.inspect", "list_models"),
-}
 _HELP = ("-h", "--help")
 # How an option's text becomes its value, as click converts it; a value these
 # refuse goes to typer, which reports it.
@@ -44,7 +38,7 @@ def run(argv: list[str]) -> bool:
         return _complete(os.environ["_MREG_COMPLETE"])
     if len(argv) == 1 and argv[0] in _HELP:
         return _root_help()
-    if argv and argv[0] in RUNNERS:
+    if argv:
         return _run_command(argv[0], argv[1:])
     return False
 
@@ -64,7 +58,9 @@ def _root_help() -> bool:
 
 def _parse(spec: dict, words: list[str]) -> tuple[dict, list[str]] | None:
     """(option values by parameter name, positional words), or None if anything is unusual."""
-    values: dict = {dest: [] for dest, kind, _ in spec["options"].values() if kind == "list"}
+    # An option not given is not passed: the body's default is the declaration's, which is
+    # what typer passes (None for `Optional[list[str]] = None`, not an empty list).
+    values: dict = {}
     positional: list[str] = []
     i = 0
     while i < len(words):
@@ -78,7 +74,7 @@ def _parse(spec: dict, words: list[str]) -> tuple[dict, list[str]] | None:
                     i += 1
                     inline = words[i]
                 if kind == "list":
-                    values[dest].append(inline)
+                    values.setdefault(dest, []).append(inline)
                 elif kind in _CONVERT:
                     try:
                         values[dest] = _CONVERT[kind](inline)
@@ -97,23 +93,50 @@ def _parse(spec: dict, words: list[str]) -> tuple[dict, list[str]] | None:
     return values, positional
 
 
+def _bind(arguments: list, positional: list[str]) -> dict | None:
+    """{argument name: value} as click assigns the words, or None if a word is missing or left over.
+
+    An argument not given is not passed: the body's default is the
+    declaration's (the generator checks), which is what typer passes. Words
+    of an argument that takes any number (always the last) are a list, as
+    typer passes them.
+    """
+    values: dict = {}
+    for i, (name, nargs, required, _) in enumerate(arguments):
+        if nargs == -1:
+            if positional[i:]:
+                values[name] = positional[i:]
+            elif required:
+                return None
+            return values
+        if i < len(positional):
+            values[name] = positional[i]
+        elif required:
+            return None
+    return values if len(positional) <= len(arguments) else None
+
+
 def _run_command(name: str, words: list[str]) -> bool:
     from mreg.cli.grammar import COMMANDS
 
-    spec = COMMANDS[name]
+    spec = COMMANDS.get(name)
+    if spec is None or spec["body"] is None:
+        return False
     parsed = _parse(spec, words)
     if parsed is None:
         return False
     values, positional = parsed
-    arguments = spec["arguments"]
-    missing = arguments[len(positional):]
-    if len(positional) > len(arguments) or any(required for _, _, required, _ in missing) \
-            or any(nargs != 1 for _, nargs, _, _ in arguments):
-        return False  # a missing or extra argument: typer's usage error
-    values.update((arg_name, word) for (arg_name, _, _, _), word in zip(arguments, positional))
-    module_name, function = RUNNERS[name]
-    module = __import__(module_name, fromlist=[function])
-    getattr(module, function)(**values)
+    arguments = _bind(spec["arguments"], positional)
+    if arguments is None or any(option not in values for option in spec["required"]):
+        return False  # typer's usage error
+    module_name, function = spec["body"]
+    body = getattr(__import__(module_name, fromlist=[function]), function)
+    try:
+        body(**values, **arguments)
+    except EOFError as exc:
+        # click turns end of input into an interruption (a new line, then "interrupted"): so
+        # does the entry point with a KeyboardInterrupt.
+        raise KeyboardInterrupt from exc
     return True
 
 
@@ -152,10 +175,12 @@ def _candidates(typed: list[str], incomplete: str) -> list[str] | None:
         return None  # includes completing an option's value: `--repo` last, its value not typed yet
     position = len(parsed[1])
     arguments = spec["arguments"]
+    if arguments and arguments[-1][1] == -1:
+        position = min(position, len(arguments) - 1)  # every further word is the last argument's
     if position >= len(arguments):
         return None
-    _, nargs, _, completer = arguments[position]
-    if nargs != 1 or completer is None:
+    completer = arguments[position][3]
+    if completer is None:
         return None
     from mreg.cli import complete
 

@@ -89,6 +89,9 @@ TAB_LINES = [
     ("mreg transition sentiment@1.0.0 ", 3), ("mreg transition sentiment@1.0.0 pro", 3), ("mreg diff sentiment@1.0.0 se", 3),
     ("mreg history ", 2), ("mreg register ", 2), ("mreg search --sort ", 3), ("mreg nosuch ", 2),
     ("mreg show 'se", 2), ("mreg ls ", 2),
+    # Any number of names: each word is the last argument's.
+    ("mreg site ", 2), ("mreg site sentiment se", 3), ("mreg site -o out sentiment s", 5), ("mreg push ", 2),
+    ("mreg deployments ", 2), ("mreg deploy sentiment@1.0.0 --env ", 4), ("mreg rollback s", 2),
 ]
 
 

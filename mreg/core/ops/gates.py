@@ -7,10 +7,14 @@ what the condition read between the check and the move.
 
 from __future__ import annotations
 
-from mreg.core.gate import Gate, compile_gate, result_word
+from typing import TYPE_CHECKING
+
 from mreg.core.repo import Repo, Transaction
 from mreg.core.wording import name as spelled
 from mreg.errors import ConditionFailed, UsageError
+
+if TYPE_CHECKING:
+    from mreg.core.gate import Gate
 
 IF_MISSING = ("fail", "pass")
 
@@ -19,8 +23,12 @@ def compile_condition(condition: str | Gate | None, if_missing: str = "fail") ->
     """Parse a condition (None: there is none) before any lock is taken; exit 2 for a malformed one or a bad if_missing."""
     if if_missing not in IF_MISSING:
         raise UsageError(f"invalid {spelled('if_missing')} {if_missing!r}: expected pass or fail")
-    if condition is None or isinstance(condition, Gate):
-        return condition
+    if not isinstance(condition, str):
+        return condition  # None, or a Gate compiled already
+    # The language (and its parser) is imported only for a move that has a condition:
+    # a plain transition, promote or deploy does not pay for it.
+    from mreg.core.gate import compile_gate
+
     return compile_gate(condition)
 
 
@@ -34,6 +42,8 @@ def evaluate(repo: Repo, model: dict, version: str, gate: Gate, if_missing: str)
 
 def refusal(result: dict) -> ConditionFailed:
     """The error for a condition that did not pass: the verdict, then one line per clause."""
+    from mreg.core.gate import result_word
+
     ref = f"{result['name']}@{result['version']}"
     error = ConditionFailed(f"condition not met for {ref}: {result['condition']} is {result_word(result['result'])}")
     if result["result"] is None:
