@@ -120,7 +120,7 @@ def _run_command(name: str, words: list[str]) -> bool:
     from mreg.cli.grammar import COMMANDS
 
     spec = COMMANDS.get(name)
-    if spec is None or spec["body"] is None:
+    if spec is None:
         return False
     parsed = _parse(spec, words)
     if parsed is None:

@@ -20,11 +20,8 @@ import functools
 _DECLARED = "__mreg_command__"
 
 
-def command(body=None, name: str | None = None, **settings):
-    """Mark a function as the declaration of a command run by `body`: typer's `app.command(name, **settings)`.
-
-    A declaration without a body runs itself, under typer only.
-    """
+def command(body, name: str | None = None, **settings):
+    """Mark a function as the declaration of a command run by `body`: typer's `app.command(name, **settings)`."""
 
     def declare(declaration):
         setattr(declaration, _DECLARED, (name, settings, body))
@@ -54,8 +51,6 @@ def calling(declaration, body):
     typer reads the parameters from the declaration (inspect and
     typing.get_type_hints follow `__wrapped__`) and passes them by name.
     """
-    if body is None:
-        return declaration
 
     @functools.wraps(declaration)
     def run(**values):
