@@ -140,6 +140,32 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _report_unexpected(exc: BaseException) -> int:
+    # Only typer can have raised its own exceptions: the fast path never imports it.
+    code = _typer_failure(exc) if "typer" in sys.modules else None
+    if code is not None:
+        return code
+    if isinstance(exc, SystemExit):
+        if isinstance(exc.__context__, BrokenPipeError):
+            # typer met the closed pipe first (`mreg history | head -1`) and
+            # exits 1, which means "refused" here: answer as for SIGPIPE.
+            _silence_stdout()
+            return 141
+        return exc.code if isinstance(exc.code, int) else 1
+    if isinstance(exc, OSError):
+        from mreg.core.fsutil import storage_error
+
+        error = storage_error(exc, "complete the operation")
+        if os.environ.get("MREG_DEBUG"):
+            raise exc
+        return fail(error.exit_code, error.message, error.hint)
+    if os.environ.get("MREG_DEBUG"):
+        raise exc
+    return fail(ExitCode.REFUSED, f"internal error: {type(exc).__name__}: {exc}".replace("\n", " "),
+                "run again with MREG_DEBUG=1 to see the traceback, and report it")
+
+
+def _typer_failure(exc: BaseException) -> int | None:
+    """The exit code of one of typer's or click's exceptions (reported), None for any other."""
     # typer 0.27 vendors click as typer._click, but keeps Exit and Abort in typer.exceptions.
     from typer import exceptions as typer_exc
     from typer._click import exceptions as click_exc
@@ -162,21 +188,4 @@ def _report_unexpected(exc: BaseException) -> int:
             hint = f"see `{ctx.command_path} --help`"
         code = exc.exit_code if exc.exit_code != 1 or not isinstance(exc, click_exc.UsageError) else ExitCode.USAGE
         return fail(code, message, hint)
-    if isinstance(exc, SystemExit):
-        if isinstance(exc.__context__, BrokenPipeError):
-            # typer met the closed pipe first (`mreg history | head -1`) and
-            # exits 1, which means "refused" here: answer as for SIGPIPE.
-            _silence_stdout()
-            return 141
-        return exc.code if isinstance(exc.code, int) else 1
-    if isinstance(exc, OSError):
-        from mreg.core.fsutil import storage_error
-
-        error = storage_error(exc, "complete the operation")
-        if os.environ.get("MREG_DEBUG"):
-            raise exc
-        return fail(error.exit_code, error.message, error.hint)
-    if os.environ.get("MREG_DEBUG"):
-        raise exc
-    return fail(ExitCode.REFUSED, f"internal error: {type(exc).__name__}: {exc}".replace("\n", " "),
-                "run again with MREG_DEBUG=1 to see the traceback, and report it")
+    return None
