@@ -6,12 +6,14 @@ The protocol (docs/remotes.md says why it is safe):
   lacks), then the entry is created exclusively. If another writer has taken
   that entry number the model is rejected ("run mreg pull"); if the entry
   holds our own events (a push killed after creating it), it is adopted.
-- pull, per model: the entries past the known ones are read, checked (schema,
-  hash chain), their objects fetched and verified (unless the clone is lazy),
-  and applied; local events not yet pushed are re-applied on top, with every
-  rule checked again.
-- A model with nothing to send costs no request at all; one with something to
-  send costs one probe per object and one create.
+- pull, per model: one listing of the logs says which models have entries
+  past the known ones; only those entries are read (in parallel where the
+  storage allows), checked (schema, hash chain), their objects fetched and
+  verified (unless the clone is lazy), and applied; local events not yet
+  pushed are re-applied on top, with every rule checked again.
+- A push with nothing to send makes no request at all (the remote is not even
+  opened); a model with something to send costs a claim, one probe per object
+  and one create, whatever the number of other models.
 """
 
 from __future__ import annotations
@@ -143,15 +145,22 @@ def _push_model(repo: Repo, storage, state: dict, name: str, report: dict, progr
 
 def push(repo: Repo, remote: str | None = None, names=(), *, rebase: bool = False, progress_for=None) -> dict:
     """Send the objects and events the remote lacks, model by model."""
+    from mreg.core.names import validate_name
+
     remote_name, settings = chosen_remote(repo, remote)
-    storage = connect(settings["url"], settings["options"])
     recover_stashes(repo)
     report: dict = {"remote": remote_name, "pushed": {}, "objects": 0, "bytes": 0, "rejected": [], "renumbered": []}
     targets = list(names) or repo.model_names()
+    known = load_state(repo.layout, remote_name)
+    storage = None
     for name in targets:
-        from mreg.core.names import validate_name
-
         validate_name(name)
+        if not _unpushed(repo, known, name):
+            continue
+        if storage is None:
+            # Connected only when there is something to send: a push with nothing to send
+            # makes no request (and does not even load the storage's client library).
+            storage = connect(settings["url"], settings["options"])
         for attempt in range(REBASE_ATTEMPTS if rebase else 1):
             state = load_state(repo.layout, remote_name)
             try:
@@ -168,6 +177,14 @@ def push(repo: Repo, remote: str | None = None, names=(), *, rebase: bool = Fals
             report["rejected"].append(name)
     report["pushed"] = {k: v for k, v in report["pushed"].items() if v}
     return report
+
+
+def _unpushed(repo: Repo, state: dict, name: str) -> bool:
+    """Whether model `name`'s history has events the remote was not known to hold (read locally only)."""
+    model = index_mod.load_model(repo.layout, name)
+    if model is None:
+        raise NotFoundError(f"no model named {name!r}")
+    return model["history"]["events"] != state.get(name, [0, 0])[1]
 
 
 def _save_model_state(repo: Repo, remote: str, name: str, state: dict) -> None:
@@ -191,10 +208,12 @@ def remote_models(storage) -> dict[str, int]:
     return found
 
 
-def _read_new_entries(storage, name: str, entries: int, prev: str, seq: int) -> tuple[list[dict], int]:
-    """The events of the entries after `entries` (read until one is missing), checked; and the new entry count."""
+def _read_new_entries(storage, name: str, entries: int, prev: str, seq: int,
+                      last: int | None = None) -> tuple[list[dict], int]:
+    """The events of the entries after `entries` (read until one is missing, or up to `last`), checked;
+    and the new entry count."""
     events: list[dict] = []
-    while True:
+    while last is None or entries < last:
         number = entries + 1
         data = storage.read(log_key(name, number), MAX_ENTRY)
         if data is None:
@@ -202,6 +221,7 @@ def _read_new_entries(storage, name: str, entries: int, prev: str, seq: int) -> 
         found = parse_entry(data, f"{log_key(name, number)} on {storage.url}", name, number, prev, seq)
         events += found
         prev, seq, entries = found[-1]["hash"], seq + len(found), number
+    return events, entries
 
 
 def _fetch_objects(repo: Repo, storage, events: list[dict], report: dict, progress_for) -> None:
@@ -241,52 +261,88 @@ def _fetch_objects(repo: Repo, storage, events: list[dict], report: dict, progre
             report["objects"] += 1
 
 
-def pull(repo: Repo, remote: str | None = None, names=(), *, progress_for=None) -> dict:
+# Models pulled together: their new entries are read (several at once where the storage allows it) and then
+# applied under one hold of the lock, with the remote's state recorded once for them all.
+PULL_BATCH = 64
+READERS = 8  # entries read at once from a storage that takes requests from several threads
+
+
+def pull(repo: Repo, remote: str | None = None, names=(), *, progress_for=None, storage=None) -> dict:
     """Fetch the remote's new events (and objects, unless lazy) and apply them; re-apply local ones on top."""
     from mreg.core.names import validate_name
 
     remote_name, settings = chosen_remote(repo, remote)
-    storage = connect(settings["url"], settings["options"])
+    if storage is None:
+        storage = connect(settings["url"], settings["options"])
     report: dict = {"remote": remote_name, "pulled": {}, "objects": 0, "bytes": 0, "renumbered": []}
     recover_stashes(repo)
     state = load_state(repo.layout, remote_name)
+    # The listing of every model's log says which models have entries past the known ones: only those are
+    # read, up to the last entry listed. Named models are probed instead (one read each).
+    listed: dict[str, int] | None = None
     if names:
         targets = [validate_name(n) for n in names]
     else:
-        targets = sorted(set(remote_models(storage)) | set(state))
-    for name in targets:
+        listed = remote_models(storage)
+        targets = sorted(name for name, last in listed.items() if last > state.get(name, [0, 0])[0])
+    for start in range(0, len(targets), PULL_BATCH):
+        pulled = _read_batch(repo, storage, state, targets[start:start + PULL_BATCH], listed)
+        if not settings["lazy"]:
+            for _name, _before, _after, new in pulled:
+                _fetch_objects(repo, storage, new, report, progress_for)
+        report["renumbered"] += _apply(repo, remote_name, pulled)
+        for name, _before, _after, new in pulled:
+            report["pulled"][name] = len(new)
+    return report
+
+
+def _read_batch(repo: Repo, storage, state: dict, names: list[str], listed: dict[str, int] | None) -> list[tuple]:
+    """(name, place before, place after, new events) of each model in `names` with new entries on the remote."""
+    jobs = []
+    for name in names:
         entries, known = state.get(name, [0, 0])
         model = index_mod.load_model(repo.layout, name)
         local = _local_events(repo, model) if model is not None else []
         if len(local) < known:
             raise IntegrityError(f"the history of {name} is shorter than what the remote holds of it")
         prev = local[known - 1]["hash"] if known else GENESIS
-        new, entries_now = _read_new_entries(storage, name, entries, prev, known)
-        if not new:
-            continue
-        if not settings["lazy"]:
-            _fetch_objects(repo, storage, new, report, progress_for)
-        renumbered = _apply(repo, remote_name, name, [entries, known], [entries_now, known + len(new)], new)
-        report["renumbered"] += renumbered
-        report["pulled"][name] = len(new)
-    return report
+        jobs.append((name, entries, prev, known, None if listed is None else listed[name]))
+
+    def read(job: tuple) -> tuple[list[dict], int]:
+        return _read_new_entries(storage, *job)
+
+    if len(jobs) > 1 and getattr(storage, "threadsafe", False):
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(min(READERS, len(jobs))) as pool:
+            results = list(pool.map(read, jobs))
+    else:
+        results = [read(job) for job in jobs]
+    return [(name, [entries, known], [entries_now, known + len(new)], new)
+            for (name, entries, _prev, known, _last), (new, entries_now) in zip(jobs, results) if new]
 
 
-def _apply(repo: Repo, remote: str, name: str, before: list[int], after: list[int], new: list[dict]) -> list[dict]:
-    """Put the remote's `new` events after the first `known` local ones; re-apply the local rest on top.
+def _apply(repo: Repo, remote: str, pulled: list[tuple]) -> list[dict]:
+    """Put each model's remote `new` events after its first `known` local ones; re-apply the local rest on top.
 
-    Under the lock, with the remote's state recorded in the same breath. Events
-    already in the local history (a pull killed before it recorded its state,
-    or one that ran meanwhile) are recognised by their hashes and not applied twice.
+    Under the lock, with the remote's state recorded in the same hold, once
+    for every model of `pulled` ((name, place before, place after, new events)).
+    Events already in the local history (a pull killed before it recorded its
+    state, or one that ran meanwhile) are recognised by their hashes and not
+    applied twice.
     """
+    renumbered: list[dict] = []
+    if not pulled:
+        return renumbered
     with repo.locked():
         state = load_state(repo.layout, remote)
-        if state.get(name, [0, 0]) != before:
-            return []  # another pull applied them meanwhile
-        renumbered = _apply_locked(repo, name, before[1], new)
-        state[name] = after
+        for name, before, after, new in pulled:
+            if state.get(name, [0, 0]) != before:
+                continue  # another pull applied them meanwhile
+            renumbered += _apply_locked(repo, name, before[1], new)
+            state[name] = after
         save_state(repo.layout, remote, state)
-        return renumbered
+    return renumbered
 
 
 def _apply_locked(repo: Repo, name: str, known: int, new: list[dict]) -> list[dict]:
@@ -646,7 +702,7 @@ def clone(url: str, directory: str | None = None, *, options=(), lazy: bool = Fa
         except IntegrityError as exc:
             raise IntegrityError(f"the config of remote {url} is not valid: {exc.message}") from None
         repo = Repo(layout)
-        report = pull(repo, "origin", progress_for=progress_for)
+        report = pull(repo, "origin", progress_for=progress_for, storage=storage)
     except BaseException:
         shutil.rmtree(project if made_project else root, ignore_errors=True)
         raise

@@ -40,6 +40,8 @@ def _path_of_url(url: str) -> str:
 class FolderStorage:
     """A remote's keys as files under one folder."""
 
+    threadsafe = True  # plain files: no state shared between calls
+
     def __init__(self, url: str, options: dict[str, str] | None = None) -> None:
         self.url = url
         self.root = os.path.abspath(_path_of_url(url))

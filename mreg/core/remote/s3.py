@@ -87,6 +87,9 @@ def _size_option(options: dict[str, str], name: str, default: int, low: int) -> 
 class S3Storage:
     """A remote's keys in one S3 bucket under a prefix."""
 
+    # Every request runs on s3fs's one event loop, whichever thread asks.
+    threadsafe = True
+
     def __init__(self, url: str, options: dict[str, str]) -> None:
         self.url = url
         options = take_options(url, options, OPTIONS)
