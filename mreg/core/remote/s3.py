@@ -282,6 +282,7 @@ class S3Storage:
         the key directly, conditionally (atomic on AWS).
         """
         s3 = await self._s3()
+        _release_big_buffers()
         direct = size > MAX_COPY
         target = remote if direct else f"{self.prefix + '/' if self.prefix else ''}{TEMPORARY}/{secrets.token_hex(12)}"
         part_size = max(self.part_size, math.ceil(size / MAX_PARTS))
@@ -469,6 +470,26 @@ class S3Storage:
         self._run(f"deleting {key}", run)
 
 
+def _release_big_buffers() -> None:
+    """Have glibc give every freed buffer of 1 MiB or more back to the system at once.
+
+    By default glibc raises its threshold for that to the size of the largest
+    block freed so far (up to 32 MiB): after the first part, each part's
+    buffer, and the copy the event loop keeps of what the socket has not
+    taken yet, come from the heap of whichever thread made them and stay
+    there, scattered. Measured on a 2 GiB upload in 8 MiB parts x 4: 177 MB
+    peak RSS by default, 130 MB with the threshold fixed (a 5 GiB push: 184 MB).
+    Elsewhere than glibc this does nothing.
+    """
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).mallopt(_M_MMAP_THRESHOLD, 1 << 20)
+    except (AttributeError, OSError):
+        pass
+
+
+_M_MMAP_THRESHOLD = -3  # glibc's <malloc.h>
 _SESSIONS: dict[str | None, object] = {}
 
 
