@@ -817,7 +817,8 @@ class _RemoteBench:
         if self._one_request is None:
             argv = [sys.executable, "-c", S3_ONE_REQUEST, f"{self.base}/many/mreg-remote.json", self.opts_json]
             self._one_request = summary(self.r.times(argv, self.sizes["reps_fast"], cwd=self.work))
-            self.bench.row("baseline: one bare s3fs request (own process)", self._one_request)
+            self.bench.row("baseline: one bare s3fs request (own process)", self._one_request,
+                           note=f"CPU {statistics.median(self.r.cpu) * 1000:.0f} ms")
         return self._one_request
 
     def bare(self, mode: str, url: str, path: str) -> float:
@@ -883,10 +884,11 @@ class _RemoteBench:
         reps, reps_big = self.sizes["reps_fast"], self.sizes["reps_big"]
 
         noop = summary(r.times([r.mreg, "push", "-q"], reps, cwd=project))
+        noop_cpu = statistics.median(r.cpu)
         counted = self.describe(self.requests([r.mreg, "push", "-q"], project))
         self.bench.row(f"{where}: push with nothing to send", noop, baseline=base, baseline_name="one s3fs request",
                        target="<= 0.5 s", ok=noop["median"] <= 0.5,
-                       note=f"{counted}; the first push of them all took {first_push:.1f} s")
+                       note=f"{counted}; CPU {noop_cpu * 1000:.0f} ms; the first push of them all took {first_push:.1f} s")
 
         artifact = os.path.join(self.work, "remote-small.bin")
 
@@ -897,13 +899,14 @@ class _RemoteBench:
                 r.mreg_cmd(["register", name, artifact, "-q"], cwd=project)
 
         one = summary(r.times([r.mreg, "push", "-q"], reps, cwd=project, before=lambda _i: change(["model-0001"])))
+        one_cpu = statistics.median(r.cpu)
         change(["model-0001"])
         one_counted = self.describe(self.requests([r.mreg, "push", "-q"], project))
         change(["model-0002", "model-0003", "model-0004"])
         three_counted = self.describe(self.requests([r.mreg, "push", "-q"], project))
         self.bench.row(f"{where}: push after one model changed", one, baseline=noop,
                        baseline_name="nothing to send", target="O(1) requests per model changed",
-                       note=f"one model: {one_counted}; three models: {three_counted}")
+                       note=f"one model: {one_counted}; three models: {three_counted}; CPU {one_cpu * 1000:.0f} ms")
 
         clone = os.path.join(self.work, "remote-clone")
 
@@ -912,18 +915,19 @@ class _RemoteBench:
 
         argv = [r.mreg, "clone", "--lazy", url, clone, *self.option_args, "-q"]
         cloned = summary(r.times(argv, reps_big, cwd=self.work, before=drop_clone))
+        clone_cpu = statistics.median(r.cpu)
         drop_clone(0)
         clone_counted = self.describe(self.requests(argv, self.work))
         drop_clone(0)
         self.bench.row(f"{where}: clone --lazy", cloned, baseline=base, baseline_name="one s3fs request",
-                       target="<= 3 s", ok=cloned["median"] <= 3, note=clone_counted)
+                       target="<= 3 s", ok=cloned["median"] <= 3, note=f"{clone_counted}; CPU {clone_cpu:.1f} s")
 
         # --repo URL: the first command makes the cached lazy clone; the rows are the commands after it.
         first = r.run([r.mreg, "list", "--repo", url], cwd=self.work, env=self.env)[0]
         for label, args in (("list", ["list"]), ("show NAME", ["show", "model-0001"])):
             argv = [r.mreg, *args, "--repo", url]
             samples = summary(r.times(argv, reps, cwd=self.work, env=self.env))
-            note = self.describe(self.requests(argv, self.work))
+            note = f"{self.describe(self.requests(argv, self.work))}; CPU {statistics.median(r.cpu) * 1000:.0f} ms"
             if label == "list":
                 note += f"; the first, which makes the cached clone, took {first:.2f} s"
             self.bench.row(f"{where}: {label} --repo s3://…", samples, baseline=base,
