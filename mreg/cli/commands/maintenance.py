@@ -175,8 +175,9 @@ def verify(
             print(f"ok: {summary}")
         else:
             for problem in report["problems"]:
-                what = problem.get("object") or problem.get("file")
-                print(output.one_line(f"{what}: {problem['problem']} (affects {', '.join(problem['versions'])})"))
+                what = problem.get("object") or problem.get("file") or problem.get("snapshot")
+                affects = f" (affects {', '.join(problem['versions'])})" if problem["versions"] else ""
+                print(output.one_line(f"{what}: {problem['problem']}{affects}"))
     if not report["ok"]:
         count = len(report["problems"])
         error = IntegrityError(f"{count} problem{'s' if count != 1 else ''} found",
