@@ -184,8 +184,7 @@ def open_view(url: str, lock_timeout: float | None = None) -> "ViewRegistry":
 
             shutil.rmtree(root, ignore_errors=True)  # a view killed half-way
             init_from_remote(remote_config(storage, url), url, folder, options, True)
-        registry = ViewRegistry(Layout(root), lock_timeout or DEFAULT_TIMEOUT)
-        registry.url = url
+        registry = ViewRegistry(Layout(root), url, lock_timeout or DEFAULT_TIMEOUT)
         registry.read = refresh(registry, storage)
     finally:
         os.close(fd)
@@ -195,9 +194,11 @@ def open_view(url: str, lock_timeout: float | None = None) -> "ViewRegistry":
 class ViewRegistry(Registry):
     """A remote's index-only view: VIEWED reads from it, everything else on the cached clone."""
 
-    url = ""
-    read: dict = {}
-    _direct: DirectRegistry | None = None
+    def __init__(self, layout, url: str, lock_timeout: float) -> None:
+        super().__init__(layout, lock_timeout)
+        self.url = url
+        self.read: dict = {}  # what the last refresh read (entries, snapshots, snapshots passed over)
+        self._direct: DirectRegistry | None = None
 
     def full(self) -> DirectRegistry:
         """The cached clone of the same remote (every event, for the history and for writes), pulled now."""
@@ -216,8 +217,12 @@ def _viewed(name: str):
         try:
             return method(self, *args, **kwargs)
         except IntegrityError:
-            # A read that wanted the history the view does not keep, or a view damaged on disk:
-            # the cached clone answers, with its own error if the remote is at fault.
+            # The view was checked when it was read from the remote, so it was damaged on disk since:
+            # the cached clone answers (with its own error if the remote is at fault), and the next
+            # refresh rebuilds the view from the remote.
+            from mreg.core.remote.state import forget
+
+            forget(self.layout, "origin")
             return getattr(self.full(), name)(*args, **kwargs)
 
     return run

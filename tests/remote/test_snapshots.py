@@ -30,8 +30,6 @@ from mreg.core.remote.format import encode, log_key
 from mreg.core.remote.snapshots import EVERY, MAX_SNAPSHOT, snapshot_key, write_snapshot
 from mreg.errors import MregError
 
-from .conftest import option_args
-
 try:
     from servers import s3_remote  # noqa: F401 - the fixture, looked up by name
 except ImportError:
@@ -191,7 +189,8 @@ def test_a_tampered_snapshot_is_ignored_by_readers_and_reported_by_verify(long_r
         # the wrong head was checked against).
         checked = [2 * EVERY] if damage == "wrong head" else []
         assert _entries_read(read) == checked + list(range(EVERY, ENTRIES + 2))
-        env = {"MREG_CACHE_DIR": str(tmp_path / "cache"), "MREG_REPO_OPTIONS": " ".join(f"{k}={v}" for k, v in options.items())}
+        env = {"MREG_CACHE_DIR": str(tmp_path / "cache"),
+               "MREG_REPO_OPTIONS": " ".join(f"{k}={v}" for k, v in options.items())}
         assert Mreg(tmp_path)("--repo", url, "show", "m@1.0.0", "--json", env=env).json == \
             Mreg(src)("show", "m@1.0.0", "--json").json
         bad = Mreg(src)("verify", "--remote", "origin", expect=3)
@@ -301,3 +300,21 @@ def test_reads_with_and_without_snapshots_are_the_same(kind, tmp_path):
     assert _seen(reader, "--repo", url, env=dict(env, MREG_CACHE_DIR=str(tmp_path / "cache2"))) == truth, \
         f"seed {seed}"
     Mreg(src)("verify", "--remote", "origin", "-q")
+
+
+def test_a_damaged_view_is_answered_for_by_the_clone(tmp_path):
+    """The view is derived data in a cache: a damaged index file there is never shown, and never an error."""
+    url = str(tmp_path / "remote")
+    source = _long_log(tmp_path / "src", url, {}, 3)
+    env = {"MREG_CACHE_DIR": str(tmp_path / "cache")}
+    reader = Mreg(tmp_path)
+    truth = Mreg(tmp_path / "src")("show", "m", "--json").json
+    assert reader("--repo", url, "show", "m", "--json", env=env).json == truth
+    [index] = (tmp_path / "cache").glob("remotes/*/view/.mreg/models/m/_index.json")
+    index.write_text('{"format": 1, "name": "m", "versions": 7}')
+    assert reader("--repo", url, "show", "m", "--json", env=env).json == truth
+    assert reader("--repo", url, "list", "--json", env=env).json == Mreg(tmp_path / "src")("list", "--json").json
+    assert json.loads(index.read_text()) == _index(tmp_path / "src")  # the view was rebuilt
+    source.update("m@1.0.0", metrics=["step=-1"])
+    source.push()  # the view moves on from the remote's log, not from its damaged file
+    assert reader("--repo", url, "show", "m@1.0.0", "--json", env=env).json["metrics"]["step"] == -1
