@@ -17,7 +17,7 @@ from mreg.cli.render import show_history, show_version
 
 
 def show(ref: str, json: bool = False, quiet: bool = False, repo: str | None = None) -> None:
-    registry = open_registry(repo)
+    registry = open_registry(repo, index_only=True)
     shown = registry.show(ref)  # a bare NAME: every version, lowest first
     if settings.wants_json(json):
         output.print_json(shown)
@@ -64,7 +64,7 @@ def _metric(value: object) -> str:
 
 
 def list_models(json: bool = False, quiet: bool = False, repo: str | None = None) -> None:
-    rows = open_registry(repo).list()
+    rows = open_registry(repo, index_only=True).list()
     if settings.wants_json(json):
         output.print_json(rows)
         return

@@ -155,3 +155,88 @@ class DirectRegistry(Registry):
 
 for _name in WRITES:
     setattr(DirectRegistry, _name, _direct_write(getattr(Registry, _name)))
+
+
+# The reads an index answers alone: served from the view (snapshots and the entries after them).
+VIEWED = ("show", "versions", "list", "search")
+
+
+def open_view(url: str, lock_timeout: float | None = None) -> "ViewRegistry":
+    """The index-only view of the remote at `url` (mreg/core/ops/remote_view.py), brought up to date now.
+
+    Its VIEWED reads read the view's index files; every other method runs on
+    the cached clone (`open_direct`), opened on first use.
+    """
+    from mreg.core.layout import REGISTRY_DIR, Layout
+    from mreg.core.lock import DEFAULT_TIMEOUT
+    from mreg.core.ops.remote_view import refresh
+    from mreg.core.ops.sync import connect, init_from_remote, remote_config
+
+    url = url if "://" in url else os.path.abspath(url)
+    folder = os.path.join(_cache_for(url), "view")
+    fd = _locked_cache(folder)
+    try:
+        options = url_options()
+        storage = connect(url, options)
+        root = os.path.join(folder, REGISTRY_DIR)
+        if not os.path.isfile(os.path.join(root, "config.toml")):
+            import shutil
+
+            shutil.rmtree(root, ignore_errors=True)  # a view killed half-way
+            init_from_remote(remote_config(storage, url), url, folder, options, True)
+        registry = ViewRegistry(Layout(root), url, lock_timeout or DEFAULT_TIMEOUT)
+        registry.read = refresh(registry, storage)
+    finally:
+        os.close(fd)
+    return registry
+
+
+class ViewRegistry(Registry):
+    """A remote's index-only view: VIEWED reads from it, everything else on the cached clone."""
+
+    def __init__(self, layout, url: str, lock_timeout: float) -> None:
+        super().__init__(layout, lock_timeout)
+        self.url = url
+        self.read: dict = {}  # what the last refresh read (entries, snapshots, snapshots passed over)
+        self._direct: DirectRegistry | None = None
+
+    def full(self) -> DirectRegistry:
+        """The cached clone of the same remote (every event, for the history and for writes), pulled now."""
+        if self._direct is None:
+            self._direct = open_direct(self.url, self.lock_timeout)
+        return self._direct
+
+
+def _viewed(name: str):
+    method = getattr(Registry, name)
+
+    @functools.wraps(method)
+    def run(self, *args, **kwargs):
+        from mreg.errors import IntegrityError
+
+        try:
+            return method(self, *args, **kwargs)
+        except IntegrityError:
+            # The view was checked when it was read from the remote, so it was damaged on disk since:
+            # the cached clone answers (with its own error if the remote is at fault), and the next
+            # refresh rebuilds the view from the remote.
+            from mreg.core.remote.state import forget
+
+            forget(self.layout, "origin")
+            return getattr(self.full(), name)(*args, **kwargs)
+
+    return run
+
+
+def _on_clone(name: str):
+    method = getattr(Registry, name)
+
+    @functools.wraps(method)
+    def run(self, *args, **kwargs):
+        return getattr(self.full(), name)(*args, **kwargs)
+
+    return run
+
+
+for _name in WRITES + READS:
+    setattr(ViewRegistry, _name, _viewed(_name) if _name in VIEWED else _on_clone(_name))

@@ -109,7 +109,7 @@ def search(
     from mreg.core.metadata import SECTIONS
     from mreg.core.query import FilterError, compile_filter, field_value
 
-    registry = open_registry(repo)
+    registry = open_registry(repo, index_only=True)
     try:
         docs = registry.search(filter_text or "", sort=sort, descending=desc, limit=limit, name_glob=name, stage=stage)
     except FilterError as exc:

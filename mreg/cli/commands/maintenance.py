@@ -142,7 +142,7 @@ def _objects(count: int) -> str:
 def verify(
     ref: Annotated[Optional[str], typer.Argument(metavar="[NAME|REF]", help="One model (every version) or one version (default: everything).")] = None,
     rebuild_index: Annotated[bool, typer.Option("--rebuild-index", help="Also rebuild each index from its history, in memory, and report any difference from the stored index (writes nothing).")] = False,
-    remote: Annotated[Optional[str], typer.Option("--remote", metavar="NAME", help="Check this remote instead: every log entry, and every object re-hashed.")] = None,
+    remote: Annotated[Optional[str], typer.Option("--remote", metavar="NAME", help="Check this remote instead: every log entry and snapshot, and every object re-hashed.")] = None,
     json: Json = False,
     quiet: Quiet = False,
     repo: Repo = None,
@@ -175,8 +175,9 @@ def verify(
             print(f"ok: {summary}")
         else:
             for problem in report["problems"]:
-                what = problem.get("object") or problem.get("file")
-                print(output.one_line(f"{what}: {problem['problem']} (affects {', '.join(problem['versions'])})"))
+                what = problem.get("object") or problem.get("file") or problem.get("snapshot")
+                affects = f" (affects {', '.join(problem['versions'])})" if problem["versions"] else ""
+                print(output.one_line(f"{what}: {problem['problem']}{affects}"))
     if not report["ok"]:
         count = len(report["problems"])
         error = IntegrityError(f"{count} problem{'s' if count != 1 else ''} found",

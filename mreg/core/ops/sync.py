@@ -125,6 +125,7 @@ def _push_model(repo: Repo, storage, state: dict, name: str, report: dict, progr
             if storage.create(log_key(name, number), encode_entry(name, number, prev, batch)):
                 entries, known = number, known + len(batch)
                 sent += len(batch)
+                _snapshot(storage, name, entries, events[:known])
                 continue
             # The entry is taken: by our own push killed after creating it, or by another writer.
             data = storage.read(log_key(name, number), MAX_ENTRY)
@@ -135,12 +136,28 @@ def _push_model(repo: Repo, storage, state: dict, name: str, report: dict, progr
                 return False
             entries, known = number, known + len(theirs)
             sent += len(theirs)
+            _snapshot(storage, name, entries, events[:known])  # a push killed after the entry wrote none
     finally:
         state[name] = [entries, known]
         if claim is not None:
             storage.delete(claim)
     report["pushed"][name] = report["pushed"].get(name, 0) + sent
     return True
+
+
+def _snapshot(storage, name: str, number: int, events: list[dict]) -> None:
+    """After entry `number` exists (never before: the entry is the truth), every EVERY-th entry's
+    writer leaves the index replayed to there, so readers need not replay the log from its start."""
+    from mreg.core import replay
+    from mreg.core.remote.snapshots import EVERY, write_snapshot
+
+    if number % EVERY:
+        return
+    try:
+        model = replay.rebuild(name, events)
+    except replay.NotReplayable:
+        return  # a history written by an earlier mreg: readers replay it, as they always did
+    write_snapshot(storage, name, number, model)
 
 
 def push(repo: Repo, remote: str | None = None, names=(), *, rebase: bool = False, progress_for=None) -> dict:
@@ -200,12 +217,24 @@ def _save_model_state(repo: Repo, remote: str, name: str, state: dict) -> None:
 
 def remote_models(storage) -> dict[str, int]:
     """Every model the remote has a log for, with its highest entry number (one listing)."""
+    return remote_listing(storage)[0]
+
+
+def remote_listing(storage) -> tuple[dict[str, int], dict[str, list[int]]]:
+    """One listing of `models/`: each model's highest entry number, and the entries its snapshots are at."""
+    from mreg.core.remote.snapshots import parse_snapshot_key
+
     found: dict[str, int] = {}
+    snapshots: dict[str, list[int]] = {}
     for key, _size in storage.list("models/"):
         parsed = parse_log_key(key)
         if parsed is not None:
             found[parsed[0]] = max(found.get(parsed[0], 0), parsed[1])
-    return found
+            continue
+        parsed = parse_snapshot_key(key)
+        if parsed is not None:
+            snapshots.setdefault(parsed[0], []).append(parsed[1])
+    return found, snapshots
 
 
 def _read_new_entries(storage, name: str, entries: int, prev: str, seq: int,
@@ -488,14 +517,9 @@ def recover_stash(layout, name: str) -> None:
 def _check_model(model: dict, url_hint: str) -> None:
     """The index the remote's events build must pass every check a local index passes, and more:
     a recorded file name becomes a path on `get`."""
-    from mreg.core.artifact import filename_fault
-    from mreg.core.schema import model_fault
+    from mreg.core.remote.snapshots import index_fault
 
-    fault = model_fault(model, model["name"])
-    for version, record in model["versions"].items():
-        if fault is None and record.get("filename") is not None:
-            bad = filename_fault(record["filename"])
-            fault = f"versions.{version}.filename: {bad}" if bad else None
+    fault = index_fault(model, model["name"])
     if fault:
         raise IntegrityError(f"the remote's events of {model['name']} build an index that is not valid: {fault}; "
                              "nothing was applied", hint=url_hint)
@@ -658,16 +682,12 @@ def clone(url: str, directory: str | None = None, *, options=(), lazy: bool = Fa
     """A new registry in `directory` (default: the remote's last path part) with the remote as `origin`."""
     import shutil
 
-    from mreg.core.config import load_config, render_config
     from mreg.core.layout import REGISTRY_DIR
     from mreg.core.ops.remotes import parse_options
-    from mreg.core.remote.format import CONFIG
 
     settings = parse_options(options)
     storage = connect(url, settings)
-    config_bytes = storage.read(CONFIG, MAX_SMALL)
-    if config_bytes is None:
-        raise IntegrityError(f"remote {url} has no config.toml")
+    config_bytes = remote_config(storage, url)
     if directory is None:
         directory = os.path.basename(url.rstrip("/")) or "registry"
     project = os.path.abspath(directory)
@@ -676,31 +696,7 @@ def clone(url: str, directory: str | None = None, *, options=(), lazy: bool = Fa
         raise RefusedError(f"{directory} already holds a registry", hint="clone into a new folder")
     made_project = not os.path.exists(project)
     try:
-        from mreg.core.repo import init_layout
-
-        layout = init_layout(project)
-        import sys
-
-        if sys.version_info >= (3, 11):
-            import tomllib
-        else:  # pragma: no cover
-            import tomli as tomllib
-        try:
-            document = tomllib.loads(config_bytes.decode())
-        except (ValueError, RecursionError):
-            raise IntegrityError(f"the config.toml of remote {url} is damaged") from None
-        document.pop("remotes", None)
-        entry: dict = {"url": url if "://" in url else os.path.abspath(url)}
-        if settings:
-            entry["options"] = settings
-        if lazy:
-            entry["lazy"] = True
-        document["remotes"] = {"origin": entry}
-        write_atomic(layout.config, render_config(document))
-        try:
-            load_config(layout.config)
-        except IntegrityError as exc:
-            raise IntegrityError(f"the config of remote {url} is not valid: {exc.message}") from None
+        layout = init_from_remote(config_bytes, url, project, settings, lazy)
         repo = Repo(layout)
         report = pull(repo, "origin", progress_for=progress_for, storage=storage)
     except BaseException:
@@ -708,3 +704,43 @@ def clone(url: str, directory: str | None = None, *, options=(), lazy: bool = Fa
         raise
     report["path"] = project
     return report
+
+
+def remote_config(storage, url: str) -> bytes:
+    from mreg.core.remote.format import CONFIG
+
+    config_bytes = storage.read(CONFIG, MAX_SMALL)
+    if config_bytes is None:
+        raise IntegrityError(f"remote {url} has no config.toml")
+    return config_bytes
+
+
+def init_from_remote(config_bytes: bytes, url: str, project: str, settings: dict, lazy: bool):
+    """A new `.mreg/` in `project` with the remote's config (`config_bytes`) and the remote as `origin`."""
+    import sys
+
+    from mreg.core.config import load_config, render_config
+    from mreg.core.repo import init_layout
+
+    layout = init_layout(project)
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+    try:
+        document = tomllib.loads(config_bytes.decode())
+    except (ValueError, RecursionError):
+        raise IntegrityError(f"the config.toml of remote {url} is damaged") from None
+    document.pop("remotes", None)
+    entry: dict = {"url": url if "://" in url else os.path.abspath(url)}
+    if settings:
+        entry["options"] = settings
+    if lazy:
+        entry["lazy"] = True
+    document["remotes"] = {"origin": entry}
+    write_atomic(layout.config, render_config(document))
+    try:
+        load_config(layout.config)
+    except IntegrityError as exc:
+        raise IntegrityError(f"the config of remote {url} is not valid: {exc.message}") from None
+    return layout
