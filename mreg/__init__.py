@@ -38,7 +38,7 @@ def open(path: str | None = None, *, options: dict[str, str] | None = None):  # 
 
     from mreg.core.direct import is_remote
 
-    chosen = path or os.environ.get("MREG_REPO")
+    chosen = os.fspath(path) if path else os.environ.get("MREG_REPO")
     if is_remote(chosen):
         from mreg.core.direct import open_direct
 

@@ -211,8 +211,9 @@ class FolderStorage:
 
     def remove_leftover(self, leftover: Leftover) -> None:
         try:
+            self._folders(leftover.name, create=False)  # no folder on the way swapped for a link since listed
             os.unlink(leftover.handle)
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             pass
         except OSError as exc:
             raise storage_error(exc, f"delete {leftover.name} from {self.url}") from None
