@@ -52,6 +52,12 @@ class ServerSide:
         uploads = self.client.list_multipart_uploads(Bucket=self.bucket, Prefix=root).get("Uploads", [])
         return sorted([k["Key"] for k in keys] + [f"upload {u['Key']}" for u in uploads if u["Key"].startswith(root)])
 
+    def object_uploads(self) -> list[str]:
+        """The leftovers of object uploads (not of a claim's or a log entry's small write)."""
+        if self.kind != "s3":
+            return [name for name in self.leftovers() if name.startswith("objects/")]
+        return self.leftovers()  # on S3 only a large file's multipart upload writes a temporary
+
     def plant(self, size: int = 1000) -> None:
         """Leave what a killed upload leaves: a temporary file (S3: a temporary key and an unfinished upload)."""
         data = os.urandom(size)

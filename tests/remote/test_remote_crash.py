@@ -119,9 +119,9 @@ def test_a_push_killed_mid_upload_leaves_a_remote_that_verifies_and_gc_cleans(tm
     entry = "models/sentiment/_log/00000002.json"
     pushing = subprocess.Popen([sys.executable, "-m", "mreg", "push", "-q"], cwd=a.cwd, stderr=subprocess.PIPE,
                                text=True, start_new_session=True)
-    _kill_when(pushing, lambda: bool(server.leftovers()) and not server.exists(entry), "the upload's temporary")
+    _kill_when(pushing, lambda: bool(server.object_uploads()) and not server.exists(entry), "the upload's temporary")
     left = server.leftovers()
-    assert left and not server.exists(entry)  # killed mid-upload: a temporary there, no entry
+    assert server.object_uploads() and not server.exists(entry)  # killed mid-upload: a temporary there, no entry
     a("verify", "--remote", "origin", "-q")
     assert a("verify", "--remote", "origin", "--json").json["checked"]["versions"] == 1
     a("push", "-q")  # the next push completes
