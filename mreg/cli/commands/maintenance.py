@@ -97,7 +97,8 @@ def gc(
             output.print_json(done)
         elif not quiet:
             print(f"remote {done['remote']}: {'would free' if dry_run else 'freed'} {_objects(done['objects'])}, "
-                  f"{output.human_size(done['bytes'])}; marked {_objects(done['marked'])} unreferenced" + _leftovers(done.get("leftovers"), dry_run))
+                  f"{output.human_size(done['bytes'])}; marked {_objects(done['marked'])} unreferenced"
+                  + _leftovers(done.get("leftovers"), dry_run))
         return
     with ExitStack() as bars:
         report = registry.gc(grace=grace, archived_older_than=archived_older_than, dry_run=dry_run,

@@ -467,7 +467,7 @@ class S3Storage:
 
     # --- what killed uploads leave ------------------------------------------------
     def leftovers(self) -> Iterator[Leftover]:
-        """Temporary keys under `.mreg-tmp/` and unfinished multipart uploads under the prefix.
+        """Temporary keys under `.mreg-tmp/`, and unfinished multipart uploads to them or to `objects/`.
 
         An unfinished upload's time is that of its newest part (or its start,
         before any part), so an upload still sending parts is never old.
@@ -492,7 +492,9 @@ class S3Storage:
             while True:
                 answer = await s3.list_multipart_uploads(Bucket=self.bucket, Prefix=root, **markers)
                 for upload in answer.get("Uploads", []):
-                    if not upload["Key"].startswith(root):
+                    # Only mreg's own: to a temporary key, or (over 5 GiB) to an object's key. Another
+                    # program's upload elsewhere in a shared bucket is not ours to abort.
+                    if not upload["Key"].startswith((f"{root}{TEMPORARY}/", f"{root}objects/")):
                         continue
                     size, newest = 0, upload["Initiated"].timestamp()
                     part_marker = {}
