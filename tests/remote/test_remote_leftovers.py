@@ -79,3 +79,21 @@ def test_gc_remote_beside_a_running_push_keeps_its_temporaries(tmp_path, remote)
     a("verify", "--remote", "origin", "-q")
     assert a("verify", "--remote", "origin", "--json").json["checked"]["versions"] == 2
     assert ServerSide(url, options).leftovers() == []
+
+
+def test_gc_remote_leaves_another_programs_s3_upload_alone(tmp_path, s3_remote):
+    """A bucket may be shared: an old unfinished upload that is not to mreg's temporary or object keys stays."""
+    url, options = s3_remote()
+    a = registry(tmp_path, "a")
+    fill(a, 1)
+    a("remote", "add", "origin", url, *opts(options), "-q")
+    a("push", "-q")
+    server = ServerSide(url, options)
+    foreign = server._key("exports/report.parquet")
+    upload = server.client.create_multipart_upload(Bucket=server.bucket, Key=foreign)["UploadId"]
+    server.client.upload_part(Bucket=server.bucket, Key=foreign, UploadId=upload, PartNumber=1, Body=b"x" * 100)
+    server.plant(100)
+    done = a("gc", "--remote", "origin", "--grace", "1h", "--json", env={"MREG_NOW": later(2)}).json
+    assert server.leftovers() == [f"upload {foreign}"]
+    assert done["leftovers"]["count"] == 2
+    server.client.abort_multipart_upload(Bucket=server.bucket, Key=foreign, UploadId=upload)
