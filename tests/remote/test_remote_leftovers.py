@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from datetime import datetime, timedelta, timezone
-
-import pytest
-
-from reliability.rel import STRACE
 
 from .serverside import ServerSide
 from .test_remotes import fill, opts, registry
@@ -34,6 +32,9 @@ def test_gc_remote_removes_leftovers_older_than_the_grace_and_keeps_young_ones(t
     young = a("gc", "--remote", "origin", "--grace", "1h", "--json").json
     assert server.leftovers() == planted
     assert young["leftovers"] == {"count": 0, "bytes": 0, "young": len(planted)}
+    # Even with no grace at all, a temporary written to within the hour may be a running upload's.
+    a("gc", "--remote", "origin", "--grace", "0s", "-q")
+    assert server.leftovers() == planted
     aged = {"MREG_NOW": later(2)}
     dry = a("gc", "--remote", "origin", "--grace", "1h", "--dry-run", "--json", env=aged).json
     assert server.leftovers() == planted
@@ -46,12 +47,16 @@ def test_gc_remote_removes_leftovers_older_than_the_grace_and_keeps_young_ones(t
 
 
 def test_gc_remote_beside_a_running_push_keeps_its_temporaries(tmp_path, remote):
-    """gc runs over and over while a large artifact uploads: the upload's temporaries are young, so they stay."""
+    """gc, with no grace at all, while a large artifact uploads: its temporaries stay and the push completes.
+
+    The push is paused (SIGSTOP) once its temporary is seen on the server, so that a gc run is certain to
+    find it, then let go (SIGCONT) while more gc runs follow, until it ends.
+    """
     url, options = remote()
     options = dict(options)
     if url.startswith("s3://"):
-        # Many small parts, one at a time: the upload takes long enough for several gc runs.
         options.update(multipart_threshold=str(5 << 20), part_size=str(5 << 20), max_concurrency="1")
+    server = ServerSide(url, options)
     a = registry(tmp_path, "a")
     fill(a, 1)
     a("remote", "add", "origin", url, *opts(options), "-q")
@@ -63,22 +68,26 @@ def test_gc_remote_beside_a_running_push_keeps_its_temporaries(tmp_path, remote)
     a("register", "sentiment", big, "-q")
     gc = registry(tmp_path, "gc")
     gc("remote", "add", "origin", url, *opts(options), "-q")
-    argv = [sys.executable, "-m", "mreg", "push", "-q"]
-    if "://" not in url:
-        # A local copy is over in a blink: each write of it is held up 30 ms, so gc runs beside it.
-        if not STRACE:
-            pytest.skip("strace is not installed")
-        argv = ["strace", "-f", "-qq", "-o", "/dev/null", "-e", "trace=write", "-e",
-                "inject=write:delay_enter=30000", *argv]
-    pushing = subprocess.Popen(argv, cwd=a.cwd, stderr=subprocess.PIPE, text=True)
-    seen_young = 0
+    pushing = subprocess.Popen([sys.executable, "-m", "mreg", "push", "-q"], cwd=a.cwd, stderr=subprocess.PIPE,
+                               text=True)
+    deadline = time.monotonic() + 120
+    while not server.object_uploads():
+        assert pushing.poll() is None, f"the push ended before its upload was seen: {pushing.stderr.read()}"
+        assert time.monotonic() < deadline
+        time.sleep(0.002)
+    os.kill(pushing.pid, signal.SIGSTOP)
+    try:
+        during = gc("gc", "--remote", "origin", "--grace", "0s", "--json").json["leftovers"]
+        assert server.object_uploads()
+    finally:
+        os.kill(pushing.pid, signal.SIGCONT)
+    assert during["young"] >= 1 and during["count"] == 0
     while pushing.poll() is None:
-        seen_young += gc("gc", "--remote", "origin", "--grace", "10m", "--json").json["leftovers"]["young"]
+        assert gc("gc", "--remote", "origin", "--grace", "0s", "--json").json["leftovers"]["count"] == 0
     assert pushing.wait() == 0, pushing.stderr.read()
-    assert seen_young >= 1  # gc did run while the upload's temporaries were there
     a("verify", "--remote", "origin", "-q")
     assert a("verify", "--remote", "origin", "--json").json["checked"]["versions"] == 2
-    assert ServerSide(url, options).leftovers() == []
+    assert server.leftovers() == []
 
 
 def test_gc_remote_leaves_another_programs_s3_upload_alone(tmp_path, s3_remote):
