@@ -15,9 +15,10 @@ from servers import azure_remote, s3_remote, sftp_remote  # noqa: F401 - the rea
 
 @pytest.fixture(autouse=True)
 def isolated_env(tmp_path_factory, monkeypatch):
-    """No test reads the real user config, the real MREG_REPO, or colours."""
+    """No test reads the real user config or cache, the real MREG_REPO, or colours."""
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("MREG_CONFIG_DIR", str(home / "config"))
+    monkeypatch.setenv("MREG_CACHE_DIR", str(home / "cache"))  # the clones `--repo URL` and mreg.open(URL) keep
     monkeypatch.setenv("MREG_USER", "tester@example.com")
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(home / "gitconfig"))

@@ -75,8 +75,13 @@ def _locked_cache(folder: str):
     return fd
 
 
-def open_direct(url: str, lock_timeout: float | None = None) -> "DirectRegistry":
-    """The cached clone of the remote at `url`, pulled now."""
+def open_direct(url: str, lock_timeout: float | None = None, options: dict[str, str] | None = None
+                ) -> "DirectRegistry":
+    """The cached clone of the remote at `url`, pulled now.
+
+    `options` are the storage options of `url`; None takes `MREG_REPO_OPTIONS` for a new clone and
+    keeps those a cached clone was made with.
+    """
     from mreg.core.layout import REGISTRY_DIR, Layout
     from mreg.core.lock import DEFAULT_TIMEOUT
     from mreg.core.ops.sync import clone, pull
@@ -89,10 +94,13 @@ def open_direct(url: str, lock_timeout: float | None = None) -> "DirectRegistry"
             import shutil
 
             shutil.rmtree(root, ignore_errors=True)  # a clone killed half-way
-            clone(url if "://" in url else os.path.abspath(url), folder, options=url_options(), lazy=True)
+            clone(url if "://" in url else os.path.abspath(url), folder,
+                  options=url_options() if options is None else options, lazy=True)
             registry = DirectRegistry(Layout(root), lock_timeout or DEFAULT_TIMEOUT)
         else:
             registry = DirectRegistry(Layout(root), lock_timeout or DEFAULT_TIMEOUT)
+            if options is not None:
+                _set_options(registry, options)
             # Outside a running write (which holds this flock) the cache holds nothing unpushed; a write
             # killed before its push left events that were never committed to the remote: drop them.
             _drop_unpushed(registry, None)
@@ -100,6 +108,26 @@ def open_direct(url: str, lock_timeout: float | None = None) -> "DirectRegistry"
     finally:
         os.close(fd)
     return registry
+
+
+def _set_options(registry: Registry, options: dict[str, str]) -> None:
+    """Give the cached clone's `origin` these storage options (new credentials, another endpoint) if it has others."""
+    from mreg.core.config import read_document, render_config
+    from mreg.core.fsutil import write_atomic
+    from mreg.core.ops.remotes import parse_options
+
+    options = parse_options(options)
+    if registry.config.remotes["origin"].get("options", {}) == options:
+        return
+    with registry.locked():
+        document = read_document(registry.layout.config)
+        origin = document["remotes"]["origin"]
+        if options:
+            origin["options"] = options
+        else:
+            origin.pop("options", None)
+        write_atomic(registry.layout.config, render_config(document))
+    registry.__dict__.pop("config", None)  # read again with the new options
 
 
 def _drop_unpushed(registry: Registry, names: list[str] | None) -> None:

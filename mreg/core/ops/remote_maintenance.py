@@ -15,6 +15,9 @@ gc runs in two phases, safe beside running pushers:
    ago, still unreferenced and claimed by no push are deleted. A push that
    made its claim after the sweep began waits for the sweep to end before it
    looks at objects, so it sees the deletions and uploads what it needs.
+Each run also removes what killed uploads left (temporary keys, unfinished
+multipart uploads) once it is older than the grace period: a younger one may
+be a running push's.
 """
 
 from __future__ import annotations
@@ -260,4 +263,13 @@ def gc_remote(repo: Repo, remote: str | None = None, *, grace: str | None = None
         storage.create(f"gc/marks/{stamp.replace(':', '')}-{uuid.uuid4().hex[:8]}.json",
                        encode({"time": stamp, "objects": fresh}))
     report["marked"] = len(fresh)
+    report["leftovers"] = _leftovers(storage, seconds, dry_run)
     return report
+
+
+def _leftovers(storage, grace: float, dry_run: bool) -> dict:
+    """What killed uploads left (temporary keys, unfinished uploads), removed once older than the grace period."""
+    from mreg.core.remote.leftovers import sweep_leftovers
+    from mreg.core.timeparse import utc_now
+
+    return sweep_leftovers(storage, utc_now().timestamp(), grace, dry_run)

@@ -16,9 +16,18 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 Progress = Callable[[int], None]  # called with the number of bytes just moved
+
+
+class Leftover(NamedTuple):
+    """Something an upload killed half-way left on the storage: a temporary key or file, an unfinished multipart upload."""
+
+    name: str  # where it is, for messages
+    size: int  # bytes it holds
+    time: float  # when it was last written to (seconds since the epoch, the server's clock)
+    handle: object = None  # what the backend needs to remove it
 
 
 class Storage(Protocol):
@@ -57,6 +66,9 @@ class Storage(Protocol):
     def delete(self, key: str) -> None:
         """Remove `key`; no error if it is already gone."""
 
+    # Optional: a backend whose uploads can leave something behind when killed has these two.
+    # def leftovers(self) -> Iterator[Leftover]: every temporary key or unfinished upload
+    # def remove_leftover(self, leftover: Leftover) -> None: remove one; no error if it is gone
 
 # For measuring only (the benchmarks, and tests that a command's requests do
 # not grow with the registry): with this variable naming a file, every storage
