@@ -12,9 +12,13 @@ Options: `project`, `token` (a service account JSON file, `google_default`,
 `STORAGE_EMULATOR_HOST`), `chunk_size` (bytes per request of an upload, a
 multiple of 256 KiB: the upload's memory).
 
-Not yet run against a server in the test suite: no GCS emulator that gcsfs
-talks to without hanging installs here, so this module stays small and leans
-on gcsfs's own conditional uploads.
+The client is gcsfs's plain `GCSFileSystem` (gcsfs.core), not the class
+`gcsfs.GCSFileSystem` names by default since 2025: that one first asks the
+Storage Control API over gRPC what kind of bucket it is (zonal, hierarchical),
+once per bucket and process, for features mreg does not use. Where that API
+does not answer (an emulator, a proxy, a credential without the permission)
+each process waited 60 s for it, and logged a warning. Objects in zonal
+(Rapid) buckets are written over gRPC only: such a bucket is not supported.
 """
 
 from __future__ import annotations
@@ -54,7 +58,7 @@ class GcsStorage:
             self.chunk_size = -1
         if self.chunk_size <= 0 or self.chunk_size % (256 << 10):
             raise UsageError(f"option chunk_size={options['chunk_size']!r}: expected a multiple of 262144")
-        gcsfs = need("gcsfs", "gcs")
+        gcsfs = need("gcsfs.core", "gcs")
         self._sync = need("fsspec.asyn", "gcs").sync
         self._callbacks = need("fsspec.callbacks", "gcs")
         kwargs = {key: options[key] for key in ("project", "token", "endpoint_url") if options.get(key)}
@@ -177,10 +181,9 @@ class GcsStorage:
         root = f"{self.bucket}/{self.prefix}/" if self.prefix else f"{self.bucket}/"
 
         async def run() -> list[tuple[str, int]]:
-            try:
-                found = await self._fs._find(root + prefix, detail=True)
-            except FileNotFoundError:
-                return []
+            # An empty prefix lists as nothing; only a missing bucket is a
+            # FileNotFoundError, which must not pass for an empty remote.
+            found = await self._fs._find(root + prefix, detail=True)
             return sorted(
                 (name[len(root) :], int(info.get("size", 0)))
                 for name, info in found.items()
