@@ -24,6 +24,7 @@ each process waited 60 s for it, and logged a warning. Objects in zonal
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
@@ -33,6 +34,12 @@ from mreg.errors import IntegrityError, MregError, NotFoundError, StorageError, 
 
 OPTIONS = ("project", "token", "endpoint_url", "chunk_size")
 CHUNK_SIZE = 8 << 20
+
+# gcsfs logs a request it gives up on with logger.exception; with no handler
+# configured, Python's last-resort handler would print that traceback on
+# stderr above mreg's one-line error. A program that configures logging still
+# gets the records.
+logging.getLogger("gcsfs").addHandler(logging.NullHandler())
 
 
 def _one_line(text: object) -> str:
