@@ -18,13 +18,15 @@ pytest.importorskip("gcsfs", reason="the gcs extra is not installed (pip install
 
 
 class Refusing(BaseHTTPRequestHandler):
-    """Answers every request as GCS answers one it will not serve: 400 with an error document."""
+    """Answers every request as GCS answers one it will not serve: `status` with an error document."""
+
+    status, message = 400, "Bad Request"
 
     def answer(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         self.rfile.read(length)
-        body = json.dumps({"error": {"code": 400, "message": "Bad Request", "errors": [{"reason": "badRequest"}]}})
-        self.send_response(400)
+        body = json.dumps({"error": {"code": self.status, "message": self.message, "errors": [{"message": self.message}]}})
+        self.send_response(self.status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -36,9 +38,8 @@ class Refusing(BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture
-def refusing_endpoint():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Refusing)
+def serve(handler):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -46,6 +47,20 @@ def refusing_endpoint():
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture
+def refusing_endpoint():
+    yield from serve(Refusing)
+
+
+class Forbidding(Refusing):
+    status, message = 403, "anonymous caller does not have storage.objects.get access"
+
+
+@pytest.fixture
+def forbidding_endpoint():
+    yield from serve(Forbidding)
 
 
 @pytest.mark.parametrize("server", ["refusing", "unreachable"])
@@ -66,3 +81,12 @@ def test_an_error_gcsfs_logs_is_still_one_line(tmp_path, refusing_endpoint, serv
     assert lines[0].startswith(f"mreg: error: {says}") and "gs://bucket/registry" in lines[0], err
     assert len(lines) == 1, err
     assert not (tmp_path / "copy").exists()
+
+
+def test_a_403_is_refused_credentials(tmp_path, forbidding_endpoint):
+    """GCS's 403 (which gcsfs raises as a plain OSError) names the credentials, as on the other backends."""
+    run = Mreg(tmp_path)
+    options = ["--option", f"endpoint_url={forbidding_endpoint}", "--option", "token=anon"]
+    err = run("clone", "gs://bucket/registry", "copy", *options, expect=5).err
+    assert err.startswith("mreg: error: GCS refused the credentials for gs://bucket/registry"), err
+    assert "token=" in err  # the hint

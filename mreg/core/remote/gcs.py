@@ -89,6 +89,8 @@ class GcsStorage:
 
     def _error(self, exc: Exception, doing: str) -> MregError:
         code = getattr(exc, "code", None)
+        if type(exc) is OSError and str(exc).startswith("Forbidden"):
+            code = 403  # gcsfs raises a 403 as a plain OSError("Forbidden: …"), without the status
         if code in (401, 403) or isinstance(exc, PermissionError):
             return StorageError(
                 f"GCS refused the credentials for {self.url} while {doing} ({code or 'permission denied'})",
