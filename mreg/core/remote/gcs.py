@@ -1,8 +1,8 @@
 """A remote on Google Cloud Storage (`gs://BUCKET/PREFIX`), through gcsfs.
 
 Exclusive create is the service's own precondition: gcsfs's `mode="create"`
-sends `ifGenerationMatch=0` on the upload (a single request for small data;
-for a file, on the resumable upload, evaluated when it is finalised), and the
+sends `ifGenerationMatch=0` on the upload (a single multipart request below
+5 MiB; above, on the resumable upload, evaluated when it is finalised), and the
 service answers 412 when the object exists, which gcsfs raises as
 FileExistsError from the status code. A resumable upload is invisible until
 finalised, so a reader never sees half a file.
@@ -13,12 +13,13 @@ Options: `project`, `token` (a service account JSON file, `google_default`,
 multiple of 256 KiB: the upload's memory).
 
 The client is gcsfs's plain `GCSFileSystem` (gcsfs.core), not the class
-`gcsfs.GCSFileSystem` names by default since 2025: that one first asks the
+current gcsfs names `gcsfs.GCSFileSystem` by default: that one first asks the
 Storage Control API over gRPC what kind of bucket it is (zonal, hierarchical),
-once per bucket and process, for features mreg does not use. Where that API
-does not answer (an emulator, a proxy, a credential without the permission)
-each process waited 60 s for it, and logged a warning. Objects in zonal
-(Rapid) buckets are written over gRPC only: such a bucket is not supported.
+for features mreg does not use. Where that API does not answer (an emulator, a
+proxy) each process waited 60 s for it; where it refuses (a credential without
+the permission) it asks again on every operation, logging a warning each
+time. Objects in zonal (Rapid) buckets are written over gRPC only: such a
+bucket is not supported.
 """
 
 from __future__ import annotations
