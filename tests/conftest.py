@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from mregtest import Mreg, Result, write_safetensors  # noqa: F401 - re-exported for fixtures
-from servers import azure_remote, s3_remote, sftp_remote  # noqa: F401 - the real storage servers, for every test
+from servers import azure_remote, gcs_remote, s3_remote, sftp_remote  # noqa: F401 - the real storage servers, for every test
 
 
 @pytest.fixture(autouse=True)
