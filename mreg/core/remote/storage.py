@@ -70,6 +70,7 @@ class Storage(Protocol):
     # def leftovers(self) -> Iterator[Leftover]: every temporary key or unfinished upload
     # def remove_leftover(self, leftover: Leftover) -> None: remove one; no error if it is gone
 
+
 # For measuring only (the benchmarks, and tests that a command's requests do
 # not grow with the registry): with this variable naming a file, every storage
 # operation appends one line to it, `OPERATION KEY`. A listing's line is
