@@ -96,6 +96,17 @@ def _on_remote(url: str, digest: str) -> tuple[bool, bool]:
     return stored, named
 
 
+def _wait_for_upload(proc: subprocess.Popen, url: str, digest: str, timeout: float = 60.0) -> None:
+    """Return once the object's upload has begun on the remote (a temporary, or the object), or the push ended."""
+    root = Path(url)
+    target = root / "objects" / digest[:2] / digest[2:]
+    end = time.monotonic() + timeout
+    while proc.poll() is None and time.monotonic() < end:
+        if target.exists() or any(p.name.startswith(".mreg-tmp") for p in root.rglob("*")):
+            return
+        time.sleep(0.002)
+
+
 def test_a_push_killed_at_random_moments_leaves_a_remote_the_next_push_completes(tmp_path):
     url = str(tmp_path / "remote")
     a = registry(tmp_path, "a")
@@ -117,11 +128,16 @@ def test_a_push_killed_at_random_moments_leaves_a_remote_the_next_push_completes
         artifact.write_bytes(data)
         a("register", "sentiment", artifact, "-q")
         proc = subprocess.Popen([sys.executable, "-m", "mreg", "push", "-q"], cwd=a.cwd, stderr=subprocess.PIPE)
-        time.sleep(rng.uniform(0.4, 1.0) * whole)
+        if round_ % 2:
+            time.sleep(rng.uniform(0.4, 1.0) * whole)
+        else:
+            # Every other kill waits for the upload to show on the remote: on a busy machine a
+            # sleep alone can miss the window between the upload and the entry every time.
+            _wait_for_upload(proc, url, _digest_of(data))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         stored, named = _on_remote(url, _digest_of(data))
-        partial = any(p.name.startswith(".mreg-tmp") for p in (Path(url) / "objects").rglob("*"))
+        partial = any(p.name.startswith(".mreg-tmp") for p in Path(url).rglob("*"))
         if proc.returncode == -signal.SIGKILL and (stored or partial) and not named:
             between += 1
         a("push", "-q")  # the next push completes
