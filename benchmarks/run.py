@@ -52,6 +52,11 @@ FULL = {
     "site_versions": 100,
     "s3_file": GIB,
     "reps_s3": 3,
+    "remote_file": GIB,  # remote: one big version pushed, and got through a lazy clone
+    "remote_models": 100,  # remote: models x versions each, pushed, then pushed again, cloned, listed
+    "remote_versions": 10,
+    "remote_sparse": 5 * GIB,  # remote: peak RSS of push, pull and get
+    "reps_remote": 3,
 }
 QUICK = {
     "reps_fast": 5,
@@ -68,6 +73,11 @@ QUICK = {
     "site_versions": 50,
     "s3_file": 32 * MIB,
     "reps_s3": 2,
+    "remote_file": 64 * MIB,
+    "remote_models": 20,
+    "remote_versions": 10,
+    "remote_sparse": 256 * MIB,
+    "reps_remote": 2,
 }
 
 
@@ -324,12 +334,21 @@ def build_big_registry(project: str, models: int, per_model: int, seed: int = 7)
             model["versions"][version] = record
             if stage == "production":
                 model["released"].append(version)
-            event = {"time": when, "user": "bench@example.com", "action": "register", "name": name,
-                     "version": version, "from": None, "to": "development", "reason": "",
-                     "details": {"digest": record["digest"], "size": record["size"], "kind": "file"}}
-            sealed = history_mod.seal(event, prev, v + 1)
-            prev = sealed["hash"]
-            events.append(sealed)
+            # The whole record, as register writes it, so the history replays into this index
+            # (a clone or a pull rebuilds the index from it); a released version then gets its promote.
+            entered = dict(record, stage="development" if stage == "production" else stage)
+            details = {"digest": record["digest"], "size": record["size"], "kind": "file", "bump": "patch",
+                       "record": entered}
+            happened = [{"time": when, "user": "bench@example.com", "action": "register", "name": name,
+                         "version": version, "from": None, "to": entered["stage"], "reason": "", "details": details}]
+            if stage == "production":
+                happened.append({"time": when, "user": "bench@example.com", "action": "promote", "name": name,
+                                 "version": version, "from": "development", "to": stage, "reason": "",
+                                 "details": {"stage_changed_at": when, "released": list(model["released"])}})
+            for event in happened:
+                sealed = history_mod.seal(event, prev, len(events) + 1)
+                prev = sealed["hash"]
+                events.append(sealed)
         model_dir = layout.model_dir(name)
         os.makedirs(model_dir, exist_ok=True)
         data = b"".join(json.dumps(e, ensure_ascii=False, separators=(",", ":")).encode() + b"\n" for e in events)
@@ -811,8 +830,284 @@ class Bench:
                     os.unlink(path)
             shutil.rmtree(os.path.join(self.work, "seaweedfs"), ignore_errors=True)
 
+    # remotes ----------------------------------------------------------------------
+    def remote(self) -> None:
+        """mreg's remote commands on S3 (SeaweedFS on loopback), each row beside what it is compared with.
 
-SCENARIOS = ["startup", "big", "memory", "small_files", "large", "parallel", "matching", "site", "s3"]
+        Every timed command is a fresh process. Request counts come from
+        MREG_STORAGE_LOG (one line per storage operation; see
+        mreg/core/remote/storage.py), in a run of their own after the timed ones.
+        """
+        sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests"))
+        from server_processes import Unavailable, start_seaweedfs
+
+        folder = os.path.join(self.work, "seaweedfs-remote")
+        try:
+            server, base, options = start_seaweedfs(Path(folder))
+        except Unavailable as exc:
+            print(f"| remotes | - | - | - | - | | | | skipped: {exc} |", flush=True)
+            return
+        try:
+            remote = _RemoteBench(self, base, options)
+            remote.big_file()
+            remote.many_versions()
+            remote.peak_memory()
+            remote.dvc_push()
+        finally:
+            server.stop()
+            shutil.rmtree(folder, ignore_errors=True)
+            for name in ("remote-big.bin", "remote-sparse.bin"):
+                if os.path.exists(os.path.join(self.work, name)):
+                    os.unlink(os.path.join(self.work, name))
+
+
+# One request to S3 in a process of its own (import, client, one HEAD): what
+# any command that talks to S3 costs at least.
+S3_ONE_REQUEST = """
+import sys, json
+import s3fs
+options = json.loads(sys.argv[2])
+fs = s3fs.S3FileSystem(key=options["key"], secret=options["secret"], endpoint_url=options["endpoint_url"])
+fs.info(sys.argv[1])
+"""
+
+
+class _RemoteBench:
+    """The rows of the `remote` scenario, on one SeaweedFS server."""
+
+    def __init__(self, bench: Bench, base: str, options: dict[str, str]) -> None:
+        self.bench = bench
+        self.r = bench.runner
+        self.sizes = bench.sizes
+        self.work = bench.work
+        self.base = base
+        self.options = options
+        self.option_args = [a for k, v in options.items() for a in ("--option", f"{k}={v}")]
+        self.opts_json = json.dumps(options)
+        # `--repo URL` keeps its lazy clone here, and reaches the server with these options.
+        self.env = {"MREG_CACHE_DIR": os.path.join(self.work, "remote-cache"),
+                    "MREG_REPO_OPTIONS": " ".join(f"{k}={v}" for k, v in options.items())}
+        self.log = os.path.join(self.work, "storage.log")
+        self._one_request: dict | None = None
+
+    def label(self, size: int) -> str:
+        return f"{size / GIB:g} GiB" if size >= GIB else f"{size // MIB} MiB"
+
+    def requests(self, argv: list[str], cwd: str) -> list[str]:
+        """The storage operations one run of `argv` makes (MREG_STORAGE_LOG), one line each."""
+        if os.path.exists(self.log):
+            os.unlink(self.log)
+        self.r.run(argv, cwd=cwd, env=dict(self.env, MREG_STORAGE_LOG=self.log))
+        if not os.path.exists(self.log):
+            return []
+        with open(self.log) as handle:
+            return handle.read().splitlines()
+
+    @staticmethod
+    def describe(lines: list[str]) -> str:
+        """`N requests (2 read, 1 list)`; a listing of K keys counts one request per 1,000 keys."""
+        kinds: dict[str, int] = {}
+        for line in lines:
+            words = line.split()
+            n = max(1, -(-int(words[2]) // 1000)) if words[0] == "list" else 1
+            kinds[words[0]] = kinds.get(words[0], 0) + n
+        total = sum(kinds.values())
+        return f"{total} requests ({', '.join(f'{n} {k}' for k, n in sorted(kinds.items()))})" if total else "0 requests"
+
+    def one_request(self) -> dict:
+        """The baseline of the small rows: a process that imports s3fs and makes one request."""
+        if self._one_request is None:
+            argv = [sys.executable, "-c", S3_ONE_REQUEST, f"{self.base}/many/mreg-remote.json", self.opts_json]
+            self._one_request = summary(self.r.times(argv, self.sizes["reps_fast"], cwd=self.work))
+            self.bench.row("baseline: one bare s3fs request (own process)", self._one_request,
+                           note=f"CPU {statistics.median(self.r.cpu) * 1000:.0f} ms")
+        return self._one_request
+
+    def bare(self, mode: str, url: str, path: str) -> float:
+        return self.r.run([sys.executable, "-c", S3_TRANSFER, mode, url, path, self.opts_json], cwd=self.work)[0]
+
+    # 1. one big version up, and down through a lazy clone ------------------------------
+    def big_file(self) -> None:
+        r, reps = self.r, self.sizes["reps_remote"]
+        size = self.sizes["remote_file"]
+        label = self.label(size)
+        src = os.path.join(self.work, "remote-big.bin")
+        back = os.path.join(self.work, "remote-back.bin")
+        write_random_file(src, size, seed=21)
+        with open(src, "rb") as handle:
+            hexdigest = hashlib.file_digest(handle, "sha256").hexdigest()
+        project = new_registry(r, os.path.join(self.work, "remote-big"))
+        r.mreg_cmd(["register", "big", src, "-q"], cwd=project)
+        push_t, bare_put_t = [], []
+        for i in range(reps):
+            r.mreg_cmd(["remote", "add", f"big{i}", f"{self.base}/big{i}", *self.option_args, "-q"], cwd=project)
+            push_t.append(r.run([r.mreg, "push", f"big{i}", "-q"], cwd=project)[0])
+            bare_put_t.append(self.bare("bare-put", f"{self.base}/bare/{i}", src))
+        push, bare_put = summary(push_t), summary(bare_put_t)
+        self.bench.row(f"push of a new {label} version", push, baseline=bare_put,
+                       baseline_name="bare s3fs put (own process)", target="<= 1.3x",
+                       ok=push["median"] <= 1.3 * bare_put["median"],
+                       note=f"{size / MIB / push['median']:.0f} MiB/s; s3fs: 50 MiB parts x 10")
+        get_t, bare_get_t = [], []
+        same = True
+        for i in range(reps):
+            clone = os.path.join(self.work, f"remote-lazy-{i}")
+            r.mreg_cmd(["clone", "--lazy", f"{self.base}/big{i}", clone, *self.option_args, "-q"], cwd=self.work)
+            get_t.append(r.run([r.mreg, "get", "big@latest", "-o", back, "-f", "-q"], cwd=clone)[0])
+            with open(back, "rb") as handle:
+                same = same and hashlib.file_digest(handle, "sha256").hexdigest() == hexdigest
+            os.unlink(back)
+            shutil.rmtree(clone, ignore_errors=True)
+            key = f"{self.base}/big{i}/objects/{hexdigest[:2]}/{hexdigest[2:]}"
+            bare_get_t.append(self.bare("bare-get", key, back))
+            os.unlink(back)
+        get, bare_get = summary(get_t), summary(bare_get_t)
+        self.bench.row(f"get of a {label} version from a lazy clone", get, baseline=bare_get,
+                       baseline_name="bare s3fs get (own process)", target="<= 1.3x",
+                       ok=get["median"] <= 1.3 * bare_get["median"],
+                       note=f"{size / MIB / get['median']:.0f} MiB/s; fetched, re-hashed, copied out; "
+                            f"bytes {'identical' if same else 'DIFFER'}")
+        self.big_push = push
+        self.big_src = src
+        shutil.rmtree(project, ignore_errors=True)
+
+    # 2-4. a registry of many versions: push with nothing or little to send, clone, --repo URL --------
+    def many_versions(self) -> None:
+        r = self.r
+        models, per = self.sizes["remote_models"], self.sizes["remote_versions"]
+        count = models * per
+        where = f"{count:,} versions ({models:,} models)"
+        project = os.path.join(self.work, "remote-many")
+        build_big_registry(project, models, per)
+        url = f"{self.base}/many"
+        r.mreg_cmd(["remote", "add", "origin", url, *self.option_args, "-q"], cwd=project)
+        first_push = r.mreg_cmd(["push", "-q"], cwd=project)[0]
+        base = self.one_request()
+        reps, reps_big = self.sizes["reps_fast"], self.sizes["reps_big"]
+
+        noop = summary(r.times([r.mreg, "push", "-q"], reps, cwd=project))
+        noop_cpu = statistics.median(r.cpu)
+        counted = self.describe(self.requests([r.mreg, "push", "-q"], project))
+        self.bench.row(f"{where}: push with nothing to send", noop, baseline=base, baseline_name="one s3fs request",
+                       target="<= 0.5 s", ok=noop["median"] <= 0.5,
+                       note=f"{counted}; CPU {noop_cpu * 1000:.0f} ms; the first push of them all took {first_push:.1f} s")
+
+        artifact = os.path.join(self.work, "remote-small.bin")
+
+        def change(names: list[str]) -> None:
+            for name in names:
+                with open(artifact, "wb") as handle:
+                    handle.write(f"{name} {time.time_ns()}\n".encode())
+                r.mreg_cmd(["register", name, artifact, "-q"], cwd=project)
+
+        one = summary(r.times([r.mreg, "push", "-q"], reps, cwd=project, before=lambda _i: change(["model-0001"])))
+        one_cpu = statistics.median(r.cpu)
+        change(["model-0001"])
+        one_counted = self.describe(self.requests([r.mreg, "push", "-q"], project))
+        change(["model-0002", "model-0003", "model-0004"])
+        three_counted = self.describe(self.requests([r.mreg, "push", "-q"], project))
+        self.bench.row(f"{where}: push after one model changed", one, baseline=noop,
+                       baseline_name="nothing to send", target="O(1) requests per model changed",
+                       note=f"one model: {one_counted}; three models: {three_counted}; CPU {one_cpu * 1000:.0f} ms")
+
+        clone = os.path.join(self.work, "remote-clone")
+
+        def drop_clone(_i: int) -> None:
+            shutil.rmtree(clone, ignore_errors=True)
+
+        argv = [r.mreg, "clone", "--lazy", url, clone, *self.option_args, "-q"]
+        cloned = summary(r.times(argv, reps_big, cwd=self.work, before=drop_clone))
+        clone_cpu = statistics.median(r.cpu)
+        drop_clone(0)
+        clone_counted = self.describe(self.requests(argv, self.work))
+        drop_clone(0)
+        self.bench.row(f"{where}: clone --lazy", cloned, baseline=base, baseline_name="one s3fs request",
+                       target="<= 3 s", ok=cloned["median"] <= 3, note=f"{clone_counted}; CPU {clone_cpu:.1f} s")
+
+        # --repo URL: the first command makes the cached lazy clone; the rows are the commands after it.
+        first = r.run([r.mreg, "list", "--repo", url], cwd=self.work, env=self.env)[0]
+        for label, args in (("list", ["list"]), ("show NAME", ["show", "model-0001"])):
+            argv = [r.mreg, *args, "--repo", url]
+            samples = summary(r.times(argv, reps, cwd=self.work, env=self.env))
+            note = f"{self.describe(self.requests(argv, self.work))}; CPU {statistics.median(r.cpu) * 1000:.0f} ms"
+            if label == "list":
+                note += f"; the first, which makes the cached clone, took {first:.2f} s"
+            self.bench.row(f"{where}: {label} --repo s3://…", samples, baseline=base,
+                           baseline_name="one s3fs request", target="<= 0.5 s", ok=samples["median"] <= 0.5,
+                           note=note)
+        shutil.rmtree(project, ignore_errors=True)
+
+    # 5. peak memory of moving a big version -----------------------------------------------
+    def peak_memory(self) -> None:
+        r = self.r
+        size = self.sizes["remote_sparse"]
+        label = self.label(size)
+        src = os.path.join(self.work, "remote-sparse.bin")
+        with open(src, "wb") as handle:
+            handle.truncate(size)
+        project = new_registry(r, os.path.join(self.work, "remote-rss"))
+        r.mreg_cmd(["register", "sparse", src, "-q"], cwd=project)
+        os.unlink(src)
+        url = f"{self.base}/rss"
+        r.mreg_cmd(["remote", "add", "origin", url, *self.option_args, "-q"], cwd=project)
+        _, base_rss = r.peak_rss([sys.executable, "-c", "import s3fs"], cwd=self.work)
+        base = {"median": base_rss / MIB}
+
+        def row(what: str, elapsed: float, rss: int) -> None:
+            self.bench.row(f"peak RSS of {what} of a {label} version", {"median": rss / MIB, "min": rss / MIB,
+                           "max": rss / MIB, "n": 1}, unit="MiB", baseline=base, baseline_name="import s3fs",
+                           target="<= 150 MB", ok=rss <= 150 * 1000 * 1000, note=f"took {elapsed:.1f} s")
+
+        row("push", *r.peak_rss([r.mreg, "push", "-q"], cwd=project))
+        shutil.rmtree(project, ignore_errors=True)  # its store holds the bytes: room for the next copy
+        pulled = new_registry(r, os.path.join(self.work, "remote-pulled"))
+        r.mreg_cmd(["remote", "add", "origin", url, *self.option_args, "-q"], cwd=pulled)
+        row("pull", *r.peak_rss([r.mreg, "pull", "-q"], cwd=pulled))
+        shutil.rmtree(pulled, ignore_errors=True)
+        lazy = os.path.join(self.work, "remote-rss-lazy")
+        r.mreg_cmd(["clone", "--lazy", url, lazy, *self.option_args, "-q"], cwd=self.work)
+        out = os.path.join(self.work, "remote-rss-out.bin")
+        row("get from a lazy clone", *r.peak_rss([r.mreg, "get", "sparse@latest", "-o", out, "-q"], cwd=lazy))
+        shutil.rmtree(lazy, ignore_errors=True)
+        os.unlink(out)
+
+    # 6. a peer: dvc push of the same file --------------------------------------------------
+    def dvc_push(self) -> None:
+        r = self.r
+        size = self.sizes["remote_file"]
+        scenario = f"peer: dvc push of the same {self.label(size)} file"
+        dvc = shutil.which("dvc")
+        reason = None if dvc else "dvc is not on PATH (pip install 'dvc[s3]')"
+        if dvc:
+            supports = r.run([dvc, "version"], cwd=self.work, check=False)[2].decode(errors="replace")
+            if "s3 (" not in supports:
+                reason = "this dvc has no S3 support (pip install 'dvc[s3]')"
+        if reason:
+            print(f"| {scenario} | - | - | - | - | | | | skipped: {reason} |", flush=True)
+            self.bench.rows.append({"scenario": scenario, "skipped": reason})
+            return
+        project = os.path.join(self.work, "remote-dvc")
+        os.makedirs(project)
+        env = {"DVC_NO_ANALYTICS": "1"}
+        r.run([dvc, "init", "--no-scm", "-q"], cwd=project, env=env)
+        os.link(self.big_src, os.path.join(project, "big.bin"))
+        r.run([dvc, "add", "big.bin", "-q"], cwd=project, env=env)
+        times = []
+        for i in range(self.sizes["reps_remote"]):
+            name = f"s{i}"
+            r.run([dvc, "remote", "add", name, f"{self.base}/dvc-{i}"], cwd=project, env=env)
+            for key, value in (("endpointurl", self.options["endpoint_url"]),
+                               ("access_key_id", self.options["key"]),
+                               ("secret_access_key", self.options["secret"])):
+                r.run([dvc, "remote", "modify", name, key, value], cwd=project, env=env)
+            times.append(r.run([dvc, "push", "-q", "-r", name], cwd=project, env=env)[0])
+        measured = summary(times)
+        self.bench.row(scenario, measured, baseline=self.big_push, baseline_name="mreg push",
+                       note=f"{size / MIB / measured['median']:.0f} MiB/s")
+        shutil.rmtree(project, ignore_errors=True)
+
+
+SCENARIOS = ["startup", "big", "memory", "small_files", "large", "parallel", "matching", "site", "s3", "remote"]
 
 
 def format_row(entry: dict) -> str:

@@ -4,6 +4,7 @@ The Python API is the same core the `mreg` command uses, returning plain data:
 
     import mreg
     registry = mreg.init("/path/to/project")          # or mreg.open() to find one
+    # mreg.open("s3://bucket/models", options={...}): a remote, written to directly
     v = registry.register("sentiment", "model.safetensors", metrics=["accuracy=0.93"])
     registry.promote("sentiment@1.0.0", to="production", reason="best so far")
     registry.show("sentiment@production")               # one version; show("sentiment"): every version
@@ -24,8 +25,28 @@ def init(path: str | None = None):
     return _init(path)
 
 
-def open(path: str | None = None):  # noqa: A001 - mirrors the verb users expect
-    """Open the registry at `path`, MREG_REPO, or the nearest `.mreg/` upward."""
+def open(path: str | None = None, *, options: dict[str, str] | None = None):  # noqa: A001 - the verb users expect
+    """Open the registry at `path`, MREG_REPO, or the nearest `.mreg/` upward.
+
+    A remote URL (`s3://bucket/models`, `sftp://…`, `file://…`, or a folder
+    holding a remote registry) is opened directly, as `mreg --repo URL` does:
+    through a cached lazy clone, pulled now, whose every write is committed to
+    the remote before it returns. `options` are its storage options, as
+    `--option KEY=VALUE` gives them (default: `MREG_REPO_OPTIONS`).
+    """
+    import os
+
+    from mreg.core.direct import is_remote
+
+    chosen = os.fspath(path) if path else os.environ.get("MREG_REPO")
+    if is_remote(chosen):
+        from mreg.core.direct import open_direct
+
+        return open_direct(chosen, options=options)
+    if options is not None:
+        from mreg.errors import UsageError
+
+        raise UsageError(f"options are for a remote URL, and {chosen or 'the registry found'} is a local registry")
     from mreg.core.registry import open_registry
 
     return open_registry(path)

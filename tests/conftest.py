@@ -10,14 +10,15 @@ from pathlib import Path
 import pytest
 
 from mregtest import Mreg, Result, write_safetensors  # noqa: F401 - re-exported for fixtures
-from servers import azure_remote, s3_remote, sftp_remote  # noqa: F401 - the real storage servers, for every test
+from servers import azure_remote, gcs_remote, s3_remote, sftp_remote  # noqa: F401 - the real storage servers, for every test
 
 
 @pytest.fixture(autouse=True)
 def isolated_env(tmp_path_factory, monkeypatch):
-    """No test reads the real user config, the real MREG_REPO, or colours."""
+    """No test reads the real user config or cache, the real MREG_REPO, or colours."""
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("MREG_CONFIG_DIR", str(home / "config"))
+    monkeypatch.setenv("MREG_CACHE_DIR", str(home / "cache"))  # the clones `--repo URL` and mreg.open(URL) keep
     monkeypatch.setenv("MREG_USER", "tester@example.com")
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(home / "gitconfig"))

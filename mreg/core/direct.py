@@ -75,8 +75,13 @@ def _locked_cache(folder: str):
     return fd
 
 
-def open_direct(url: str, lock_timeout: float | None = None) -> "DirectRegistry":
-    """The cached clone of the remote at `url`, pulled now."""
+def open_direct(url: str, lock_timeout: float | None = None, options: dict[str, str] | None = None
+                ) -> "DirectRegistry":
+    """The cached clone of the remote at `url`, pulled now.
+
+    `options` are the storage options of `url`; None takes `MREG_REPO_OPTIONS` for a new clone and
+    keeps those a cached clone was made with.
+    """
     from mreg.core.layout import REGISTRY_DIR, Layout
     from mreg.core.lock import DEFAULT_TIMEOUT
     from mreg.core.ops.sync import clone, pull
@@ -89,10 +94,13 @@ def open_direct(url: str, lock_timeout: float | None = None) -> "DirectRegistry"
             import shutil
 
             shutil.rmtree(root, ignore_errors=True)  # a clone killed half-way
-            clone(url if "://" in url else os.path.abspath(url), folder, options=url_options(), lazy=True)
+            clone(url if "://" in url else os.path.abspath(url), folder,
+                  options=url_options() if options is None else options, lazy=True)
             registry = DirectRegistry(Layout(root), lock_timeout or DEFAULT_TIMEOUT)
         else:
             registry = DirectRegistry(Layout(root), lock_timeout or DEFAULT_TIMEOUT)
+            if options is not None:
+                _set_options(registry, options)
             # Outside a running write (which holds this flock) the cache holds nothing unpushed; a write
             # killed before its push left events that were never committed to the remote: drop them.
             _drop_unpushed(registry, None)
@@ -100,6 +108,26 @@ def open_direct(url: str, lock_timeout: float | None = None) -> "DirectRegistry"
     finally:
         os.close(fd)
     return registry
+
+
+def _set_options(registry: Registry, options: dict[str, str]) -> None:
+    """Give the cached clone's `origin` these storage options (new credentials, another endpoint) if it has others."""
+    from mreg.core.config import read_document, render_config
+    from mreg.core.fsutil import write_atomic
+    from mreg.core.ops.remotes import parse_options
+
+    options = parse_options(options)
+    if registry.config.remotes["origin"].get("options", {}) == options:
+        return
+    with registry.locked():
+        document = read_document(registry.layout.config)
+        origin = document["remotes"]["origin"]
+        if options:
+            origin["options"] = options
+        else:
+            origin.pop("options", None)
+        write_atomic(registry.layout.config, render_config(document))
+    registry.__dict__.pop("config", None)  # read again with the new options
 
 
 def _drop_unpushed(registry: Registry, names: list[str] | None) -> None:
@@ -155,3 +183,88 @@ class DirectRegistry(Registry):
 
 for _name in WRITES:
     setattr(DirectRegistry, _name, _direct_write(getattr(Registry, _name)))
+
+
+# The reads an index answers alone: served from the view (snapshots and the entries after them).
+VIEWED = ("show", "versions", "list", "search")
+
+
+def open_view(url: str, lock_timeout: float | None = None) -> "ViewRegistry":
+    """The index-only view of the remote at `url` (mreg/core/ops/remote_view.py), brought up to date now.
+
+    Its VIEWED reads read the view's index files; every other method runs on
+    the cached clone (`open_direct`), opened on first use.
+    """
+    from mreg.core.layout import REGISTRY_DIR, Layout
+    from mreg.core.lock import DEFAULT_TIMEOUT
+    from mreg.core.ops.remote_view import refresh
+    from mreg.core.ops.sync import connect, init_from_remote, remote_config
+
+    url = url if "://" in url else os.path.abspath(url)
+    folder = os.path.join(_cache_for(url), "view")
+    fd = _locked_cache(folder)
+    try:
+        options = url_options()
+        storage = connect(url, options)
+        root = os.path.join(folder, REGISTRY_DIR)
+        if not os.path.isfile(os.path.join(root, "config.toml")):
+            import shutil
+
+            shutil.rmtree(root, ignore_errors=True)  # a view killed half-way
+            init_from_remote(remote_config(storage, url), url, folder, options, True)
+        registry = ViewRegistry(Layout(root), url, lock_timeout or DEFAULT_TIMEOUT)
+        registry.read = refresh(registry, storage)
+    finally:
+        os.close(fd)
+    return registry
+
+
+class ViewRegistry(Registry):
+    """A remote's index-only view: VIEWED reads from it, everything else on the cached clone."""
+
+    def __init__(self, layout, url: str, lock_timeout: float) -> None:
+        super().__init__(layout, lock_timeout)
+        self.url = url
+        self.read: dict = {}  # what the last refresh read (entries, snapshots, snapshots passed over)
+        self._direct: DirectRegistry | None = None
+
+    def full(self) -> DirectRegistry:
+        """The cached clone of the same remote (every event, for the history and for writes), pulled now."""
+        if self._direct is None:
+            self._direct = open_direct(self.url, self.lock_timeout)
+        return self._direct
+
+
+def _viewed(name: str):
+    method = getattr(Registry, name)
+
+    @functools.wraps(method)
+    def run(self, *args, **kwargs):
+        from mreg.errors import IntegrityError
+
+        try:
+            return method(self, *args, **kwargs)
+        except IntegrityError:
+            # The view was checked when it was read from the remote, so it was damaged on disk since:
+            # the cached clone answers (with its own error if the remote is at fault), and the next
+            # refresh rebuilds the view from the remote.
+            from mreg.core.remote.state import forget
+
+            forget(self.layout, "origin")
+            return getattr(self.full(), name)(*args, **kwargs)
+
+    return run
+
+
+def _on_clone(name: str):
+    method = getattr(Registry, name)
+
+    @functools.wraps(method)
+    def run(self, *args, **kwargs):
+        return getattr(self.full(), name)(*args, **kwargs)
+
+    return run
+
+
+for _name in WRITES + READS:
+    setattr(ViewRegistry, _name, _viewed(_name) if _name in VIEWED else _on_clone(_name))

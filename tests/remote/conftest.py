@@ -1,8 +1,9 @@
 """The `remote` fixture: a factory of fresh, empty remote locations, one kind per parameter.
 
-"folder" is a plain path (always available). "s3" and "sftp" use real servers
-(SeaweedFS, an unprivileged sshd) from tests/servers.py when it is there,
-and skip with the reason when it or its server is missing.
+"folder" is a plain path (always available). "s3", "sftp" and "gcs" use real
+servers (SeaweedFS, an unprivileged sshd, fake-gcs-server) from
+tests/servers.py when it is there, and skip with the reason when it or its
+server is missing.
 """
 
 from __future__ import annotations
@@ -12,12 +13,12 @@ import itertools
 import pytest
 
 try:  # the real servers' fixtures, when the tree has them
-    from servers import s3_remote, sftp_remote  # noqa: F401
+    from servers import gcs_remote, s3_remote, sftp_remote  # noqa: F401
 except ImportError:
-    s3_remote = sftp_remote = None
+    s3_remote = sftp_remote = gcs_remote = None
 
 
-@pytest.fixture(params=["folder", "s3", "sftp"])
+@pytest.fixture(params=["folder", "s3", "sftp", "gcs"])
 def remote(request, tmp_path_factory):
     """A factory: `make() -> (url, options)` gives a new empty remote location."""
     if request.param == "folder":

@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from mregtest import Mreg
 from reliability.rel import scale
 
@@ -94,6 +96,17 @@ def _on_remote(url: str, digest: str) -> tuple[bool, bool]:
     return stored, named
 
 
+def _wait_for_upload(proc: subprocess.Popen, url: str, digest: str, timeout: float = 60.0) -> None:
+    """Return once the object's upload has begun on the remote (a temporary, or the object), or the push ended."""
+    root = Path(url)
+    target = root / "objects" / digest[:2] / digest[2:]
+    end = time.monotonic() + timeout
+    while proc.poll() is None and time.monotonic() < end:
+        if target.exists() or any(p.name.startswith(".mreg-tmp") for p in root.rglob("*")):
+            return
+        time.sleep(0.002)
+
+
 def test_a_push_killed_at_random_moments_leaves_a_remote_the_next_push_completes(tmp_path):
     url = str(tmp_path / "remote")
     a = registry(tmp_path, "a")
@@ -115,11 +128,16 @@ def test_a_push_killed_at_random_moments_leaves_a_remote_the_next_push_completes
         artifact.write_bytes(data)
         a("register", "sentiment", artifact, "-q")
         proc = subprocess.Popen([sys.executable, "-m", "mreg", "push", "-q"], cwd=a.cwd, stderr=subprocess.PIPE)
-        time.sleep(rng.uniform(0.4, 1.0) * whole)
+        if round_ % 2:
+            time.sleep(rng.uniform(0.4, 1.0) * whole)
+        else:
+            # Every other kill waits for the upload to show on the remote: on a busy machine a
+            # sleep alone can miss the window between the upload and the entry every time.
+            _wait_for_upload(proc, url, _digest_of(data))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         stored, named = _on_remote(url, _digest_of(data))
-        partial = any(p.name.startswith(".mreg-tmp") for p in (Path(url) / "objects").rglob("*"))
+        partial = any(p.name.startswith(".mreg-tmp") for p in Path(url).rglob("*"))
         if proc.returncode == -signal.SIGKILL and (stored or partial) and not named:
             between += 1
         a("push", "-q")  # the next push completes
@@ -180,3 +198,42 @@ def test_every_registry_method_is_known_as_a_write_or_a_read():
     public = {name for name, value in vars(Registry).items() if callable(value) and not name.startswith("_")}
     assert public - set(WRITES) - set(READS) == set()
     assert set(WRITES) & set(READS) == set()
+
+
+def test_mreg_open_url_writes_to_the_remote_in_process(tmp_path, s3_remote, monkeypatch):
+    """The Python API on a remote URL: each write is committed to the remote before it returns, as with --repo URL."""
+    import mreg
+    from mreg.errors import UsageError
+
+    url, options = s3_remote()
+    a = registry(tmp_path, "a")
+    fill(a, 1)
+    a("remote", "add", "origin", url, *opts(options), "-q")
+    a("push", "-q")
+    monkeypatch.setenv("MREG_CACHE_DIR", str(tmp_path / "api-cache"))
+    monkeypatch.delenv("MREG_REPO_OPTIONS", raising=False)
+    remote = mreg.open(url, options=options)
+    assert [v["version"] for v in remote.show("sentiment")] == ["1.0.0"]
+    (tmp_path / "api.bin").write_bytes(b"from the API")
+    assert remote.register("sentiment", str(tmp_path / "api.bin"), metrics={"accuracy": 0.97})["version"] == "1.0.1"
+    assert remote.promote("sentiment@1.0.1", to="production", reason="api")["stage"] == "production"
+    assert remote.show("sentiment@production")["metrics"] == {"accuracy": 0.97}
+    # Another machine sees both writes on the remote, through the command line.
+    env = _url_env(tmp_path, options, "cli-cache")
+    seen = Mreg(tmp_path)("--repo", url, "show", "sentiment@production", "--json", env=env).json
+    assert seen["version"] == "1.0.1" and seen["metrics"] == {"accuracy": 0.97}
+    a("pull", "-q")
+    assert a("show", "sentiment@production", "--json").json["version"] == "1.0.1"
+    # A second open reuses the cached clone, pulled: it sees what others pushed meanwhile.
+    (a.cwd / "model.bin").write_bytes(b"pushed from a copy")
+    a("register", "sentiment", a.cwd / "model.bin", "-q")
+    a("push", "-q")
+    assert mreg.open(url, options=options).show("sentiment@latest")["version"] == "1.0.2"
+    # Other options (new credentials, another endpoint) replace those the cached clone was made with.
+    changed = mreg.open(url, options={**options, "max_concurrency": "2"})
+    assert changed.remote_list()[0]["url"] == url
+    assert changed.config.remotes["origin"]["options"]["max_concurrency"] == "2"
+    assert changed.alias("sentiment@1.0.2", "newest")["version"] == "1.0.2"  # and it still writes
+    with pytest.raises(UsageError, match="options are for a remote URL"):
+        mreg.open(str(a.cwd), options=options)
+    a("verify", "--remote", "origin", "-q")

@@ -13,7 +13,7 @@ MAX_METRIC_COLUMNS = 4
 
 
 def show(ref: str, json: bool = False, quiet: bool = False, repo: str | None = None) -> None:
-    shown = open_registry(repo).show(ref)  # a bare NAME: every version, lowest first
+    shown = open_registry(repo, index_only=True).show(ref)  # a bare NAME: every version, lowest first
     if settings.wants_json(json):
         output.print_json(shown)
     elif quiet:
@@ -55,7 +55,7 @@ def _metric(value: object) -> str:
 
 
 def list_models(json: bool = False, quiet: bool = False, repo: str | None = None) -> None:
-    rows = open_registry(repo).list()
+    rows = open_registry(repo, index_only=True).list()
     if settings.wants_json(json):
         output.print_json(rows)
         return
@@ -115,7 +115,7 @@ def search(filter_text: str | None = None, sort: str | None = None, desc: bool =
            repo: str | None = None) -> None:
     from mreg.core.query import FilterError
 
-    registry = open_registry(repo)
+    registry = open_registry(repo, index_only=True)
     try:
         docs = registry.search(filter_text or "", sort=sort, descending=desc, limit=limit, name_glob=name, stage=stage)
     except FilterError as exc:

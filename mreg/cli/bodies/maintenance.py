@@ -66,7 +66,8 @@ def _print_remote_gc(done: dict, *, dry_run: bool, json: bool, quiet: bool) -> N
         output.print_json(done)
     elif not quiet:
         print(f"remote {done['remote']}: {'would free' if dry_run else 'freed'} {_objects(done['objects'])}, "
-              f"{output.human_size(done['bytes'])}; marked {_objects(done['marked'])} unreferenced")
+              f"{output.human_size(done['bytes'])}; marked {_objects(done['marked'])} unreferenced"
+              + _leftovers(done.get("leftovers"), dry_run))
 
 
 def _print_gc(report: dict, *, dry_run: bool) -> None:
@@ -96,6 +97,15 @@ def gc_summary(report: dict, now: datetime | None = None) -> str:
         line += (f"; {_objects(pending['objects'])}, {output.human_size(pending['bytes'])} wait out the grace "
                  f"period, collectable from {pending['collectable_at'][:19]}Z")
     return line
+
+
+def _leftovers(found: dict | None, dry_run: bool) -> str:
+    """`; removed 2 temporaries of killed uploads, 64.0 MiB (1 younger than the grace period kept)`, or nothing."""
+    if not found or not (found["count"] or found["young"]):
+        return ""
+    line = (f"; {'would remove' if dry_run else 'removed'} {found['count']} "
+            f"temporar{'y' if found['count'] == 1 else 'ies'} of killed uploads, {output.human_size(found['bytes'])}")
+    return line + (f" ({found['young']} younger than the grace period kept)" if found["young"] else "")
 
 
 def _objects(count: int) -> str:
@@ -136,5 +146,6 @@ def _print_verify(report: dict) -> None:
               f"{objects} object{'' if objects == 1 else 's'}, {output.human_size(checked['bytes'])}")
         return
     for problem in report["problems"]:
-        what = problem.get("object") or problem.get("file")
-        print(output.one_line(f"{what}: {problem['problem']} (affects {', '.join(problem['versions'])})"))
+        what = problem.get("object") or problem.get("file") or problem.get("snapshot")
+        affects = f" (affects {', '.join(problem['versions'])})" if problem["versions"] else ""
+        print(output.one_line(f"{what}: {problem['problem']}{affects}"))

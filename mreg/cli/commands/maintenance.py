@@ -67,7 +67,7 @@ def gc(
 def verify(
     ref: Annotated[Optional[str], typer.Argument(metavar="[NAME|REF]", help="One model (every version) or one version (default: everything).")] = None,
     rebuild_index: Annotated[bool, typer.Option("--rebuild-index", help="Also rebuild each index from its history, in memory, and report any difference from the stored index (writes nothing).")] = False,
-    remote: Annotated[Optional[str], typer.Option("--remote", metavar="NAME", help="Check this remote instead: every log entry, and every object re-hashed.")] = None,
+    remote: Annotated[Optional[str], typer.Option("--remote", metavar="NAME", help="Check this remote instead: every log entry and snapshot, and every object re-hashed.")] = None,
     json: Json = False,
     quiet: Quiet = False,
     repo: Repo = None,

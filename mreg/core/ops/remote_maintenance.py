@@ -1,8 +1,9 @@
 """`verify --remote` and `gc --remote`: checking and cleaning a remote registry in place.
 
 verify reads every model's log (checking the schema and the hash chain of
-every entry), rebuilds each index from it, and re-hashes every object a
-version names, streamed through a temporary file.
+every entry), rebuilds each index from it, checks each snapshot against the
+log replayed to its entry, and re-hashes every object a version names,
+streamed through a temporary file.
 
 gc runs in two phases, safe beside running pushers:
 1. mark: the objects no version references are written down in a mark
@@ -14,6 +15,9 @@ gc runs in two phases, safe beside running pushers:
    ago, still unreferenced and claimed by no push are deleted. A push that
    made its claim after the sweep began waits for the sweep to end before it
    looks at objects, so it sees the deletions and uploads what it needs.
+Each run also removes what killed uploads left (temporary keys, unfinished
+multipart uploads) once it is older than the grace period: a younger one may
+be a running push's.
 """
 
 from __future__ import annotations
@@ -33,26 +37,72 @@ _HEX = frozenset("0123456789abcdef")
 CLAIM_MAX_AGE = 7 * 86400  # a claim older than this belongs to a push that died
 
 
-def _models(storage) -> dict[str, dict]:
-    """Every model's index, rebuilt from its log on the remote (every entry checked)."""
+def _log(storage, name: str, last: int) -> tuple[list[dict], dict[int, int]]:
+    """Every event of `name`'s log (every entry checked), and how many events entries 1…n hold, by n."""
+    events: list[dict] = []
+    ends: dict[int, int] = {}
+    prev = GENESIS
+    for number in range(1, last + 1):
+        data = storage.read(log_key(name, number), MAX_ENTRY)
+        if data is None:
+            raise IntegrityError(f"entry {number} of {name} is missing on {storage.url} (entry {last} exists)")
+        found = parse_entry(data, f"{log_key(name, number)} on {storage.url}", name, number, prev, len(events))
+        events += found
+        ends[number] = len(events)
+        prev = found[-1]["hash"]
+    return events, ends
+
+
+def _rebuild(storage, name: str, events: list[dict]) -> dict:
     from mreg.core import replay
 
-    models = {}
-    for name, last in sorted(remote_models(storage).items()):
-        events: list[dict] = []
-        prev = GENESIS
-        for number in range(1, last + 1):
-            data = storage.read(log_key(name, number), MAX_ENTRY)
-            if data is None:
-                raise IntegrityError(f"entry {number} of {name} is missing on {storage.url} (entry {last} exists)")
-            found = parse_entry(data, f"{log_key(name, number)} on {storage.url}", name, number, prev, len(events))
-            events += found
-            prev = found[-1]["hash"]
-        try:
-            models[name] = replay.rebuild(name, events)
-        except replay.NotReplayable as exc:
-            raise IntegrityError(f"the log of {name} on {storage.url} cannot be replayed: {exc}") from None
-    return models
+    try:
+        return replay.rebuild(name, events)
+    except replay.NotReplayable as exc:
+        raise IntegrityError(f"the log of {name} on {storage.url} cannot be replayed: {exc}") from None
+
+
+def _models(storage) -> dict[str, dict]:
+    """Every model's index, rebuilt from its log on the remote (every entry checked)."""
+    return {name: _rebuild(storage, name, _log(storage, name, last)[0])
+            for name, last in sorted(remote_models(storage).items())}
+
+
+def _snapshot_problems(storage) -> tuple[dict[str, dict], list[dict]]:
+    """Every model's index rebuilt from its whole log, and each snapshot that is not that replay at its entry."""
+    from mreg.core import replay
+    from mreg.core.ops.sync import remote_listing
+    from mreg.core.remote.snapshots import read_snapshot, snapshot_key
+
+    logs, snapshots = remote_listing(storage)
+    models: dict[str, dict] = {}
+    problems: list[dict] = []
+    for name, last in sorted(logs.items()):
+        events, ends = _log(storage, name, last)
+        models[name] = _rebuild(storage, name, events)
+        for number in sorted(snapshots.get(name, ())):
+            key = snapshot_key(name, number)
+            fault = None
+            if number > last:
+                fault = f"it is at entry {number}, past the log's last entry ({last})"
+            else:
+                try:
+                    held = read_snapshot(storage, name, number)
+                except IntegrityError as exc:
+                    fault = exc.message
+                else:
+                    found = replay.differences(held, _rebuild(storage, name, events[:ends[number]]))
+                    if found:
+                        fault = f"it is not the log replayed to entry {number}: {found[0]}"
+            if fault:
+                problems.append({"snapshot": key, "model": name, "problem": f"snapshot of {name} ignored by "
+                                 f"readers: {fault}", "versions": []})
+    for name in sorted(set(snapshots) - set(logs)):
+        for number in sorted(snapshots[name]):
+            problems.append({"snapshot": snapshot_key(name, number), "model": name,
+                             "problem": f"snapshot of {name} ignored by readers: the remote has no log of {name}",
+                             "versions": []})
+    return models, problems
 
 
 def _hash_remote(storage, hexdigest: str, keep: bool = False) -> tuple[str | None, bytes | None, int]:
@@ -83,8 +133,7 @@ def verify_remote(repo: Repo, remote: str | None = None) -> dict:
 
     name, settings = chosen_remote(repo, remote)
     storage = connect(settings["url"], settings["options"])
-    models = _models(storage)
-    problems: list[dict] = []
+    models, problems = _snapshot_problems(storage)
     users: dict[str, list[str]] = {}
     kinds: dict[str, str] = {}
     versions = 0
@@ -214,4 +263,13 @@ def gc_remote(repo: Repo, remote: str | None = None, *, grace: str | None = None
         storage.create(f"gc/marks/{stamp.replace(':', '')}-{uuid.uuid4().hex[:8]}.json",
                        encode({"time": stamp, "objects": fresh}))
     report["marked"] = len(fresh)
+    report["leftovers"] = _leftovers(storage, seconds, dry_run)
     return report
+
+
+def _leftovers(storage, grace: float, dry_run: bool) -> dict:
+    """What killed uploads left (temporary keys, unfinished uploads), removed once older than the grace period."""
+    from mreg.core.remote.leftovers import sweep_leftovers
+    from mreg.core.timeparse import utc_now
+
+    return sweep_leftovers(storage, utc_now().timestamp(), grace, dry_run)

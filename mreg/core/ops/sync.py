@@ -6,12 +6,14 @@ The protocol (docs/remotes.md says why it is safe):
   lacks), then the entry is created exclusively. If another writer has taken
   that entry number the model is rejected ("run mreg pull"); if the entry
   holds our own events (a push killed after creating it), it is adopted.
-- pull, per model: the entries past the known ones are read, checked (schema,
-  hash chain), their objects fetched and verified (unless the clone is lazy),
-  and applied; local events not yet pushed are re-applied on top, with every
-  rule checked again.
-- A model with nothing to send costs no request at all; one with something to
-  send costs one probe per object and one create.
+- pull, per model: one listing of the logs says which models have entries
+  past the known ones; only those entries are read (in parallel where the
+  storage allows), checked (schema, hash chain), their objects fetched and
+  verified (unless the clone is lazy), and applied; local events not yet
+  pushed are re-applied on top, with every rule checked again.
+- A push with nothing to send makes no request at all (the remote is not even
+  opened); a model with something to send costs a claim, one probe per object
+  and one create, whatever the number of other models.
 """
 
 from __future__ import annotations
@@ -123,6 +125,7 @@ def _push_model(repo: Repo, storage, state: dict, name: str, report: dict, progr
             if storage.create(log_key(name, number), encode_entry(name, number, prev, batch)):
                 entries, known = number, known + len(batch)
                 sent += len(batch)
+                _snapshot(storage, name, entries, events[:known])
                 continue
             # The entry is taken: by our own push killed after creating it, or by another writer.
             data = storage.read(log_key(name, number), MAX_ENTRY)
@@ -133,6 +136,7 @@ def _push_model(repo: Repo, storage, state: dict, name: str, report: dict, progr
                 return False
             entries, known = number, known + len(theirs)
             sent += len(theirs)
+            _snapshot(storage, name, entries, events[:known])  # a push killed after the entry wrote none
     finally:
         state[name] = [entries, known]
         if claim is not None:
@@ -141,17 +145,39 @@ def _push_model(repo: Repo, storage, state: dict, name: str, report: dict, progr
     return True
 
 
+def _snapshot(storage, name: str, number: int, events: list[dict]) -> None:
+    """After entry `number` exists (never before: the entry is the truth), every EVERY-th entry's
+    writer leaves the index replayed to there, so readers need not replay the log from its start."""
+    from mreg.core import replay
+    from mreg.core.remote.snapshots import EVERY, write_snapshot
+
+    if number % EVERY:
+        return
+    try:
+        model = replay.rebuild(name, events)
+    except replay.NotReplayable:
+        return  # a history written by an earlier mreg: readers replay it, as they always did
+    write_snapshot(storage, name, number, model)
+
+
 def push(repo: Repo, remote: str | None = None, names=(), *, rebase: bool = False, progress_for=None) -> dict:
     """Send the objects and events the remote lacks, model by model."""
+    from mreg.core.names import validate_name
+
     remote_name, settings = chosen_remote(repo, remote)
-    storage = connect(settings["url"], settings["options"])
     recover_stashes(repo)
     report: dict = {"remote": remote_name, "pushed": {}, "objects": 0, "bytes": 0, "rejected": [], "renumbered": []}
     targets = list(names) or repo.model_names()
+    known = load_state(repo.layout, remote_name)
+    storage = None
     for name in targets:
-        from mreg.core.names import validate_name
-
         validate_name(name)
+        if not _unpushed(repo, known, name):
+            continue
+        if storage is None:
+            # Connected only when there is something to send: a push with nothing to send
+            # makes no request (and does not even load the storage's client library).
+            storage = connect(settings["url"], settings["options"])
         for attempt in range(REBASE_ATTEMPTS if rebase else 1):
             state = load_state(repo.layout, remote_name)
             try:
@@ -170,6 +196,14 @@ def push(repo: Repo, remote: str | None = None, names=(), *, rebase: bool = Fals
     return report
 
 
+def _unpushed(repo: Repo, state: dict, name: str) -> bool:
+    """Whether model `name`'s history has events the remote was not known to hold (read locally only)."""
+    model = index_mod.load_model(repo.layout, name)
+    if model is None:
+        raise NotFoundError(f"no model named {name!r}")
+    return model["history"]["events"] != state.get(name, [0, 0])[1]
+
+
 def _save_model_state(repo: Repo, remote: str, name: str, state: dict) -> None:
     """Record one model's place under the lock (another process may be recording another model's)."""
     with repo.locked():
@@ -183,18 +217,32 @@ def _save_model_state(repo: Repo, remote: str, name: str, state: dict) -> None:
 
 def remote_models(storage) -> dict[str, int]:
     """Every model the remote has a log for, with its highest entry number (one listing)."""
+    return remote_listing(storage)[0]
+
+
+def remote_listing(storage) -> tuple[dict[str, int], dict[str, list[int]]]:
+    """One listing of `models/`: each model's highest entry number, and the entries its snapshots are at."""
+    from mreg.core.remote.snapshots import parse_snapshot_key
+
     found: dict[str, int] = {}
+    snapshots: dict[str, list[int]] = {}
     for key, _size in storage.list("models/"):
         parsed = parse_log_key(key)
         if parsed is not None:
             found[parsed[0]] = max(found.get(parsed[0], 0), parsed[1])
-    return found
+            continue
+        parsed = parse_snapshot_key(key)
+        if parsed is not None:
+            snapshots.setdefault(parsed[0], []).append(parsed[1])
+    return found, snapshots
 
 
-def _read_new_entries(storage, name: str, entries: int, prev: str, seq: int) -> tuple[list[dict], int]:
-    """The events of the entries after `entries` (read until one is missing), checked; and the new entry count."""
+def _read_new_entries(storage, name: str, entries: int, prev: str, seq: int,
+                      last: int | None = None) -> tuple[list[dict], int]:
+    """The events of the entries after `entries` (read until one is missing, or up to `last`), checked;
+    and the new entry count."""
     events: list[dict] = []
-    while True:
+    while last is None or entries < last:
         number = entries + 1
         data = storage.read(log_key(name, number), MAX_ENTRY)
         if data is None:
@@ -202,6 +250,7 @@ def _read_new_entries(storage, name: str, entries: int, prev: str, seq: int) -> 
         found = parse_entry(data, f"{log_key(name, number)} on {storage.url}", name, number, prev, seq)
         events += found
         prev, seq, entries = found[-1]["hash"], seq + len(found), number
+    return events, entries
 
 
 def _fetch_objects(repo: Repo, storage, events: list[dict], report: dict, progress_for) -> None:
@@ -241,52 +290,88 @@ def _fetch_objects(repo: Repo, storage, events: list[dict], report: dict, progre
             report["objects"] += 1
 
 
-def pull(repo: Repo, remote: str | None = None, names=(), *, progress_for=None) -> dict:
+# Models pulled together: their new entries are read (several at once where the storage allows it) and then
+# applied under one hold of the lock, with the remote's state recorded once for them all.
+PULL_BATCH = 64
+READERS = 8  # entries read at once from a storage that takes requests from several threads
+
+
+def pull(repo: Repo, remote: str | None = None, names=(), *, progress_for=None, storage=None) -> dict:
     """Fetch the remote's new events (and objects, unless lazy) and apply them; re-apply local ones on top."""
     from mreg.core.names import validate_name
 
     remote_name, settings = chosen_remote(repo, remote)
-    storage = connect(settings["url"], settings["options"])
+    if storage is None:
+        storage = connect(settings["url"], settings["options"])
     report: dict = {"remote": remote_name, "pulled": {}, "objects": 0, "bytes": 0, "renumbered": []}
     recover_stashes(repo)
     state = load_state(repo.layout, remote_name)
+    # The listing of every model's log says which models have entries past the known ones: only those are
+    # read, up to the last entry listed. Named models are probed instead (one read each).
+    listed: dict[str, int] | None = None
     if names:
         targets = [validate_name(n) for n in names]
     else:
-        targets = sorted(set(remote_models(storage)) | set(state))
-    for name in targets:
+        listed = remote_models(storage)
+        targets = sorted(name for name, last in listed.items() if last > state.get(name, [0, 0])[0])
+    for start in range(0, len(targets), PULL_BATCH):
+        pulled = _read_batch(repo, storage, state, targets[start:start + PULL_BATCH], listed)
+        if not settings["lazy"]:
+            for _name, _before, _after, new in pulled:
+                _fetch_objects(repo, storage, new, report, progress_for)
+        report["renumbered"] += _apply(repo, remote_name, pulled)
+        for name, _before, _after, new in pulled:
+            report["pulled"][name] = len(new)
+    return report
+
+
+def _read_batch(repo: Repo, storage, state: dict, names: list[str], listed: dict[str, int] | None) -> list[tuple]:
+    """(name, place before, place after, new events) of each model in `names` with new entries on the remote."""
+    jobs = []
+    for name in names:
         entries, known = state.get(name, [0, 0])
         model = index_mod.load_model(repo.layout, name)
         local = _local_events(repo, model) if model is not None else []
         if len(local) < known:
             raise IntegrityError(f"the history of {name} is shorter than what the remote holds of it")
         prev = local[known - 1]["hash"] if known else GENESIS
-        new, entries_now = _read_new_entries(storage, name, entries, prev, known)
-        if not new:
-            continue
-        if not settings["lazy"]:
-            _fetch_objects(repo, storage, new, report, progress_for)
-        renumbered = _apply(repo, remote_name, name, [entries, known], [entries_now, known + len(new)], new)
-        report["renumbered"] += renumbered
-        report["pulled"][name] = len(new)
-    return report
+        jobs.append((name, entries, prev, known, None if listed is None else listed[name]))
+
+    def read(job: tuple) -> tuple[list[dict], int]:
+        return _read_new_entries(storage, *job)
+
+    if len(jobs) > 1 and getattr(storage, "threadsafe", False):
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(min(READERS, len(jobs))) as pool:
+            results = list(pool.map(read, jobs))
+    else:
+        results = [read(job) for job in jobs]
+    return [(name, [entries, known], [entries_now, known + len(new)], new)
+            for (name, entries, _prev, known, _last), (new, entries_now) in zip(jobs, results) if new]
 
 
-def _apply(repo: Repo, remote: str, name: str, before: list[int], after: list[int], new: list[dict]) -> list[dict]:
-    """Put the remote's `new` events after the first `known` local ones; re-apply the local rest on top.
+def _apply(repo: Repo, remote: str, pulled: list[tuple]) -> list[dict]:
+    """Put each model's remote `new` events after its first `known` local ones; re-apply the local rest on top.
 
-    Under the lock, with the remote's state recorded in the same breath. Events
-    already in the local history (a pull killed before it recorded its state,
-    or one that ran meanwhile) are recognised by their hashes and not applied twice.
+    Under the lock, with the remote's state recorded in the same hold, once
+    for every model of `pulled` ((name, place before, place after, new events)).
+    Events already in the local history (a pull killed before it recorded its
+    state, or one that ran meanwhile) are recognised by their hashes and not
+    applied twice.
     """
+    renumbered: list[dict] = []
+    if not pulled:
+        return renumbered
     with repo.locked():
         state = load_state(repo.layout, remote)
-        if state.get(name, [0, 0]) != before:
-            return []  # another pull applied them meanwhile
-        renumbered = _apply_locked(repo, name, before[1], new)
-        state[name] = after
+        for name, before, after, new in pulled:
+            if state.get(name, [0, 0]) != before:
+                continue  # another pull applied them meanwhile
+            renumbered += _apply_locked(repo, name, before[1], new)
+            state[name] = after
         save_state(repo.layout, remote, state)
-        return renumbered
+    return renumbered
 
 
 def _apply_locked(repo: Repo, name: str, known: int, new: list[dict]) -> list[dict]:
@@ -432,14 +517,9 @@ def recover_stash(layout, name: str) -> None:
 def _check_model(model: dict, url_hint: str) -> None:
     """The index the remote's events build must pass every check a local index passes, and more:
     a recorded file name becomes a path on `get`."""
-    from mreg.core.artifact import filename_fault
-    from mreg.core.schema import model_fault
+    from mreg.core.remote.snapshots import index_fault
 
-    fault = model_fault(model, model["name"])
-    for version, record in model["versions"].items():
-        if fault is None and record.get("filename") is not None:
-            bad = filename_fault(record["filename"])
-            fault = f"versions.{version}.filename: {bad}" if bad else None
+    fault = index_fault(model, model["name"])
     if fault:
         raise IntegrityError(f"the remote's events of {model['name']} build an index that is not valid: {fault}; "
                              "nothing was applied", hint=url_hint)
@@ -602,16 +682,12 @@ def clone(url: str, directory: str | None = None, *, options=(), lazy: bool = Fa
     """A new registry in `directory` (default: the remote's last path part) with the remote as `origin`."""
     import shutil
 
-    from mreg.core.config import load_config, render_config
     from mreg.core.layout import REGISTRY_DIR
     from mreg.core.ops.remotes import parse_options
-    from mreg.core.remote.format import CONFIG
 
     settings = parse_options(options)
     storage = connect(url, settings)
-    config_bytes = storage.read(CONFIG, MAX_SMALL)
-    if config_bytes is None:
-        raise IntegrityError(f"remote {url} has no config.toml")
+    config_bytes = remote_config(storage, url)
     if directory is None:
         directory = os.path.basename(url.rstrip("/")) or "registry"
     project = os.path.abspath(directory)
@@ -620,35 +696,51 @@ def clone(url: str, directory: str | None = None, *, options=(), lazy: bool = Fa
         raise RefusedError(f"{directory} already holds a registry", hint="clone into a new folder")
     made_project = not os.path.exists(project)
     try:
-        from mreg.core.repo import init_layout
-
-        layout = init_layout(project)
-        import sys
-
-        if sys.version_info >= (3, 11):
-            import tomllib
-        else:  # pragma: no cover
-            import tomli as tomllib
-        try:
-            document = tomllib.loads(config_bytes.decode())
-        except (ValueError, RecursionError):
-            raise IntegrityError(f"the config.toml of remote {url} is damaged") from None
-        document.pop("remotes", None)
-        entry: dict = {"url": url if "://" in url else os.path.abspath(url)}
-        if settings:
-            entry["options"] = settings
-        if lazy:
-            entry["lazy"] = True
-        document["remotes"] = {"origin": entry}
-        write_atomic(layout.config, render_config(document))
-        try:
-            load_config(layout.config)
-        except IntegrityError as exc:
-            raise IntegrityError(f"the config of remote {url} is not valid: {exc.message}") from None
+        layout = init_from_remote(config_bytes, url, project, settings, lazy)
         repo = Repo(layout)
-        report = pull(repo, "origin", progress_for=progress_for)
+        report = pull(repo, "origin", progress_for=progress_for, storage=storage)
     except BaseException:
         shutil.rmtree(project if made_project else root, ignore_errors=True)
         raise
     report["path"] = project
     return report
+
+
+def remote_config(storage, url: str) -> bytes:
+    from mreg.core.remote.format import CONFIG
+
+    config_bytes = storage.read(CONFIG, MAX_SMALL)
+    if config_bytes is None:
+        raise IntegrityError(f"remote {url} has no config.toml")
+    return config_bytes
+
+
+def init_from_remote(config_bytes: bytes, url: str, project: str, settings: dict, lazy: bool):
+    """A new `.mreg/` in `project` with the remote's config (`config_bytes`) and the remote as `origin`."""
+    import sys
+
+    from mreg.core.config import load_config, render_config
+    from mreg.core.repo import init_layout
+
+    layout = init_layout(project)
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+    try:
+        document = tomllib.loads(config_bytes.decode())
+    except (ValueError, RecursionError):
+        raise IntegrityError(f"the config.toml of remote {url} is damaged") from None
+    document.pop("remotes", None)
+    entry: dict = {"url": url if "://" in url else os.path.abspath(url)}
+    if settings:
+        entry["options"] = settings
+    if lazy:
+        entry["lazy"] = True
+    document["remotes"] = {"origin": entry}
+    write_atomic(layout.config, render_config(document))
+    try:
+        load_config(layout.config)
+    except IntegrityError as exc:
+        raise IntegrityError(f"the config of remote {url} is not valid: {exc.message}") from None
+    return layout

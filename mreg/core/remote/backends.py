@@ -16,7 +16,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-from mreg.core.remote.storage import Storage
+from mreg.core.remote.storage import Storage, logged
 from mreg.errors import IntegrityError, UsageError
 
 # scheme: (module, class, extra)
@@ -48,18 +48,19 @@ def open_storage(url: str, options: dict[str, str] | None = None) -> Storage:
     if scheme in (None, "file"):
         from mreg.core.remote.folder import FolderStorage
 
-        return FolderStorage(url, options)
+        return logged(FolderStorage(url, options))
     if scheme not in _BACKENDS:
         known = ", ".join(sorted({"file", *_BACKENDS}))
         raise UsageError(f"unknown remote URL scheme {scheme!r} in {url}", hint=f"known schemes: {known}, or a path")
     module_name, class_name, extra = _BACKENDS[scheme]
     try:
         # A backend may import its library when it is built, not when it is imported.
-        return getattr(importlib.import_module(module_name), class_name)(url, options)
+        storage = getattr(importlib.import_module(module_name), class_name)(url, options)
     except ImportError as exc:
         missing = getattr(exc, "name", None) or "a package"
         raise UsageError(f"{scheme}:// remotes need {missing}, which is not installed",
                          hint=f"pip install 'mreg[{extra}]'") from None
+    return logged(storage)
 
 
 CHUNK = 1 << 20  # bytes moved per read when streaming

@@ -19,9 +19,8 @@ from collections.abc import Iterator
 
 from mreg.core.fsutil import fsync_dir, open_inside, real_folder, storage_error, write_all
 from mreg.core.remote.backends import CHUNK, TEMPORARY, check_key
-from mreg.core.remote.storage import Progress
+from mreg.core.remote.storage import Leftover, Progress
 from mreg.errors import IntegrityError, NotFoundError
-
 
 
 def _path_of_url(url: str) -> str:
@@ -39,6 +38,8 @@ def _path_of_url(url: str) -> str:
 
 class FolderStorage:
     """A remote's keys as files under one folder."""
+
+    threadsafe = True  # plain files: no state shared between calls
 
     def __init__(self, url: str, options: dict[str, str] | None = None) -> None:
         self.url = url
@@ -190,3 +191,31 @@ class FolderStorage:
             if exc.errno == errno.EISDIR:
                 raise IntegrityError(f"remote {self.url}: {key} is a folder, not a file") from None
             raise storage_error(exc, f"delete {key} from {self.url}") from None
+
+    def leftovers(self) -> Iterator[Leftover]:
+        """The temporary files (`.mreg-tmp…`, beside their keys) of writes killed before the link."""
+        pending = [self.root]
+        while pending:
+            folder = pending.pop()
+            try:
+                entries = list(os.scandir(folder))
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            except OSError as exc:
+                raise storage_error(exc, f"list {self.url}") from None
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append(entry.path)
+                elif entry.name.startswith(TEMPORARY) and entry.is_file(follow_symlinks=False):
+                    info = entry.stat(follow_symlinks=False)
+                    relative = os.path.relpath(entry.path, self.root).replace(os.sep, "/")
+                    yield Leftover(relative, info.st_size, info.st_mtime, entry.path)
+
+    def remove_leftover(self, leftover: Leftover) -> None:
+        try:
+            self._folders(leftover.name, create=False)  # no folder on the way swapped for a link since listed
+            os.unlink(leftover.handle)
+        except (FileNotFoundError, NotADirectoryError):
+            pass
+        except OSError as exc:
+            raise storage_error(exc, f"delete {leftover.name} from {self.url}") from None

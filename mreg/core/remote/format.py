@@ -5,6 +5,7 @@ mreg-remote.json                    format marker, created exclusively by `remot
 config.toml                         the registry's lifecycle and defaults, created exclusively (first)
 objects/ab/cdef…                    every stored byte sequence, named by its SHA-256, as locally
 models/NAME/_log/00000001.json      entry 1 of model NAME's log: the events of one commit
+models/NAME/_snapshots/00000064.json  model NAME's index after entry 64 (derived: snapshots.py)
 pushes/ID.json                      a running push's claim on the objects its entry will name (for gc)
 gc/marks/TIME-ID.json               objects a gc run found unreferenced (deleted by a later run)
 gc/sweep.json                       present while a gc run deletes objects

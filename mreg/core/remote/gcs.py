@@ -1,8 +1,8 @@
 """A remote on Google Cloud Storage (`gs://BUCKET/PREFIX`), through gcsfs.
 
 Exclusive create is the service's own precondition: gcsfs's `mode="create"`
-sends `ifGenerationMatch=0` on the upload (a single request for small data;
-for a file, on the resumable upload, evaluated when it is finalised), and the
+sends `ifGenerationMatch=0` on the upload (a single multipart request below
+5 MiB; above, on the resumable upload, evaluated when it is finalised), and the
 service answers 412 when the object exists, which gcsfs raises as
 FileExistsError from the status code. A resumable upload is invisible until
 finalised, so a reader never sees half a file.
@@ -12,14 +12,20 @@ Options: `project`, `token` (a service account JSON file, `google_default`,
 `STORAGE_EMULATOR_HOST`), `chunk_size` (bytes per request of an upload, a
 multiple of 256 KiB: the upload's memory).
 
-Not yet run against a server in the test suite: no GCS emulator that gcsfs
-talks to without hanging installs here, so this module stays small and leans
-on gcsfs's own conditional uploads.
+The client is gcsfs's plain `GCSFileSystem` (gcsfs.core), not the class
+current gcsfs names `gcsfs.GCSFileSystem` by default: that one first asks the
+Storage Control API over gRPC what kind of bucket it is (zonal, hierarchical),
+for features mreg does not use. Where that API does not answer (an emulator, a
+proxy) each process waited 60 s for it; where it refuses (a credential without
+the permission) it asks again on every operation, logging a warning each
+time. Objects in zonal (Rapid) buckets are written over gRPC only: such a
+bucket is not supported.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
@@ -29,6 +35,12 @@ from mreg.errors import IntegrityError, MregError, NotFoundError, StorageError, 
 
 OPTIONS = ("project", "token", "endpoint_url", "chunk_size")
 CHUNK_SIZE = 8 << 20
+
+# gcsfs logs a request it gives up on with logger.exception; with no handler
+# configured, Python's last-resort handler would print that traceback on
+# stderr above mreg's one-line error. A program that configures logging still
+# gets the records.
+logging.getLogger("gcsfs").addHandler(logging.NullHandler())
 
 
 def _one_line(text: object) -> str:
@@ -54,7 +66,7 @@ class GcsStorage:
             self.chunk_size = -1
         if self.chunk_size <= 0 or self.chunk_size % (256 << 10):
             raise UsageError(f"option chunk_size={options['chunk_size']!r}: expected a multiple of 262144")
-        gcsfs = need("gcsfs", "gcs")
+        gcsfs = need("gcsfs.core", "gcs")
         self._sync = need("fsspec.asyn", "gcs").sync
         self._callbacks = need("fsspec.callbacks", "gcs")
         kwargs = {key: options[key] for key in ("project", "token", "endpoint_url") if options.get(key)}
@@ -78,6 +90,8 @@ class GcsStorage:
 
     def _error(self, exc: Exception, doing: str) -> MregError:
         code = getattr(exc, "code", None)
+        if type(exc) is OSError and str(exc).startswith("Forbidden"):
+            code = 403  # gcsfs raises a 403 as a plain OSError("Forbidden: …"), without the status
         if code in (401, 403) or isinstance(exc, PermissionError):
             return StorageError(
                 f"GCS refused the credentials for {self.url} while {doing} ({code or 'permission denied'})",
@@ -177,10 +191,9 @@ class GcsStorage:
         root = f"{self.bucket}/{self.prefix}/" if self.prefix else f"{self.bucket}/"
 
         async def run() -> list[tuple[str, int]]:
-            try:
-                found = await self._fs._find(root + prefix, detail=True)
-            except FileNotFoundError:
-                return []
+            # An empty prefix lists as nothing; only a missing bucket is a
+            # FileNotFoundError, which must not pass for an empty remote.
+            found = await self._fs._find(root + prefix, detail=True)
             return sorted(
                 (name[len(root) :], int(info.get("size", 0)))
                 for name, info in found.items()

@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from urllib.parse import unquote, urlsplit
 
 from mreg.core.remote.backends import CHUNK, TEMPORARY, check_key, check_prefix, need, take_options
-from mreg.core.remote.storage import Progress
+from mreg.core.remote.storage import Leftover, Progress
 from mreg.errors import IntegrityError, MregError, NotFoundError, StorageError, UsageError
 
 OPTIONS = ("key_filename", "password", "port", "known_hosts", "timeout")
@@ -316,6 +316,37 @@ class SftpStorage:
             raise self._error(exc, f"deleting {key}") from None
         except Exception as exc:
             raise self._error(exc, f"deleting {key}") from None
+
+    def leftovers(self) -> Iterator[Leftover]:
+        """The temporary files (`.mreg-tmp-…`, beside their keys) of uploads killed before the rename."""
+        pending = [self.root]
+        while pending:
+            folder = pending.pop()
+            try:
+                entries = self._connect().listdir_attr(folder)
+            except Exception as exc:
+                if getattr(exc, "errno", None) == errno.ENOENT or isinstance(exc, FileNotFoundError):
+                    continue
+                raise self._error(exc, "listing temporary files") from None
+            for entry in entries:
+                mode = entry.st_mode or 0
+                path = f"{folder}/{entry.filename}"
+                if entry.filename in (".", ".."):
+                    continue
+                if stat.S_ISDIR(mode):
+                    pending.append(path)
+                elif entry.filename.startswith(TEMPORARY) and stat.S_ISREG(mode):
+                    yield Leftover(path[len(self.root) + 1 :], int(entry.st_size or 0), float(entry.st_mtime or 0), path)
+
+    def remove_leftover(self, leftover: Leftover) -> None:
+        try:
+            self._connect().remove(leftover.handle)
+        except OSError as exc:
+            if isinstance(exc, FileNotFoundError) or exc.errno == errno.ENOENT:
+                return
+            raise self._error(exc, f"deleting {leftover.name}") from None
+        except Exception as exc:
+            raise self._error(exc, f"deleting {leftover.name}") from None
 
 
 def _int_option(options: dict[str, str], name: str, default: int) -> int:
