@@ -107,7 +107,8 @@ def later(hours: float) -> str:
     return (datetime.now(timezone.utc) + timedelta(hours=hours)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def test_a_push_killed_mid_upload_leaves_a_remote_that_verifies_and_gc_cleans(tmp_path, remote):
+def test_a_push_killed_mid_upload_leaves_a_remote_that_verifies_and_gc_cleans(tmp_path, staging_remote):
+    remote = staging_remote
     url, options = remote()
     options = _slow_options(url, options)
     server = ServerSide(url, options)
@@ -138,7 +139,8 @@ def test_a_push_killed_mid_upload_leaves_a_remote_that_verifies_and_gc_cleans(tm
     assert Mreg(tmp_path / "b")("show", "sentiment@1.0.1", "--json").json["size"] == 64 << 20
 
 
-def test_a_direct_write_killed_between_object_upload_and_log_entry(tmp_path, remote):
+def test_a_direct_write_killed_between_object_upload_and_log_entry(tmp_path, staging_remote):
+    remote = staging_remote
     url, options = remote()
     server = ServerSide(url, options)
     a = registry(tmp_path, "a")

@@ -18,7 +18,8 @@ def later(hours: float) -> str:
     return (datetime.now(timezone.utc) + timedelta(hours=hours)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def test_gc_remote_removes_leftovers_older_than_the_grace_and_keeps_young_ones(tmp_path, remote):
+def test_gc_remote_removes_leftovers_older_than_the_grace_and_keeps_young_ones(tmp_path, staging_remote):
+    remote = staging_remote
     url, options = remote()
     a = registry(tmp_path, "a")
     fill(a, 2)
@@ -46,7 +47,8 @@ def test_gc_remote_removes_leftovers_older_than_the_grace_and_keeps_young_ones(t
     assert a("gc", "--remote", "origin", "--grace", "1h", "--json", env=aged).json["leftovers"]["count"] == 0
 
 
-def test_gc_remote_beside_a_running_push_keeps_its_temporaries(tmp_path, remote):
+def test_gc_remote_beside_a_running_push_keeps_its_temporaries(tmp_path, staging_remote):
+    remote = staging_remote
     """gc, with no grace at all, while a large artifact uploads: its temporaries stay and the push completes.
 
     The push is paused (SIGSTOP) once its temporary is seen on the server, so that a gc run is certain to
