@@ -101,3 +101,23 @@ def test_a_clone_killed_at_every_rename_leaves_no_registry_or_a_whole_one(tmp_pa
         n += 1
     tally("remote: SIGKILL at the N-th rename of a clone", kills)
     assert kills >= 5 and partial >= 2, (kills, partial)
+
+
+@pytest.mark.skipif(not STRACE, reason="strace is not installed")
+def test_the_cached_clone_of_a_remote_killed_midway_is_cleared_by_the_next_command(tmp_path):
+    import os
+
+    url = _remote(tmp_path)
+    env = dict(os.environ, MREG_CACHE_DIR=str(tmp_path / "cache"))
+    # `history --repo URL` works on the cached lazy clone; kill its making at the 5th rename (an index).
+    argv = ["strace", "-f", "-qq", "-o", "/dev/null", "-e", "trace=rename,renameat,renameat2",
+            "-e", "inject=rename,renameat,renameat2:signal=KILL:when=5",
+            sys.executable, "-m", "mreg", "--repo", url, "history", "churn"]
+    done = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=120, env=env,
+                          stdin=subprocess.DEVNULL)
+    assert done.returncode == -9 or "killed by SIGKILL" in done.stderr, done.stderr
+    assert len(list((tmp_path / "cache").rglob(".mreg.clone-*"))) == 1  # killed mid-clone
+    assert not list((tmp_path / "cache").rglob(".mreg"))
+    history = Mreg(tmp_path)("--repo", url, "history", "churn", "--json", env=env).json
+    assert len(history) >= 2
+    assert not list((tmp_path / "cache").rglob(".mreg.clone-*"))
