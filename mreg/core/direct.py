@@ -93,7 +93,10 @@ def open_direct(url: str, lock_timeout: float | None = None, options: dict[str, 
         if not os.path.isfile(os.path.join(root, "config.toml")):
             import shutil
 
-            shutil.rmtree(root, ignore_errors=True)  # a clone killed half-way
+            shutil.rmtree(root, ignore_errors=True)  # a clone killed half-way (from before clones were renamed in)
+            for leftover in os.listdir(folder):  # what a killed clone builds in; this flock excludes a running one
+                if leftover.startswith(REGISTRY_DIR + ".clone-"):
+                    shutil.rmtree(os.path.join(folder, leftover), ignore_errors=True)
             clone(url if "://" in url else os.path.abspath(url), folder,
                   options=url_options() if options is None else options, lazy=True)
             registry = DirectRegistry(Layout(root), lock_timeout or DEFAULT_TIMEOUT)

@@ -3,11 +3,16 @@
 Every file mreg changes is replaced whole: written to a temporary name in the
 same directory, fsynced, renamed over the old name, and the directory fsynced,
 so a reader or a crash sees the old bytes or the new, never half of either.
+
+Inside `deferred_durability(root)` (a clone building a registry nobody uses
+yet) writes under `root` skip their fsyncs, and one flush at the end makes
+the whole tree durable at once.
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import errno
 import os
 from collections.abc import Iterator
@@ -26,6 +31,50 @@ _STORAGE_ERRNOS = {
     errno.EMFILE: "too many open files",
     errno.ENFILE: "too many open files",
 }
+
+
+# The folder whose writes skip their fsyncs, for the code running in this context only: a context
+# variable, not a global, so another thread (or a command run later in the same process) keeps
+# every fsync. Nothing is collected: the flush covers the whole tree.
+_DEFERRED: contextvars.ContextVar[str | None] = contextvars.ContextVar("mreg_deferred_durability", default=None)
+
+
+@contextlib.contextmanager
+def deferred_durability(root: str) -> Iterator[None]:
+    """Within the block, writes under `root` skip their fsyncs; on leaving it normally, all of
+    `root` is made durable in one step (`flush_tree`). For a tree no other process uses until the
+    block ends (a clone): a crash inside it may lose any of those writes, so the caller must leave
+    nothing there that looks finished before the flush."""
+    token = _DEFERRED.set(os.path.abspath(root) + os.sep)
+    try:
+        yield
+    finally:
+        _DEFERRED.reset(token)
+    flush_tree(root)
+
+
+def durable(path: str) -> bool:
+    """Whether a write to `path` must be fsynced now (False only under a `deferred_durability` root)."""
+    deferred = _DEFERRED.get()
+    return deferred is None or not (os.path.abspath(path) + os.sep).startswith(deferred)
+
+
+def flush_tree(root: str) -> None:
+    """Make every file and folder under `root` durable at once: syncfs of its filesystem, else
+    os.sync, else (neither exists, e.g. Windows) an fsync of each file and folder in the tree."""
+    try:
+        syncfs(root)
+        return
+    except AttributeError:
+        pass  # no os.sync either
+    for folder, _dirs, files in os.walk(root):
+        for name in files:
+            fd = os.open(os.path.join(folder, name), os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        fsync_dir(folder)
 
 
 def storage_error(exc: OSError, what: str) -> MregError:
@@ -171,7 +220,9 @@ def read_regular_file(path: str, what: str) -> bytes:
 
 
 def fsync_dir(path: str) -> None:
-    """Make a rename or unlink inside `path` durable."""
+    """Make a rename or unlink inside `path` durable (later, at once, under `deferred_durability`)."""
+    if not durable(path):
+        return
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(fd)
@@ -196,7 +247,8 @@ def write_atomic(path: str, data: bytes, *, mode: int = 0o644) -> None:
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, mode)
         try:
             write_all(fd, data)
-            os.fsync(fd)
+            if durable(path):
+                os.fsync(fd)
         finally:
             os.close(fd)
         os.replace(temp, path)
@@ -212,6 +264,10 @@ def syncfs(path: str) -> None:
 
     Storing ten thousand small files with one fsync each costs seconds; one
     syncfs before the renames gives the same durability for the whole batch.
+    syncfs rather than os.sync: it waits only for the filesystem `path` is on,
+    not for every other disk's dirty pages (on a shared machine, others' work).
+    Where syncfs is missing (not Linux), os.sync; where that is missing too,
+    AttributeError.
     """
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:

@@ -18,7 +18,7 @@ import json
 import os
 import stat
 
-from mreg.core.fsutil import fsync_dir, kind_of, open_regular_file, write_all
+from mreg.core.fsutil import durable, fsync_dir, kind_of, open_regular_file, write_all
 from mreg.core.schema import ACTIONS, GENESIS, event_fault  # noqa: F401 - ACTIONS and GENESIS are named from here
 from mreg.errors import IntegrityError
 
@@ -206,7 +206,8 @@ def append(path: str, committed_bytes: int, events: list[dict], *, count: int, h
             os.ftruncate(fd, committed_bytes)
         os.lseek(fd, committed_bytes, os.SEEK_SET)
         write_all(fd, data)
-        os.fsync(fd)
+        if durable(path):
+            os.fsync(fd)
     finally:
         os.close(fd)
     if committed_bytes == 0:

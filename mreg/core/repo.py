@@ -49,7 +49,11 @@ GITIGNORE = """\
 def init_layout(path: str | None = None) -> Layout:
     """Create `.mreg/` in `path` (default: the current directory); harmless to repeat; return its layout."""
     project = os.path.abspath(path or os.getcwd())
-    root = project if os.path.basename(project) == REGISTRY_DIR else os.path.join(project, REGISTRY_DIR)
+    return init_root(project if os.path.basename(project) == REGISTRY_DIR else os.path.join(project, REGISTRY_DIR))
+
+
+def init_root(root: str) -> Layout:
+    """Create a registry in the folder `root` itself (a `.mreg/`, or a clone's folder before it is renamed to one)."""
     layout = Layout(root)
     with translate_os_errors("create the registry"):
         os.makedirs(root, exist_ok=True)

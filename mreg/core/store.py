@@ -18,7 +18,7 @@ import stat
 from collections.abc import Iterator
 
 from mreg.core.copying import CHUNK, copy_by_hand, copy_in_kernel, hash_fd, try_clone
-from mreg.core.fsutil import fsync_dir, kind_of, open_for_reading, open_inside, real_folder, syncfs
+from mreg.core.fsutil import durable as fsync_now, fsync_dir, kind_of, open_for_reading, open_inside, real_folder, syncfs
 from mreg.core.layout import Layout
 from mreg.core.pins import Intake
 from mreg.errors import IntegrityError, RefusedError, UsageError
@@ -250,6 +250,7 @@ class ObjectStore:
         if sound:
             os.unlink(temp)
             return False
+        durable = durable and fsync_now(final)  # not inside a clone: it flushes once at its end
         if durable:
             fd = os.open(temp, os.O_RDONLY)
             try:
@@ -284,7 +285,8 @@ class ObjectStore:
 
     def flush(self) -> None:
         """Make every object installed with durable=False durable at once."""
-        syncfs(self.layout.objects)
+        if fsync_now(self.layout.objects):
+            syncfs(self.layout.objects)
 
     def put_bytes(self, data: bytes, intake: Intake) -> str:
         """Store a small byte string (a manifest); return its hex digest."""

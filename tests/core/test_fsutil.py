@@ -72,3 +72,26 @@ def test_os_errors_become_storage_errors_in_words():
         with translate_os_errors("write the index"):
             raise PermissionError(errno.EACCES, "Permission denied", "/idx")
     assert str(caught.value) == "cannot write the index: permission denied: /idx"
+
+
+def test_deferred_durability_covers_its_root_in_its_own_context_only(tmp_path):
+    import threading
+
+    from mreg.core.fsutil import deferred_durability, durable
+
+    root, beside = tmp_path / "clone", tmp_path / "clone-other"
+    root.mkdir()
+    seen = {}
+    with deferred_durability(str(root)):
+        write_atomic(str(root / "f"), b"x")
+        seen["inside"] = durable(str(root / "models" / "_index.json")), durable(str(root))
+        seen["beside"] = durable(str(beside / "f")), durable(str(tmp_path))
+        worker = threading.Thread(target=lambda: seen.__setitem__("thread", durable(str(root / "f"))))
+        worker.start()
+        worker.join()
+    seen["after"] = durable(str(root / "f"))
+    assert seen == {"inside": (False, False), "beside": (True, True), "thread": True, "after": True}
+    assert (root / "f").read_bytes() == b"x"
+    with pytest.raises(RuntimeError), deferred_durability(str(root)):
+        raise RuntimeError("a failed clone")  # no flush, and the deferral ends all the same
+    assert durable(str(root / "f"))

@@ -403,7 +403,7 @@ def _apply_locked(repo: Repo, name: str, known: int, new: list[dict]) -> list[di
                 except replay.NotReplayable as exc:
                     raise IntegrityError(f"the remote's events of {name} cannot be applied: {exc}") from None
                 _check_model(trial, _HINT)
-                _fast_forward(layout, model, new)
+                _fast_forward(layout, model, new, applied=trial)
                 recover_stash(layout, name)  # a re-application a crash interrupted goes on top
                 return []
             base = local[:known] + new
@@ -437,15 +437,20 @@ def _apply_locked(repo: Repo, name: str, known: int, new: list[dict]) -> list[di
             return renumbered
 
 
-def _fast_forward(layout, model: dict, new: list[dict]) -> None:
-    """Append committed events after the model's head, then replace its index: the ordinary commit order."""
+def _fast_forward(layout, model: dict, new: list[dict], applied: dict | None = None) -> None:
+    """Append committed events after the model's head, then replace its index: the ordinary commit order.
+
+    `applied` is `model` with `new` already applied (and checked) by the caller, so as not to replay
+    them twice: copying each version's record is most of a clone's CPU time.
+    """
     from mreg.core import replay
 
     committed = dict(model["history"])
-    replay.apply(model, new)
+    if applied is None:
+        applied = replay.apply(model, new)
     history.append(layout.history_path(model["name"]), committed["bytes"], new, count=committed["events"],
                    head=committed["head"])
-    index_mod.save_model(layout, model)
+    index_mod.save_model(layout, applied)
 
 
 def _stash_path(layout, name: str) -> str:
@@ -679,9 +684,15 @@ def _reapply_decision(tx, model: dict, event: dict, numbers: dict[str, str]) -> 
 # --- clone ---------------------------------------------------------------------------
 
 def clone(url: str, directory: str | None = None, *, options=(), lazy: bool = False, progress_for=None):
-    """A new registry in `directory` (default: the remote's last path part) with the remote as `origin`."""
+    """A new registry in `directory` (default: the remote's last path part) with the remote as `origin`.
+
+    It is built under a temporary name beside `.mreg/`, with no fsync per file (nobody uses it
+    yet), made durable in one flush, and renamed to `.mreg/` last: a clone killed at any moment
+    leaves no `.mreg/`, so no command ever takes a half-cloned folder for a registry.
+    """
     import shutil
 
+    from mreg.core.fsutil import deferred_durability, fsync_dir
     from mreg.core.layout import REGISTRY_DIR
     from mreg.core.ops.remotes import parse_options
 
@@ -695,12 +706,23 @@ def clone(url: str, directory: str | None = None, *, options=(), lazy: bool = Fa
     if os.path.lexists(root):
         raise RefusedError(f"{directory} already holds a registry", hint="clone into a new folder")
     made_project = not os.path.exists(project)
+    # Never `.mreg`: what a killed clone leaves is no registry. Unique, so a leftover never blocks a clone.
+    building = os.path.join(project, f"{REGISTRY_DIR}.clone-{os.getpid()}-{uuid.uuid4().hex[:8]}")
     try:
-        layout = init_from_remote(config_bytes, url, project, settings, lazy)
-        repo = Repo(layout)
-        report = pull(repo, "origin", progress_for=progress_for, storage=storage)
+        with translate_os_errors(f"clone into {directory}"):
+            os.makedirs(project, exist_ok=True)
+            os.mkdir(building)
+        with translate_os_errors(f"clone into {directory}"), deferred_durability(building):
+            layout = init_from_remote(config_bytes, url, project, settings, lazy, root=building)
+            report = pull(Repo(layout), "origin", progress_for=progress_for, storage=storage)
+        with translate_os_errors(f"clone into {directory}"):
+            # Fails (ENOTEMPTY) rather than replace a registry another process made there meanwhile.
+            os.rename(building, root)
+            fsync_dir(project)
+            if made_project:
+                fsync_dir(os.path.dirname(project))
     except BaseException:
-        shutil.rmtree(project if made_project else root, ignore_errors=True)
+        shutil.rmtree(project if made_project else building, ignore_errors=True)
         raise
     report["path"] = project
     return report
@@ -715,14 +737,16 @@ def remote_config(storage, url: str) -> bytes:
     return config_bytes
 
 
-def init_from_remote(config_bytes: bytes, url: str, project: str, settings: dict, lazy: bool):
-    """A new `.mreg/` in `project` with the remote's config (`config_bytes`) and the remote as `origin`."""
+def init_from_remote(config_bytes: bytes, url: str, project: str, settings: dict, lazy: bool, *,
+                     root: str | None = None):
+    """A new `.mreg/` in `project` (or in the folder `root`) with the remote's config (`config_bytes`)
+    and the remote as `origin`."""
     import sys
 
     from mreg.core.config import load_config, render_config
-    from mreg.core.repo import init_layout
+    from mreg.core.repo import init_layout, init_root
 
-    layout = init_layout(project)
+    layout = init_root(root) if root else init_layout(project)
     if sys.version_info >= (3, 11):
         import tomllib
     else:  # pragma: no cover
