@@ -126,3 +126,28 @@ def test_errors_are_those_of_s3fs(s3_remote, tmp_path, fault):
     assert reader.err.startswith("mreg: error: ") and reader.err == s3fs.err
     with pytest.raises(StorageError):
         list(open_reader(url, options).list("models/"))
+
+
+def test_signature_is_aws_own_example():
+    """AWS's worked example of Signature Version 4 (GET Bucket, list objects, in its S3 API reference)."""
+    import datetime
+
+    reader = S3Reader("s3://examplebucket", None, "https", "examplebucket.s3.amazonaws.com", "", "", "us-east-1",
+                      "AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", None)
+    headers = reader._signed("/", "max-keys=2&prefix=J", datetime.datetime(2013, 5, 24, tzinfo=datetime.timezone.utc))
+    assert headers["Authorization"] == (
+        "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request, "
+        "SignedHeaders=host;x-amz-content-sha256;x-amz-date, "
+        "Signature=34b48302e7b5fa45bde8084f4b7868a86f0a534bc59db6670ed5711ef69dc6f7")
+
+
+def test_aws_addressing_is_botocores(monkeypatch):
+    for name in ("AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/aws-config")
+    keys = {"key": "k", "secret": "s"}
+    assert reader_for("s3://bucket/p", keys) is None  # no endpoint and no region: botocore would look further
+    place = reader_for("s3://my-bucket/p", dict(keys, region="eu-west-1"))
+    assert (place._host, place._key_path("x")) == ("my-bucket.s3.eu-west-1.amazonaws.com", "/p/x")
+    place = reader_for("s3://my.bucket/p", dict(keys, region="us-east-1"))  # a dot: not a host name under https
+    assert (place._host, place._key_path("x")) == ("s3.amazonaws.com", "/my.bucket/p/x")

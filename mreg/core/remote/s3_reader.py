@@ -100,16 +100,9 @@ def open_reader(url: str, options: dict[str, str]) -> "S3Reader | None":
         scheme, host, path = place.scheme, place.netloc, f"/{bucket}"
         region = region or "us-east-1"
     else:
-        if not region or not region.replace("-", "").isalnum() or region.startswith(("cn-", "us-gov-", "us-iso")):
+        if not _aws_region(region):
             return None
-        if region == "us-east-1":
-            domain = "s3.amazonaws.com"  # botocore's (legacy) global endpoint for us-east-1
-        else:
-            domain = f"s3.{region}.amazonaws.com"
-        # Virtual-hosted where the bucket can be a host name under https, as botocore does; else by path.
-        plain = bucket.replace("-", "").isalnum() and bucket == bucket.lower() and 3 <= len(bucket) <= 63 \
-            and bucket[0].isalnum() and bucket[-1].isalnum()
-        scheme, host, path = ("https", f"{bucket}.{domain}", "") if plain else ("https", domain, f"/{bucket}")
+        scheme, (host, path) = "https", _aws_place(bucket, region)
     prefix = parts.path.strip("/")
     if prefix:
         try:
@@ -117,6 +110,22 @@ def open_reader(url: str, options: dict[str, str]) -> "S3Reader | None":
         except IntegrityError:
             return None  # the S3 backend says why
     return S3Reader(url, endpoint, scheme, host, path, prefix, region, key, secret, token)
+
+
+def _aws_region(region: str | None) -> bool:
+    """Whether `region` names a region of AWS's main partition (China, GovCloud and ISO are left to s3fs)."""
+    return bool(region) and region.isascii() and region.replace("-", "").isalnum() \
+        and not region.startswith(("cn-", "us-gov-", "us-iso"))
+
+
+def _aws_place(bucket: str, region: str) -> tuple[str, str]:
+    """The host and path prefix of `bucket` on AWS in `region`, as botocore addresses it."""
+    # botocore's (legacy) global endpoint for us-east-1, a regional one elsewhere.
+    domain = "s3.amazonaws.com" if region == "us-east-1" else f"s3.{region}.amazonaws.com"
+    # Virtual-hosted where the bucket can be a host name under https (no dots), else by path.
+    plain = bucket.isascii() and bucket.replace("-", "").isalnum() and bucket == bucket.lower() \
+        and 3 <= len(bucket) <= 63 and bucket[0].isalnum() and bucket[-1].isalnum()
+    return (f"{bucket}.{domain}", "") if plain else (domain, f"/{bucket}")
 
 
 class S3Reader:
@@ -174,7 +183,7 @@ class S3Reader:
         return f"{self.url}" + (f" at {self.endpoint}" if self.endpoint else "")
 
     def _get(self, path: str, query: dict[str, str], limit: int, doing: str,
-             key: str | None) -> tuple[int, dict, bytes]:
+             key: str | None) -> tuple[int, object, bytes]:
         """One signed GET, retried on a server error or a lost connection; (status, headers, body up to `limit`)."""
         for attempt in range(ATTEMPTS):
             try:
@@ -191,10 +200,22 @@ class S3Reader:
             if status in RETRIED_STATUS and attempt + 1 < ATTEMPTS:
                 time.sleep(random.uniform(0, 0.2 * 2 ** attempt))
                 continue
+            if self._moved(status, headers.get("x-amz-bucket-region") or _error_of(body, "Region")):
+                return self._get(self._key_path(key) if key else self._path or "/", query, limit, doing, key)
             return status, headers, body
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _send(self, path: str, query: dict[str, str], limit: int, key: str | None) -> tuple[int, dict, bytes]:
+    def _moved(self, status: int, region: str | None) -> bool:
+        """Whether AWS said the bucket is in another region, which this reader then addresses, as
+        botocore does: the same request is sent again there."""
+        if self.endpoint or status not in (301, 307, 400) or region == self._region or not _aws_region(region):
+            return False
+        self._close()
+        self._region = region
+        self._host, self._path = _aws_place(self.bucket, region)
+        return True
+
+    def _send(self, path: str, query: dict[str, str], limit: int, key: str | None) -> tuple[int, object, bytes]:
         target = quote(path, safe="/-_.~")
         canonical_query = "&".join(f"{quote(k, safe='-_.~')}={quote(v, safe='-_.~')}"
                                    for k, v in sorted(query.items()))
@@ -224,11 +245,11 @@ class S3Reader:
             body = b""  # not an S3 error document: the status alone speaks
         elif answer.will_close:
             self._close()
-        return answer.status, dict(answer.getheaders()), body
+        return answer.status, answer.headers, body
 
-    def _signed(self, target: str, canonical_query: str) -> dict[str, str]:
-        """The headers of a GET of `target`, signed with AWS Signature Version 4."""
-        now = datetime.datetime.now(datetime.timezone.utc)
+    def _signed(self, target: str, canonical_query: str, now: datetime.datetime | None = None) -> dict[str, str]:
+        """The headers of a GET of `target`, signed with AWS Signature Version 4 (at `now`, default the time)."""
+        now = now or datetime.datetime.now(datetime.timezone.utc)
         stamp, day = now.strftime("%Y%m%dT%H%M%SZ"), now.strftime("%Y%m%d")
         headers = {"host": self._host, "x-amz-content-sha256": EMPTY_SHA256, "x-amz-date": stamp}
         if self._token:
@@ -282,16 +303,16 @@ def _children(element) -> dict[str, object]:
     return {child.tag.rpartition("}")[2]: child for child in element}
 
 
-def _error_of(body: bytes) -> tuple[str, str]:
-    """An S3 error document's Code and Message ('' for each if there is none)."""
+def _error_of(body: bytes, name: str | None = None):
+    """An S3 error document's Code and Message ('' for each if there is none); or its field `name`."""
     try:
         fields = _children(_xml(body)) if body else {}
     except Exception:
-        return "", ""
-    code = fields.get("Code")
-    message = fields.get("Message")
-    return (code.text or "") if code is not None else "", " ".join((message.text or "").split()) \
-        if message is not None else ""
+        fields = {}
+    if name is not None:
+        return (fields[name].text or "").strip() if name in fields else ""
+    return tuple(" ".join((fields[field].text or "").split()) if field in fields else ""
+                 for field in ("Code", "Message"))
 
 
 def _page(body: bytes, url: str) -> tuple[list[tuple[str, int]], str | None]:
