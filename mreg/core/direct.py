@@ -208,7 +208,7 @@ def open_view(url: str, lock_timeout: float | None = None) -> "ViewRegistry":
     fd = _locked_cache(folder)
     try:
         options = url_options()
-        storage = connect(url, options)
+        storage = connect(url, options, reading=True)  # the refresh only lists and reads
         root = os.path.join(folder, REGISTRY_DIR)
         if not os.path.isfile(os.path.join(root, "config.toml")):
             import shutil

@@ -38,10 +38,11 @@ REBASE_ATTEMPTS = 8
 SWEEP_WAIT = 120.0  # seconds a push waits for a running gc sweep before giving up
 
 
-def connect(url: str, options: dict):
-    from mreg.core.remote.backends import open_storage
+def connect(url: str, options: dict, reading: bool = False):
+    """The remote's storage, its marker checked; `reading` for a caller that only lists and reads small keys."""
+    from mreg.core.remote.backends import open_reader, open_storage
 
-    storage = open_storage(url, options)
+    storage = (open_reader if reading else open_storage)(url, options)
     check_marker(storage.read(MARKER, MAX_SMALL), url)
     return storage
 

@@ -63,6 +63,18 @@ def open_storage(url: str, options: dict[str, str] | None = None) -> Storage:
     return logged(storage)
 
 
+def open_reader(url: str, options: dict[str, str] | None = None) -> Storage:
+    """Storage to list and read small keys at `url`: for S3, a standard-library reader where it can
+    stand in for s3fs (mreg/core/remote/s3_reader.py); otherwise the backend `open_storage` gives."""
+    if scheme_of(url) == "s3":
+        from mreg.core.remote.s3_reader import open_reader as open_s3_reader
+
+        reader = open_s3_reader(url, dict(options or {}))
+        if reader is not None:
+            return logged(reader)
+    return open_storage(url, options)
+
+
 CHUNK = 1 << 20  # bytes moved per read when streaming
 # Uploads in progress live under names that start with this; they are never
 # listed and no key may use it.

@@ -15,6 +15,9 @@ Options (`--option K=V`): `endpoint_url` (else `AWS_ENDPOINT_URL_S3` or
 `multipart_threshold`, `part_size` and `max_concurrency` tune large transfers
 (a multipart upload's peak memory is about twice the product of the last two). Without `key`, credentials come from the usual AWS variables
 and files.
+
+`list`, `show` and `search --repo s3://…` read their view through
+`s3_reader` instead, where it can reach the server as this backend would.
 """
 
 from __future__ import annotations
