@@ -32,6 +32,7 @@ from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 from mreg.core.remote.backends import CHUNK, TEMPORARY, check_key, check_prefix, need, take_options
+from mreg.core.remote.s3_errors import answer_error
 from mreg.core.remote.storage import Leftover, Progress
 from mreg.errors import IntegrityError, MregError, NotFoundError, StorageError, UsageError
 
@@ -61,14 +62,6 @@ MAX_COPY = MAX_PUT = 5 << 30  # S3's limit on one CopyObject, and on one PutObje
 # 409 ConditionalRequestConflict means another conditional write of the key
 # is in flight; asking again gives the server's final answer.
 CONFLICT_RETRIES = 5
-REFUSED_CREDENTIALS = {
-    "AccessDenied",
-    "InvalidAccessKeyId",
-    "SignatureDoesNotMatch",
-    "InvalidToken",
-    "ExpiredToken",
-    "InvalidClientTokenId",
-}
 
 
 def _one_line(text: object) -> str:
@@ -163,14 +156,8 @@ class S3Storage:
         b = self._botocore
         if isinstance(exc, b.ClientError):
             code, status, message = _details(exc)
-            if code in REFUSED_CREDENTIALS or status == 403:
-                return StorageError(
-                    f"S3 refused the credentials for {where} while {doing} ({code or status})",
-                    hint="check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or --option key=… secret=…",
-                )
-            if code == "NoSuchBucket":
-                return StorageError(f"no bucket {self.bucket!r} at {self.endpoint or 'S3'} ({self.url})")
-            return StorageError(f"S3 error while {doing} in {where}: {code or status} {message}".rstrip())
+            return answer_error(code, status, message, url=self.url, endpoint=self.endpoint, bucket=self.bucket,
+                                doing=doing)
         if isinstance(exc, b.NoCredentialsError):
             return StorageError(
                 f"no S3 credentials for {self.url}",

@@ -29,6 +29,7 @@ from collections.abc import Iterator
 from urllib.parse import quote, unquote_plus, urlsplit
 
 from mreg.core.remote.backends import TEMPORARY, check_key, check_prefix
+from mreg.core.remote.s3_errors import answer_error
 from mreg.errors import IntegrityError, StorageError
 
 # What the reader can take; any other option (a profile, transfer tuning) is s3fs's to read or refuse.
@@ -57,16 +58,6 @@ CONNECT_TIMEOUT = 10
 READ_TIMEOUT = 120
 ATTEMPTS = 3
 RETRIED_STATUS = (500, 502, 503, 504)
-REFUSED_CREDENTIALS = {
-    "AccessDenied",
-    "InvalidAccessKeyId",
-    "SignatureDoesNotMatch",
-    "InvalidToken",
-    "ExpiredToken",
-    "InvalidClientTokenId",
-}
-
-
 def open_reader(url: str, options: dict[str, str]) -> "S3Reader | None":
     """A reader for the S3 remote at `url`, or None where only s3fs can reproduce the configuration."""
     env = os.environ
@@ -279,15 +270,8 @@ class S3Reader:
     def _error(self, status: int, body: bytes, doing: str) -> StorageError:
         """The S3 backend's error for an answer that is not a success."""
         code, message = _error_of(body)
-        where = self._where()
-        if code in REFUSED_CREDENTIALS or status == 403:
-            return StorageError(
-                f"S3 refused the credentials for {where} while {doing} ({code or status})",
-                hint="check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or --option key=… secret=…",
-            )
-        if code == "NoSuchBucket":
-            return StorageError(f"no bucket {self.bucket!r} at {self.endpoint or 'S3'} ({self.url})")
-        return StorageError(f"S3 error while {doing} in {where}: {code or status} {message}".rstrip())
+        return answer_error(code, status, message, url=self.url, endpoint=self.endpoint, bucket=self.bucket,
+                            doing=doing)
 
 
 def _xml(body: bytes):

@@ -307,15 +307,7 @@ class SftpStorage:
                     yield key, int(entry.st_size or 0)
 
     def delete(self, key: str) -> None:
-        path = self._path(key)
-        try:
-            self._connect().remove(path)
-        except OSError as exc:
-            if isinstance(exc, FileNotFoundError) or exc.errno == errno.ENOENT:
-                return
-            raise self._error(exc, f"deleting {key}") from None
-        except Exception as exc:
-            raise self._error(exc, f"deleting {key}") from None
+        self._remove(self._path(key), key)
 
     def leftovers(self) -> Iterator[Leftover]:
         """The temporary files (`.mreg-tmp-…`, beside their keys) of uploads killed before the rename."""
@@ -339,14 +331,18 @@ class SftpStorage:
                     yield Leftover(path[len(self.root) + 1 :], int(entry.st_size or 0), float(entry.st_mtime or 0), path)
 
     def remove_leftover(self, leftover: Leftover) -> None:
+        self._remove(leftover.handle, leftover.name)
+
+    def _remove(self, path: str, name: str) -> None:
+        """Remove the file at `path` (`name` in errors); no error if it is already gone."""
         try:
-            self._connect().remove(leftover.handle)
+            self._connect().remove(path)
         except OSError as exc:
             if isinstance(exc, FileNotFoundError) or exc.errno == errno.ENOENT:
                 return
-            raise self._error(exc, f"deleting {leftover.name}") from None
+            raise self._error(exc, f"deleting {name}") from None
         except Exception as exc:
-            raise self._error(exc, f"deleting {leftover.name}") from None
+            raise self._error(exc, f"deleting {name}") from None
 
 
 def _int_option(options: dict[str, str], name: str, default: int) -> int:
