@@ -108,3 +108,34 @@ def test_gc_remote_leaves_another_programs_s3_upload_alone(tmp_path, s3_remote):
     assert server.leftovers() == [f"upload {foreign}"]
     assert done["leftovers"]["count"] == 2
     server.client.abort_multipart_upload(Bucket=server.bucket, Key=foreign, UploadId=upload)
+
+
+def test_a_temporary_that_goes_while_gc_lists_it_is_passed_over(tmp_path):
+    # A running push links its temporary into place at any moment: between gc's listing of a folder
+    # and its look at one of the files listed, that file may be gone. It is no leftover then.
+    from mreg.core.remote.backends import TEMPORARY, open_storage
+
+    shard = tmp_path / "remote" / "objects" / "ab"
+    shard.mkdir(parents=True)
+    for name in ("one", "two"):
+        (shard / f"{TEMPORARY}{name}").write_bytes(b"x" * 10)
+    listing = open_storage(str(tmp_path / "remote"), {}).leftovers()
+    first = next(listing)  # the folder is listed, and the first file looked at
+    other = "two" if first.name.endswith("one") else "one"
+    (shard / f"{TEMPORARY}{other}").unlink()  # the push's link, in a real run
+    assert list(listing) == []
+
+
+def test_a_key_that_goes_while_a_folder_is_listed_is_passed_over(tmp_path):
+    # A push removes its claim when it ends, another gc deletes swept objects: a listing on a folder
+    # must not fail on a file deleted between reading the folder and looking at the file.
+    from mreg.core.remote.backends import open_storage
+
+    claims = tmp_path / "remote" / "pushes"
+    claims.mkdir(parents=True)
+    for name in ("a.json", "b.json"):
+        (claims / name).write_text("{}")
+    listing = open_storage(str(tmp_path / "remote"), {}).list("pushes/")
+    assert next(listing) == ("pushes/a.json", 2)  # sorted: the folder is read, a.json looked at
+    (claims / "b.json").unlink()
+    assert list(listing) == []

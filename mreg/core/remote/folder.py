@@ -172,7 +172,11 @@ class FolderStorage:
                 if entry.is_dir(follow_symlinks=False):
                     yield from walk(entry.path, name + "/")
                 elif entry.is_file(follow_symlinks=False):
-                    yield name, entry.stat(follow_symlinks=False).st_size
+                    try:
+                        size = entry.stat(follow_symlinks=False).st_size
+                    except FileNotFoundError:
+                        continue  # deleted since the listing (a finished push's claim, another gc's sweep)
+                    yield name, size
 
         try:
             if prefix.strip("/"):
@@ -207,7 +211,10 @@ class FolderStorage:
                 if entry.is_dir(follow_symlinks=False):
                     pending.append(entry.path)
                 elif entry.name.startswith(TEMPORARY) and entry.is_file(follow_symlinks=False):
-                    info = entry.stat(follow_symlinks=False)
+                    try:
+                        info = entry.stat(follow_symlinks=False)
+                    except FileNotFoundError:
+                        continue  # a running write linked its temporary into place since the listing
                     relative = os.path.relpath(entry.path, self.root).replace(os.sep, "/")
                     yield Leftover(relative, info.st_size, info.st_mtime, entry.path)
 
